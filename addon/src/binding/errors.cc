@@ -1,0 +1,30 @@
+#include "binding/errors.h"
+
+#include <exception>
+#include <new>
+
+#include "common/error.h"
+
+namespace chori::binding {
+
+Failure currentFailure() {
+  try {
+    throw;
+  } catch (const chori::Error& e) {
+    return {e.code(), e.what()};
+  } catch (const std::bad_alloc&) {
+    return {kInternal, "out of memory"};
+  } catch (const std::exception& e) {
+    return {kInternal, e.what()};
+  } catch (...) {
+    return {kInternal, "unknown native error"};
+  }
+}
+
+Napi::Error makeError(Napi::Env env, const Failure& failure) {
+  Napi::Error error = Napi::Error::New(env, failure.message);
+  error.Set("code", Napi::String::New(env, failure.code));
+  return error;
+}
+
+}  // namespace chori::binding

@@ -1,0 +1,262 @@
+#include "binding/model_wrap.h"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "binding/dispatcher.h"
+#include "binding/promise_worker.h"
+#include "binding/values.h"
+#include "common/error.h"
+
+namespace chori::binding {
+namespace {
+
+struct AddonData {
+  Napi::FunctionReference modelConstructor;
+};
+
+std::vector<uint8_t> copyBytes(const Napi::Value& value) {
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    throw Napi::TypeError::New(value.Env(), "expected a Buffer or Uint8Array");
+  }
+  auto bytes = value.As<Napi::Uint8Array>();
+  return {bytes.Data(), bytes.Data() + bytes.ByteLength()};
+}
+
+
+// Readers for the spec object: js/metadata.js has already validated it, so a mismatch here is
+// a programming error, reported as a TypeError rather than trusted.
+Napi::Value field(const Napi::Object& spec, const char* name) {
+  if (!spec.Has(name)) throw Napi::TypeError::New(spec.Env(), std::string("spec.") + name + " is missing");
+  return spec.Get(name);
+}
+
+double number(const Napi::Object& spec, const char* name) {
+  Napi::Value v = field(spec, name);
+  if (!v.IsNumber()) throw Napi::TypeError::New(spec.Env(), std::string("spec.") + name + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+std::vector<double> numbers(const Napi::Object& spec, const char* name) {
+  Napi::Value v = field(spec, name);
+  std::vector<double> out;
+  if (v.IsNull()) return out;
+  if (!v.IsArray()) throw Napi::TypeError::New(spec.Env(), std::string("spec.") + name + " must be an array");
+  auto array = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    Napi::Value item = array.Get(i);
+    if (!item.IsNumber()) throw Napi::TypeError::New(spec.Env(), std::string("spec.") + name + " must hold numbers");
+    out.push_back(item.As<Napi::Number>().DoubleValue());
+  }
+  return out;
+}
+
+std::array<float, 3> triple(const Napi::Object& spec, const char* name) {
+  auto v = numbers(spec, name);
+  if (v.size() != 3) throw Napi::TypeError::New(spec.Env(), std::string("spec.") + name + " must hold 3 numbers");
+  // Normalize converts the Python floats to the tensor's float32, as this cast does.
+  return {static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2])};
+}
+
+// Decodes and preprocesses on the libuv pool, then hands the tensor to the model's batcher;
+// the Dispatcher settles the Promise when the batch has run. Decoding failures settle here.
+class PredictWorker final : public Napi::AsyncWorker {
+ public:
+  PredictWorker(Napi::Env env, std::shared_ptr<PendingPrediction> pending, std::vector<uint8_t> bytes)
+      : Napi::AsyncWorker(env), pending_(std::move(pending)), bytes_(std::move(bytes)) {}
+
+ private:
+  void Execute() override {
+    model::Batcher& batcher = pending_->classifier->batcher();
+    try {
+      model::Preprocessed input;
+      try {
+        input = pending_->classifier->preprocess(bytes_);
+      } catch (...) {
+        batcher.withdraw();
+        throw;
+      }
+      pending_->decodeMs = msSince(pending_->start);
+      batcher.submit(std::move(input.data), input.height, input.width, [pending = pending_](model::RowResult r) mutable {
+        pending->result = std::move(r);
+        pending->totalMs = msSince(pending->start);
+        auto dispatcher = pending->dispatcher;
+        dispatcher->deliver(std::move(pending));
+      });
+      submitted_ = true;
+    } catch (...) {
+      pending_->failure = currentFailure();
+    }
+  }
+
+  void OnOK() override {
+    if (!submitted_) pending_->dispatcher->settle(Env(), *pending_);
+  }
+
+  static double msSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  std::shared_ptr<PendingPrediction> pending_;
+  std::vector<uint8_t> bytes_;
+  bool submitted_ = false;
+};
+
+class PreprocessWorker final : public PromiseWorker {
+ public:
+  PreprocessWorker(Napi::Env env, std::shared_ptr<model::Classifier> classifier, std::vector<uint8_t> bytes)
+      : PromiseWorker(env), classifier_(std::move(classifier)), bytes_(std::move(bytes)) {}
+
+ private:
+  void Work() override { tensor_ = classifier_->preprocess(bytes_); }
+
+  Napi::Value Result(Napi::Env env) override {
+    auto result = Napi::Object::New(env);
+    result.Set("data", toFloat32Array(env, tensor_.data));
+    auto shape = Napi::Array::New(env, 3);
+    shape.Set(0u, 3.0);
+    shape.Set(1u, static_cast<double>(tensor_.height));
+    shape.Set(2u, static_cast<double>(tensor_.width));
+    result.Set("shape", shape);
+    return result;
+  }
+
+  std::shared_ptr<model::Classifier> classifier_;
+  std::vector<uint8_t> bytes_;
+  model::Preprocessed tensor_;
+};
+
+// Closing joins the inference thread, which may be mid-batch: done off the JS thread.
+class DisposeWorker final : public PromiseWorker {
+ public:
+  DisposeWorker(Napi::Env env, std::shared_ptr<model::Classifier> classifier)
+      : PromiseWorker(env), classifier_(std::move(classifier)) {}
+
+ private:
+  void Work() override {
+    if (classifier_->configured()) classifier_->batcher().close();
+  }
+  Napi::Value Result(Napi::Env env) override { return env.Undefined(); }
+
+  std::shared_ptr<model::Classifier> classifier_;
+};
+
+Napi::Value rejectedPromise(Napi::Env env, const Failure& failure) {
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(makeError(env, failure).Value());
+  return deferred.Promise();
+}
+
+}  // namespace
+
+Napi::Function ModelWrap::Define(Napi::Env env) {
+  Napi::Function ctor = DefineClass(env, "NativeModel",
+                                    {
+                                        InstanceAccessor<&ModelWrap::Metadata>("metadata"),
+                                        InstanceMethod<&ModelWrap::Configure>("configure"),
+                                        InstanceMethod<&ModelWrap::Predict>("predict"),
+                                        InstanceMethod<&ModelWrap::Preprocess>("preprocess"),
+                                        InstanceMethod<&ModelWrap::Dispose>("dispose"),
+                                    });
+  auto* data = new AddonData{Napi::Persistent(ctor)};  // owned by the env: freed by the finalizer below
+  env.SetInstanceData<AddonData>(data);
+  return ctor;
+}
+
+Napi::Object ModelWrap::NewInstance(Napi::Env env, std::shared_ptr<model::Classifier> classifier) {
+  // The External points at this frame's shared_ptr; the constructor copies it synchronously.
+  auto external = Napi::External<std::shared_ptr<model::Classifier>>::New(env, &classifier);
+  return env.GetInstanceData<AddonData>()->modelConstructor.New({external});
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "NativeModel is created by load(), not with new");
+  }
+  classifier_ = *info[0].As<Napi::External<std::shared_ptr<model::Classifier>>>().Data();
+}
+
+std::shared_ptr<model::Classifier> ModelWrap::usable(Napi::Env env, Napi::Value* rejected) const {
+  if (!classifier_) {
+    *rejected = rejectedPromise(env, {code::kDisposed, "the model has been disposed"});
+  } else if (!classifier_->configured()) {
+    *rejected = rejectedPromise(env, {code::kModelMetadata, "the model's input spec is not configured"});
+  } else {
+    return classifier_;
+  }
+  return nullptr;
+}
+
+Napi::Value ModelWrap::Metadata(const Napi::CallbackInfo& info) {
+  if (!classifier_) return info.Env().Null();
+  return Napi::String::New(info.Env(), classifier_->metadataJson());
+}
+
+Napi::Value ModelWrap::Configure(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!classifier_) throw makeError(env, {code::kDisposed, "the model has been disposed"});
+  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "configure(spec) needs an object");
+  auto spec = info[0].As<Napi::Object>();
+
+  model::ClassifierConfig config;
+  for (double v : numbers(spec, "resize")) config.input.resize.push_back(static_cast<int>(v));
+  if (!field(spec, "maxSize").IsNull()) config.input.maxSize = static_cast<int>(number(spec, "maxSize"));
+  auto crop = numbers(spec, "crop");
+  if (crop.size() == 2) config.input.crop = std::array<int, 2>{static_cast<int>(crop[0]), static_cast<int>(crop[1])};
+  Napi::Value interpolation = field(spec, "interpolation");
+  if (!interpolation.IsString()) throw Napi::TypeError::New(env, "spec.interpolation must be a string");
+  try {
+    config.input.interpolation = image::parseFilter(interpolation.As<Napi::String>().Utf8Value());
+  } catch (...) {
+    throw makeError(env, currentFailure());
+  }
+  config.input.mean = triple(spec, "mean");
+  config.input.std = triple(spec, "std");
+  config.numClasses = static_cast<int64_t>(number(spec, "numClasses"));
+  config.outputsAreProbabilities = field(spec, "outputsAreProbabilities").ToBoolean();
+  config.decode.maxPixels = static_cast<uint64_t>(number(spec, "maxPixels"));
+  config.batch.maxBatch = static_cast<int>(number(spec, "maxBatch"));
+  config.batch.maxDelayMs = number(spec, "maxDelayMs");
+  if (config.batch.maxBatch < 1 || config.batch.maxDelayMs < 0) throw Napi::RangeError::New(env, "bad batch options");
+  dispatcher_ = std::make_shared<Dispatcher>(env, static_cast<size_t>(number(spec, "maxQueue")));
+  classifier_->configure(std::move(config));
+  return env.Undefined();
+}
+
+Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value rejected;
+  auto classifier = usable(env, &rejected);
+  if (!classifier) return rejected;
+  auto bytes = copyBytes(info[0]);
+  int topk = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 1;
+  if (!dispatcher_->begin(env)) {
+    return rejectedPromise(env, {code::kOverloaded, "too many predictions in flight for this model (maxQueue)"});
+  }
+  auto pending = std::make_shared<PendingPrediction>(env, dispatcher_, std::move(classifier), topk, info[2].ToBoolean());
+  Napi::Promise promise = pending->deferred.Promise();
+  pending->classifier->batcher().announce();
+  (new PredictWorker(env, std::move(pending), std::move(bytes)))->Queue();  // napi deletes it when done
+  return promise;
+}
+
+Napi::Value ModelWrap::Preprocess(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value rejected;
+  auto classifier = usable(env, &rejected);
+  if (!classifier) return rejected;
+  auto* worker = new PreprocessWorker(env, std::move(classifier), copyBytes(info[0]));  // napi deletes it
+  worker->Queue();
+  return worker->promise();
+}
+
+Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!classifier_) return rejectedPromise(env, {code::kDisposed, "the model has already been disposed"});
+  auto* worker = new DisposeWorker(env, std::move(classifier_));  // napi deletes it when done
+  worker->Queue();
+  return worker->promise();
+}
+
+}  // namespace chori::binding

@@ -1,0 +1,48 @@
+// The one N-API class: a loaded model. It owns its Classifier through a shared_ptr that every
+// queued worker also holds, so dispose() while work is in flight never frees memory in use:
+// the native model is freed when the last of them finishes.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "binding/dispatcher.h"
+#include "model/classifier.h"
+
+namespace chori::binding {
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<model::Classifier> classifier);
+
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+
+ private:
+  // [sync] metadata: string — the artifact's chori.json, verbatim.
+  Napi::Value Metadata(const Napi::CallbackInfo& info);
+  // [sync] configure(spec: object): void — the input spec, validated by js/metadata.js.
+  // Throws TypeError on a malformed spec.
+  Napi::Value Configure(const Napi::CallbackInfo& info);
+  // [async] predict(bytes: Uint8Array, topk: number, logits: boolean)
+  //   → Promise<{ topk: {index, score}[], logits?: Float32Array, batchSize, timings }>. The
+  //   bytes are copied before returning, so the caller may reuse the buffer at once. Decoding
+  //   runs on the libuv pool, forward on the model's inference thread, batched with concurrent
+  //   calls. Rejects with CHORI_OVERLOADED when maxQueue calls are already in flight.
+  Napi::Value Predict(const Napi::CallbackInfo& info);
+  // [async] preprocess(bytes: Uint8Array) → Promise<{ data: Float32Array, shape: [3, H, W] }>.
+  Napi::Value Preprocess(const Napi::CallbackInfo& info);
+  // [async] dispose() → Promise<void>: later calls reject with CHORI_DISPOSED at once; queued
+  //   ones reject with CHORI_DISPOSED, the running batch completes; resolves once the inference
+  //   thread has stopped. The model is freed when the last pending call has settled.
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+
+  // Returns the classifier, or nullptr after a rejected promise stored in `rejected`.
+  std::shared_ptr<model::Classifier> usable(Napi::Env env, Napi::Value* rejected) const;
+
+  std::shared_ptr<model::Classifier> classifier_;
+  std::shared_ptr<Dispatcher> dispatcher_;  // created by configure()
+};
+
+}  // namespace chori::binding

@@ -1,0 +1,34 @@
+// One exception type for everything the addon reports to JavaScript. The code is a
+// stable string (documented in docs/ARCHITECTURE.md); the N-API boundary turns it into
+// a JS Error with `err.code`, so no C++ exception ever crosses into the JS engine.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace chori {
+
+namespace code {
+inline constexpr const char* kEmptyInput = "CHORI_EMPTY_INPUT";
+inline constexpr const char* kDecode = "CHORI_DECODE";
+inline constexpr const char* kTruncated = "CHORI_TRUNCATED";
+inline constexpr const char* kUnsupportedFormat = "CHORI_UNSUPPORTED_FORMAT";
+inline constexpr const char* kImageTooLarge = "CHORI_IMAGE_TOO_LARGE";
+inline constexpr const char* kModelLoad = "CHORI_MODEL_LOAD";
+inline constexpr const char* kModelMetadata = "CHORI_MODEL_METADATA";
+inline constexpr const char* kInference = "CHORI_INFERENCE";
+inline constexpr const char* kDisposed = "CHORI_DISPOSED";
+inline constexpr const char* kOverloaded = "CHORI_OVERLOADED";
+}  // namespace code
+
+class Error : public std::runtime_error {
+ public:
+  Error(std::string code, const std::string& message)
+      : std::runtime_error(message), code_(std::move(code)) {}
+  const std::string& code() const noexcept { return code_; }
+
+ private:
+  std::string code_;
+};
+
+}  // namespace chori

@@ -1,0 +1,45 @@
+// The model side behind one small interface: load an artifact, read its metadata, forward a
+// batch. Torch types stay behind it, so the N-API layer and the image pipeline never include
+// libtorch headers, and another artifact kind (a torch.export / AOTInductor .pt2 package) or a
+// CUDA device can be added as a second implementation without touching them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace chori::model {
+
+struct LoadOptions {
+  int threads = 0;  // libtorch intra-op threads; 0 = leave libtorch's default (all cores)
+};
+
+// A float32 N×3×H×W batch, contiguous.
+struct Batch {
+  int64_t n = 0, height = 0, width = 0;
+  std::vector<float> data;
+};
+
+// N×C, row-major.
+struct Output {
+  int64_t n = 0, classes = 0;
+  std::vector<float> logits;         // the model's raw outputs
+  std::vector<float> probabilities;  // softmax(logits), or the outputs when they already are
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  // The embedded chori.json, verbatim; JS parses and validates it.
+  virtual const std::string& metadataJson() const = 0;
+  // [blocking] Runs the model; throws chori::Error(CHORI_INFERENCE) on failure.
+  // Called from one thread at a time (the model's inference thread).
+  virtual Output forward(const Batch& batch, bool outputsAreProbabilities) const = 0;
+};
+
+// [blocking] Throws chori::Error(CHORI_MODEL_LOAD) when the file is missing, unreadable or
+// not an artifact, CHORI_MODEL_METADATA when it carries no chori.json.
+std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& options);
+
+}  // namespace chori::model

@@ -1,0 +1,136 @@
+#include "model/batcher.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/error.h"
+
+namespace chori::model {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+Batcher::Batcher(const Backend& backend, BatchOptions options, bool outputsAreProbabilities)
+    : backend_(backend),
+      options_(options),
+      outputsAreProbabilities_(outputsAreProbabilities),
+      thread_([this] { run(); }) {}
+
+Batcher::~Batcher() { close(); }
+
+void Batcher::announce() {
+  std::lock_guard lock(mutex_);
+  ++upstream_;
+}
+
+void Batcher::withdraw() {
+  {
+    std::lock_guard lock(mutex_);
+    --upstream_;
+  }
+  wake_.notify_one();
+}
+
+void Batcher::submit(std::vector<float> input, int64_t height, int64_t width, Callback done) {
+  {
+    std::lock_guard lock(mutex_);
+    --upstream_;
+    if (closed_) throw Error(code::kDisposed, "the model has been disposed");
+    queue_.push_back({std::move(input), height, width, std::move(done), Clock::now()});
+  }
+  wake_.notify_one();
+}
+
+void Batcher::close() {
+  std::deque<Job> abandoned;
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    abandoned.swap(queue_);
+  }
+  wake_.notify_one();
+  for (auto& job : abandoned) {
+    RowResult result;
+    result.error = std::make_exception_ptr(Error(code::kDisposed, "the model was disposed before this request ran"));
+    job.done(std::move(result));
+  }
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+std::vector<Batcher::Job> Batcher::nextBatch(std::unique_lock<std::mutex>& lock) {
+  wake_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+  if (queue_.empty()) return {};
+  // Only inputs of the first one's size can share a tensor (without a crop, sizes vary).
+  const int64_t h = queue_.front().height, w = queue_.front().width;
+  auto sameSize = [&] {
+    return std::count_if(queue_.begin(), queue_.end(), [&](const Job& j) { return j.height == h && j.width == w; });
+  };
+  const auto deadline = queue_.front().queued + std::chrono::duration<double, std::milli>(options_.maxDelayMs);
+  wake_.wait_until(lock, deadline, [&] { return closed_ || upstream_ == 0 || sameSize() >= options_.maxBatch; });
+
+  std::vector<Job> batch;
+  for (auto it = queue_.begin(); it != queue_.end() && static_cast<int>(batch.size()) < options_.maxBatch;) {
+    if (it->height == h && it->width == w) {
+      batch.push_back(std::move(*it));
+      it = queue_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return batch;
+}
+
+void Batcher::run() {
+  std::unique_lock lock(mutex_);
+  while (true) {
+    std::vector<Job> jobs = nextBatch(lock);
+    if (jobs.empty()) return;  // closed and drained
+    lock.unlock();
+    execute(jobs);
+    lock.lock();
+  }
+}
+
+void Batcher::execute(std::vector<Job>& jobs) {
+  const auto n = static_cast<int64_t>(jobs.size());
+  const int64_t h = jobs.front().height, w = jobs.front().width;
+  const size_t plane = static_cast<size_t>(3 * h * w);
+  Batch batch{n, h, w, {}};
+  if (n == 1) {
+    batch.data = std::move(jobs.front().input);
+  } else {
+    batch.data.resize(plane * n);
+    for (int64_t i = 0; i < n; ++i) std::memcpy(batch.data.data() + i * plane, jobs[i].input.data(), plane * sizeof(float));
+  }
+
+  auto start = Clock::now();
+  Output out;
+  std::exception_ptr error;
+  try {
+    out = backend_.forward(batch, outputsAreProbabilities_);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+
+  for (int64_t i = 0; i < n; ++i) {
+    RowResult result;
+    result.batchSize = static_cast<int>(n);
+    result.inferenceMs = ms;
+    result.error = error;
+    if (!error) {
+      auto row = [&](const std::vector<float>& all) {
+        auto first = all.begin() + i * out.classes;
+        return std::vector<float>(first, first + out.classes);
+      };
+      result.logits = row(out.logits);
+      result.probabilities = row(out.probabilities);
+    }
+    jobs[i].done(std::move(result));
+  }
+}
+
+}  // namespace chori::model

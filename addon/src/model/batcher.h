@@ -1,0 +1,74 @@
+// Dynamic batching on a dedicated inference thread, as Clipper does it: concurrent requests on
+// one model are gathered into one forward, up to maxBatch inputs or maxDelayMs of waiting.
+// The wait is adaptive: the thread only waits while more requests are still being decoded
+// (announced but not yet submitted), so a lone request never pays the delay.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "model/backend.h"
+
+namespace chori::model {
+
+struct BatchOptions {
+  int maxBatch = 8;         // 1 turns batching off
+  double maxDelayMs = 5.0;  // longest a request waits for companions
+};
+
+// What one request gets back: its own row of the batch output, or the failure.
+struct RowResult {
+  std::exception_ptr error;
+  std::vector<float> logits, probabilities;
+  int batchSize = 0;
+  double inferenceMs = 0;
+};
+
+class Batcher {
+ public:
+  using Callback = std::function<void(RowResult)>;  // called on the inference thread
+
+  Batcher(const Backend& backend, BatchOptions options, bool outputsAreProbabilities);
+  ~Batcher();  // close()s
+  Batcher(const Batcher&) = delete;
+  Batcher& operator=(const Batcher&) = delete;
+
+  // A request has started decoding and will be submitted (or withdrawn) soon.
+  void announce();
+  void withdraw();
+  // Queues one preprocessed input (3×H×W). Throws chori::Error(CHORI_DISPOSED) once closed.
+  void submit(std::vector<float> input, int64_t height, int64_t width, Callback done);
+  // [blocking] Fails queued requests with CHORI_DISPOSED, lets the running batch finish, joins.
+  void close();
+
+ private:
+  struct Job {
+    std::vector<float> input;
+    int64_t height, width;
+    Callback done;
+    std::chrono::steady_clock::time_point queued;
+  };
+
+  void run();
+  std::vector<Job> nextBatch(std::unique_lock<std::mutex>& lock);
+  void execute(std::vector<Job>& jobs);
+
+  const Backend& backend_;
+  const BatchOptions options_;
+  const bool outputsAreProbabilities_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> queue_;
+  int upstream_ = 0;
+  bool closed_ = false;
+  std::thread thread_;  // last: started once everything above is initialised
+};
+
+}  // namespace chori::model

@@ -1,0 +1,227 @@
+// Type declarations for chori-torch; tests/types/usage.ts checks them against real usage.
+
+/** Stable error codes (docs/ARCHITECTURE.md). */
+export type ErrorCode =
+  | 'CHORI_INVALID_ARGUMENT'
+  | 'CHORI_EMPTY_INPUT'
+  | 'CHORI_DECODE'
+  | 'CHORI_TRUNCATED'
+  | 'CHORI_UNSUPPORTED_FORMAT'
+  | 'CHORI_IMAGE_TOO_LARGE'
+  | 'CHORI_MODEL_LOAD'
+  | 'CHORI_MODEL_METADATA'
+  | 'CHORI_INFERENCE'
+  | 'CHORI_DISPOSED'
+  | 'CHORI_OVERLOADED'
+  | 'CHORI_ADDON_NOT_BUILT'
+  | 'CHORI_INTERNAL';
+
+export const codes: Readonly<{
+  INVALID_ARGUMENT: 'CHORI_INVALID_ARGUMENT';
+  EMPTY_INPUT: 'CHORI_EMPTY_INPUT';
+  DECODE: 'CHORI_DECODE';
+  TRUNCATED: 'CHORI_TRUNCATED';
+  UNSUPPORTED_FORMAT: 'CHORI_UNSUPPORTED_FORMAT';
+  IMAGE_TOO_LARGE: 'CHORI_IMAGE_TOO_LARGE';
+  MODEL_LOAD: 'CHORI_MODEL_LOAD';
+  MODEL_METADATA: 'CHORI_MODEL_METADATA';
+  INFERENCE: 'CHORI_INFERENCE';
+  DISPOSED: 'CHORI_DISPOSED';
+  OVERLOADED: 'CHORI_OVERLOADED';
+  ADDON_NOT_BUILT: 'CHORI_ADDON_NOT_BUILT';
+  INTERNAL: 'CHORI_INTERNAL';
+}>;
+
+export class ChoriError extends Error {
+  readonly code: ErrorCode;
+}
+
+export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'box' | 'hamming' | 'lanczos';
+
+/** The artifact's chori.json, validated. */
+export interface Metadata {
+  readonly schemaVersion: 1;
+  readonly labels: readonly string[];
+  readonly input: {
+    readonly colorMode: 'RGB';
+    /** [size] = shorter side, [height, width] = exact; null = no resize. */
+    readonly resize: readonly number[] | null;
+    readonly maxSize: number | null;
+    /** [height, width]; null = no crop. */
+    readonly crop: readonly [number, number] | null;
+    readonly interpolation: Interpolation;
+    readonly mean: readonly [number, number, number];
+    readonly std: readonly [number, number, number];
+  };
+  readonly output: { readonly kind: 'logits' | 'probabilities'; readonly numClasses: number };
+  readonly provenance: Readonly<Record<string, unknown>>;
+}
+
+export interface LoadOptions {
+  /** libtorch intra-op threads (process-wide in libtorch). Default: all cores. */
+  threads?: number;
+  /** Largest width × height accepted, checked before decoding. Default: PIL's limit, 2 × 89,478,485. */
+  maxPixels?: number;
+  /**
+   * Gather concurrent predict() calls into one forward. Default: false — batched rows differ
+   * from batch-1 results in the last bits (oneDNN picks kernels by batch size).
+   */
+  batch?: boolean;
+  /** Most images in one forward when `batch` is on. Default: 8. */
+  maxBatch?: number;
+  /** Longest a call waits for companions while others are still decoding. Default: 5 ms. */
+  maxDelayMs?: number;
+  /** Most calls in flight; more reject with CHORI_OVERLOADED. Default: 1024. */
+  maxQueue?: number;
+}
+
+export interface PredictOptions {
+  /** How many ranked labels to return. Default: min(5, number of labels). */
+  topk?: number;
+  /** Also return the raw model outputs. Default: false. */
+  logits?: boolean;
+}
+
+export interface Ranked {
+  label: string;
+  index: number;
+  score: number;
+}
+
+export interface Prediction extends Ranked {
+  topk: Ranked[];
+  logits?: Float32Array;
+  /** How many images shared the forward pass that produced this prediction. */
+  batchSize: number;
+  timings: { decodeMs: number; inferenceMs: number; totalMs: number };
+}
+
+export interface Tensor {
+  /** float32, planar RGB: shape[0] × shape[1] × shape[2] values. */
+  data: Float32Array;
+  shape: [3, number, number];
+}
+
+export type ImageInput = Buffer | Uint8Array;
+
+export class Model {
+  private constructor();
+  readonly path: string;
+  readonly metadata: Metadata;
+  readonly labels: readonly string[];
+  readonly disposed: boolean;
+  predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;
+  /** Classifies several images; with batching on they share forward passes. */
+  predictBatch(images: readonly ImageInput[], options?: PredictOptions): Promise<Prediction[]>;
+  /** The exact model input: what torchvision's transforms make from the same image with PIL. */
+  preprocess(image: ImageInput): Promise<Tensor>;
+  dispose(): Promise<void>;
+}
+
+export function load(path: string, options?: LoadOptions): Promise<Model>;
+/** Classifies with the default model: $CHORI_TORCH_MODEL, else export/model.pt under the working directory. */
+export function predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;
+export function defaultModelPath(): string;
+export const version: string;
+
+// ---- HTTP server (js/server/, docs/SERVING.md, docs/openapi.json) ----
+
+/** Codes the server adds to ErrorCode in its `{ error: { code, message } }` answers. */
+export type ServeErrorCode =
+  | 'CHORI_BAD_REQUEST'
+  | 'CHORI_BODY_TOO_LARGE'
+  | 'CHORI_NOT_FOUND'
+  | 'CHORI_METHOD_NOT_ALLOWED'
+  | 'CHORI_MODEL_NOT_FOUND'
+  | 'CHORI_NOT_READY'
+  | 'CHORI_OVERLOADED'
+  | 'CHORI_DEADLINE_EXCEEDED'
+  | 'CHORI_URL_DISABLED'
+  | 'CHORI_URL_INVALID'
+  | 'CHORI_URL_FORBIDDEN'
+  | 'CHORI_URL_FETCH'
+  | 'CHORI_URL_TIMEOUT'
+  | 'CHORI_URL_TOO_LARGE';
+
+/** A resolved address, as `dns.promises.lookup(host, { all: true })` gives them. */
+export interface ResolvedAddress {
+  address: string;
+  family: number;
+}
+
+/** `chori-torch serve` flags, camelCased (`--slo-ms` is `sloMs`); `chori-torch serve --help` documents each. */
+export interface ServeOptions {
+  /** Model name → artifact path; the first answers POST /predict. Default: { model: defaultModelPath() }. */
+  models?: Record<string, string>;
+  /** Default '127.0.0.1'. */
+  host?: string;
+  /** 0 picks a free port. Default 8080. */
+  port?: number;
+  threads?: number;
+  maxPixels?: number;
+  /** Ranked labels per answer unless the request asks otherwise. Default 5. */
+  topk?: number;
+  /** Default 10 MiB; larger bodies are 413. */
+  maxBodyBytes?: number;
+  /** Most images in one `{"inputs": [...]}` request. Default 32. */
+  maxBatch?: number;
+  /** Most images in flight per model; more is 503 with Retry-After. Default 64. */
+  maxQueue?: number;
+  /** Latency objective in ms: past it, answer `defaultLabel` (or 504 without one). */
+  sloMs?: number;
+  defaultLabel?: string;
+  /** Enables GET /predict?url=…. Default false. */
+  allowUrl?: boolean;
+  /** Lets ?url= reach loopback, private, link-local and metadata addresses (server-side request forgery!). Default false. */
+  allowPrivateUrls?: boolean;
+  urlTimeoutMs?: number;
+  urlMaxBytes?: number;
+  urlMaxRedirects?: number;
+  /** Reload a model when its file changes. Default false. */
+  watch?: boolean;
+  watchIntervalMs?: number;
+  /** Request log lines: default 'text'. */
+  logFormat?: 'text' | 'json' | 'none';
+  requestTimeoutMs?: number;
+  shutdownTimeoutMs?: number;
+  /** Where log lines go. Default process.stdout. */
+  logStream?: { write(line: string): unknown };
+  /** The DNS resolver the ?url= guard checks (tests inject one). Default dns.promises.lookup(host, { all: true }). */
+  resolve?: (hostname: string) => Promise<ResolvedAddress[]>;
+}
+
+/** GET /models, per model. */
+export interface ServedModel {
+  name: string;
+  version: number;
+  default: boolean;
+  sha256: string | null;
+  loaded_at: string;
+  load_ms: number;
+  labels: string[];
+  input: {
+    color_mode: 'RGB';
+    resize: readonly number[] | null;
+    max_size: number | null;
+    crop: readonly [number, number] | null;
+    interpolation: Interpolation;
+    mean: readonly [number, number, number];
+    std: readonly [number, number, number];
+  };
+  output: { kind: 'logits' | 'probabilities'; num_classes: number };
+}
+
+export interface Server {
+  /** http://host:port */
+  readonly url: string;
+  /** Every model loaded and not shutting down (GET /readyz). */
+  readonly ready: boolean;
+  models(): ServedModel[];
+  /** Loads the model's file again and swaps it in atomically (POST /models/:name/reload). Default: the first model. */
+  reload(name?: string): Promise<ServedModel>;
+  /** Stops accepting, finishes in-flight requests (shutdownTimeoutMs at most), unloads the models. */
+  close(): Promise<{ forced: boolean }>;
+}
+
+/** Starts the HTTP server; resolves once it listens with every model loaded. */
+export function serve(options?: ServeOptions): Promise<Server>;

@@ -1,0 +1,133 @@
+'use strict';
+// A loaded model: validates every argument, then hands the work to the native Classifier,
+// which decodes, preprocesses and runs inference off the JavaScript thread.
+
+const path = require('node:path');
+const os = require('node:os');
+const { ChoriError, codes, fromNative } = require('./errors');
+const { parseMetadata, nativeSpec } = require('./metadata');
+const { native } = require('./native');
+const validate = require('./validate');
+
+// PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS; we reject where it does.
+const DEFAULT_MAX_PIXELS = 2 * 89478485;
+const LOAD_OPTIONS = ['threads', 'maxPixels', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue'];
+const DEFAULT_MAX_BATCH = 8;
+const DEFAULT_MAX_DELAY_MS = 5;
+const DEFAULT_MAX_QUEUE = 1024;
+const PREDICT_OPTIONS = ['topk', 'logits'];
+
+class Model {
+  #native;
+  #metadata;
+  #path;
+
+  /** @private Use load(). */
+  constructor(nativeModel, metadata, modelPath) {
+    this.#native = nativeModel;
+    this.#metadata = metadata;
+    this.#path = modelPath;
+  }
+
+  get path() {
+    return this.#path;
+  }
+
+  get metadata() {
+    return this.#metadata;
+  }
+
+  get labels() {
+    return this.#metadata.labels;
+  }
+
+  get disposed() {
+    return this.#native === null;
+  }
+
+  /**
+   * Classifies one encoded image. Arguments are checked synchronously (a TypeError is thrown
+   * before any work starts); everything else settles the returned Promise.
+   */
+  predict(image, opts) {
+    validate.image(image);
+    const o = validate.options(opts, 'options', PREDICT_OPTIONS);
+    const labels = this.labels;
+    const topk = validate.integerOption(o, 'options', 'topk', 1, labels.length, Math.min(5, labels.length));
+    const wantLogits = validate.boolOption(o, 'options', 'logits', false);
+    return this.#call((m) => m.predict(image, topk, wantLogits)).then((raw) => {
+      const ranked = raw.topk.map(({ index, score }) => ({ label: labels[index], index, score }));
+      const best = ranked[0];
+      const prediction = { label: best.label, index: best.index, score: best.score, topk: ranked };
+      if (wantLogits) prediction.logits = raw.logits;
+      prediction.batchSize = raw.batchSize;
+      prediction.timings = raw.timings;
+      return prediction;
+    });
+  }
+
+  /** The exact float32 model input for an image: what torchvision would hand the model. */
+  preprocess(image) {
+    validate.image(image);
+    return this.#call((m) => m.preprocess(image));
+  }
+
+  /** Classifies several images; with batching on they share forward passes. */
+  predictBatch(images, opts) {
+    if (!Array.isArray(images)) throw validate.invalidParameterError('images', 'an array of Buffers', images);
+    images.forEach((image, i) => validate.image(image, `images[${i}]`));
+    return Promise.all(images.map((image) => this.predict(image, opts)));
+  }
+
+  /**
+   * Frees the native model. Calls not yet started reject with CHORI_DISPOSED, the batch running
+   * completes; resolves once the inference thread has stopped. Idempotent.
+   */
+  async dispose() {
+    const nativeModel = this.#native;
+    if (!nativeModel) return;
+    this.#native = null;
+    await nativeModel.dispose();
+  }
+
+  #call(fn) {
+    if (!this.#native) return Promise.reject(new ChoriError(codes.DISPOSED, 'the model has been disposed'));
+    return fn(this.#native).catch((err) => {
+      throw fromNative(err);
+    });
+  }
+}
+
+/** Loads a TorchScript artifact written by `chori export`. */
+async function load(modelPath, opts) {
+  if (!validate.is.string(modelPath)) throw validate.invalidParameterError('path', 'a non-empty string path', modelPath);
+  const o = validate.options(opts, 'options', LOAD_OPTIONS);
+  const threads = validate.integerOption(o, 'options', 'threads', 1, 1024, os.availableParallelism?.() ?? os.cpus().length);
+  const maxPixels = validate.integerOption(o, 'options', 'maxPixels', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_PIXELS);
+  const maxBatch = validate.integerOption(o, 'options', 'maxBatch', 1, 256, DEFAULT_MAX_BATCH);
+  const batching = {
+    // Off by default: oneDNN picks kernels by batch size, so a batched row differs from the
+    // batch-1 answer (and the golden set) in the last bits, and on 2 cores batching measured no
+    // throughput gain (docs/ARCHITECTURE.md, "Batching").
+    maxBatch: validate.boolOption(o, 'options', 'batch', false) ? maxBatch : 1,
+    maxDelayMs: validate.numberOption(o, 'options', 'maxDelayMs', 0, 1000, DEFAULT_MAX_DELAY_MS),
+    maxQueue: validate.integerOption(o, 'options', 'maxQueue', 1, 1 << 20, DEFAULT_MAX_QUEUE),
+  };
+  const resolved = path.resolve(modelPath);
+  const nativeModel = await native()
+    .load(resolved, threads)
+    .catch((err) => {
+      throw fromNative(err);
+    });
+  let metadata;
+  try {
+    metadata = parseMetadata(nativeModel.metadata, resolved);
+    nativeModel.configure({ ...nativeSpec(metadata, maxPixels), ...batching });
+  } catch (err) {
+    await nativeModel.dispose();
+    throw err;
+  }
+  return new Model(nativeModel, metadata, resolved);
+}
+
+module.exports = { Model, load, DEFAULT_MAX_PIXELS };

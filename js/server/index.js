@@ -1,0 +1,61 @@
+'use strict';
+// chori-torch's HTTP server: `serve(options)` from JavaScript, `chori-torch serve` from a shell.
+// app.js (routes, lifecycle) · predict.js (prediction handlers) · body.js (request bodies) ·
+// registry.js (models, versions, reload, in-flight limit) · url-fetch.js + address-policy.js
+// (?url= with its SSRF guard) · metrics.js · log.js · options.js · errors.js
+
+const { ChoriServer } = require('./app');
+const { normalize, fromArgv, helpText } = require('./options');
+const { serverCodes } = require('./errors');
+
+/** Starts a server and resolves once it listens with every model loaded. */
+async function serve(options) {
+  const server = new ChoriServer(normalize(options, 'api'));
+  await server.listen();
+  return handle(server);
+}
+
+// The public face of a running server (js/index.d.ts: Server).
+function handle(server) {
+  return Object.freeze({
+    get url() {
+      return server.url;
+    },
+    get ready() {
+      return server.registry.ready;
+    },
+    models: () => server.registry.describe(),
+    reload: (name = server.registry.defaultName) => server.registry.reload(name),
+    close: () => server.close(),
+  });
+}
+
+/**
+ * `chori-torch serve`: runs until SIGTERM or SIGINT, then drains. Resolves the exit status:
+ * 0 after a clean drain, 1 when in-flight requests had to be cut off.
+ */
+async function serveCommand(argv) {
+  const parsed = fromArgv(argv);
+  if (parsed.help) {
+    console.log(helpText());
+    return 0;
+  }
+  const server = new ChoriServer(parsed.options);
+  await server.listen();
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = () => {
+      if (stopping) process.exit(1); // a second signal while draining stops at once
+      stopping = true;
+      server.close().then(({ forced }) => {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+        resolve(forced ? 1 : 0);
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+module.exports = { serve, serveCommand, serverCodes };

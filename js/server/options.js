@@ -1,0 +1,189 @@
+'use strict';
+// The server's options, declared once: the table below drives validation of `serve(options)`,
+// the parsing of `chori-torch serve` flags and its --help text, so the three cannot disagree.
+// Errors name the parameter as the caller wrote it: `options.sloMs` from JS, `--slo-ms` from a shell.
+
+const path = require('node:path');
+const { parseArgs } = require('node:util');
+const { codes } = require('../errors');
+const { DEFAULT_MAX_PIXELS } = require('../model');
+const validate = require('../validate');
+
+const MiB = 1024 * 1024;
+const MODEL_NAME = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
+
+// kind: integer (min, max), boolean, string, enum (values), models. `default` may be a function
+// of the options already normalized (they are normalized in table order).
+const SPEC = [
+  { key: 'models', flag: 'model', kind: 'models', arg: '[NAME=]PATH',
+    help: 'a model to serve, named NAME (default: the file name without extension); repeat for several, the first answers /predict (default: $CHORI_TORCH_MODEL, else export/model.pt)' },
+  { key: 'host', kind: 'string', default: '127.0.0.1', arg: 'HOST', help: 'address to listen on (default 127.0.0.1: this machine only)' },
+  { key: 'port', kind: 'integer', min: 0, max: 65535, default: 8080, arg: 'N', help: 'TCP port, 0 for any free one (default 8080)' },
+  { key: 'threads', kind: 'integer', min: 1, max: 1024, arg: 'N', help: 'libtorch intra-op threads (default: all cores)' },
+  { key: 'maxPixels', kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: DEFAULT_MAX_PIXELS, arg: 'N',
+    help: 'largest width × height accepted, checked before decoding (default PIL\'s limit)' },
+  { key: 'topk', kind: 'integer', min: 1, max: 1000, default: 5, arg: 'K', help: 'ranked labels per answer unless ?topk= says otherwise (default 5, at most the number of labels)' },
+  { key: 'maxBodyBytes', kind: 'integer', min: 1, max: 1024 * MiB, default: 10 * MiB, arg: 'N', help: 'largest request body; more is 413 (default 10 MiB)' },
+  { key: 'maxBatch', kind: 'integer', min: 1, max: 1024, default: 32, arg: 'N', help: 'most images in one {"inputs": [...]} request (default 32)' },
+  { key: 'maxQueue', kind: 'integer', min: 1, max: 1e6, default: 64, arg: 'N', help: 'most images in flight per model; more is 503 with Retry-After (default 64)' },
+  { key: 'sloMs', kind: 'integer', min: 1, max: 3600000, arg: 'MS', help: 'latency objective: past it, answer --default-label, or 504 without one (default: none)' },
+  { key: 'defaultLabel', kind: 'string', arg: 'LABEL', help: 'the answer when --slo-ms passes, marked "default": true' },
+  { key: 'allowUrl', kind: 'boolean', default: false, help: 'enable GET /predict?url=… (off by default)' },
+  { key: 'allowPrivateUrls', kind: 'boolean', default: false,
+    help: 'let ?url= reach loopback, private, link-local and metadata addresses (unsafe: server-side request forgery)' },
+  { key: 'urlTimeoutMs', kind: 'integer', min: 1, max: 600000, default: 5000, arg: 'MS', help: 'time limit for fetching a ?url= image, redirects included (default 5000)' },
+  { key: 'urlMaxBytes', kind: 'integer', min: 1, max: 1024 * MiB, default: (o) => o.maxBodyBytes, arg: 'N', help: 'largest ?url= image (default: --max-body-bytes)' },
+  { key: 'urlMaxRedirects', kind: 'integer', min: 0, max: 20, default: 3, arg: 'N', help: 'redirects followed for ?url=, each one checked again (default 3)' },
+  { key: 'watch', kind: 'boolean', default: false, help: 'reload a model when its file changes' },
+  { key: 'watchIntervalMs', kind: 'integer', min: 10, max: 3600000, default: 1000, arg: 'MS', help: 'how often --watch looks at the files (default 1000)' },
+  { key: 'logFormat', kind: 'enum', values: ['text', 'json', 'none'], default: 'text', arg: 'FORMAT', help: 'request log lines on stdout: text, json or none (default text)' },
+  { key: 'requestTimeoutMs', kind: 'integer', min: 1000, max: 3600000, default: 30000, arg: 'MS', help: 'time a client has to send its whole request (default 30000)' },
+  { key: 'shutdownTimeoutMs', kind: 'integer', min: 0, max: 3600000, default: 10000, arg: 'MS',
+    help: 'on SIGTERM, how long in-flight requests may take to finish (default 10000)' },
+];
+// Only from JavaScript: where log lines go, and the DNS resolver the URL guard uses (tests inject one).
+const API_ONLY = ['logStream', 'resolve'];
+
+const flagOf = (spec) => spec.flag ?? spec.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+function usageError(message) {
+  const err = new TypeError(message);
+  err.code = codes.INVALID_ARGUMENT;
+  return err;
+}
+
+function check(spec, value, name) {
+  switch (spec.kind) {
+    case 'integer':
+      if (!validate.is.integer(value) || !validate.is.inRange(value, spec.min, spec.max)) {
+        throw validate.invalidParameterError(name, `an integer between ${spec.min} and ${spec.max}`, value);
+      }
+      return value;
+    case 'boolean':
+      if (!validate.is.bool(value)) throw validate.invalidParameterError(name, 'a boolean', value);
+      return value;
+    case 'string':
+      if (!validate.is.string(value)) throw validate.invalidParameterError(name, 'a non-empty string', value);
+      return value;
+    case 'enum':
+      if (!spec.values.includes(value)) throw validate.invalidParameterError(name, `one of ${spec.values.join(', ')}`, value);
+      return value;
+    default:
+      throw new Error(`unknown option kind ${spec.kind}`);
+  }
+}
+
+/** `[{ name, path }]` from `{ name: path }` (JS) or `['name=path' | 'path', …]` (command line). */
+function parseModels(value, name) {
+  let entries;
+  if (validate.is.plainObject(value)) {
+    entries = Object.entries(value).map(([n, p]) => {
+      if (!validate.is.string(p)) throw validate.invalidParameterError(`${name}.${n}`, 'a model file path', p);
+      return [n, p];
+    });
+  } else if (Array.isArray(value)) {
+    entries = value.map((text) => {
+      const eq = text.indexOf('=');
+      const named = eq > 0 && MODEL_NAME.test(text.slice(0, eq));
+      const file = named ? text.slice(eq + 1) : text;
+      if (!validate.is.string(file)) throw validate.invalidParameterError(name, '[NAME=]PATH', text);
+      return [named ? text.slice(0, eq) : path.basename(file, path.extname(file)), file];
+    });
+  } else {
+    throw validate.invalidParameterError(name, 'an object of model names to file paths', value);
+  }
+  const models = [];
+  for (const [modelName, file] of entries) {
+    if (!MODEL_NAME.test(modelName)) {
+      throw validate.invalidParameterError(`the model name in ${name}`,
+        'a letter followed by up to 63 letters, digits, ".", "_" or "-" (name it with NAME=PATH)', modelName);
+    }
+    if (models.some((m) => m.name === modelName)) {
+      throw usageError(`two models are named "${modelName}" in ${name}; give each its own name with NAME=PATH`);
+    }
+    models.push({ name: modelName, path: path.resolve(file) });
+  }
+  if (models.length === 0) throw validate.invalidParameterError(name, 'at least one model', value);
+  return models;
+}
+
+/**
+ * Validates options and fills in defaults. `style` names parameters in errors:
+ * 'api' → options.sloMs, 'cli' → --slo-ms.
+ */
+function normalize(raw, style = 'api') {
+  const known = [...SPEC.map((s) => s.key), ...(style === 'api' ? API_ONLY : [])];
+  const given = validate.options(raw, 'options', known);
+  const nameOf = (spec) => (style === 'cli' ? `--${flagOf(spec)}` : `options.${spec.key}`);
+  const out = {};
+  for (const spec of SPEC) {
+    const value = given[spec.key];
+    if (spec.kind === 'models') {
+      const fallback = require('../index').defaultModelPath();
+      out.models = validate.is.defined(value) ? parseModels(value, nameOf(spec)) : parseModels([fallback], nameOf(spec));
+    } else if (validate.is.defined(value)) {
+      out[spec.key] = check(spec, value, nameOf(spec));
+    } else {
+      out[spec.key] = typeof spec.default === 'function' ? spec.default(out) : spec.default;
+    }
+  }
+  const flag = (key) => nameOf(SPEC.find((s) => s.key === key));
+  if (out.defaultLabel !== undefined && out.sloMs === undefined) {
+    throw usageError(`${flag('defaultLabel')} needs ${flag('sloMs')}: the default label is the answer when that deadline passes`);
+  }
+  if (out.allowPrivateUrls && !out.allowUrl) {
+    throw usageError(`${flag('allowPrivateUrls')} needs ${flag('allowUrl')}, which turns on fetching images by URL`);
+  }
+  if (out.maxBatch > out.maxQueue) {
+    throw usageError(`${flag('maxBatch')} (${out.maxBatch}) must not exceed ${flag('maxQueue')} (${out.maxQueue}): such a batch could never be admitted`);
+  }
+  if (style === 'api') {
+    if (validate.is.defined(given.logStream) && typeof given.logStream?.write !== 'function') {
+      throw validate.invalidParameterError('options.logStream', 'a writable stream', given.logStream);
+    }
+    if (validate.is.defined(given.resolve) && typeof given.resolve !== 'function') {
+      throw validate.invalidParameterError('options.resolve', 'a function (hostname) => Promise<{ address, family }[]>', given.resolve);
+    }
+    out.logStream = given.logStream;
+    out.resolve = given.resolve;
+  }
+  return Object.freeze(out);
+}
+
+/** Parses `chori-torch serve` arguments: `{ help: true }` or `{ options }` (normalized). */
+function fromArgv(argv) {
+  const parseOptions = { help: { type: 'boolean', short: 'h' } };
+  for (const spec of SPEC) {
+    parseOptions[flagOf(spec)] = spec.kind === 'boolean' ? { type: 'boolean' } : { type: 'string', multiple: spec.kind === 'models' };
+  }
+  const { values, positionals } = parseArgs({ args: argv, options: parseOptions, allowPositionals: true });
+  if (values.help) return { help: true };
+  if (positionals.length > 0) throw usageError(`serve takes no positional arguments (got ${positionals.join(' ')}); name models with --model`);
+  const raw = {};
+  for (const spec of SPEC) {
+    let value = values[flagOf(spec)];
+    if (value === undefined) continue;
+    // Integers stay strings when they do not parse, so the error quotes what was typed.
+    if (spec.kind === 'integer' && /^[+-]?\d+$/.test(value)) value = Number(value);
+    raw[spec.key] = value;
+  }
+  return { options: normalize(raw, 'cli') };
+}
+
+function helpText() {
+  const rows = SPEC.map((s) => [`--${flagOf(s)}${s.arg ? ` ${s.arg}` : ''}`, s.help]);
+  const width = Math.max(...rows.map(([f]) => f.length)) + 2;
+  return `Usage: chori-torch serve [--model [NAME=]PATH]… [options]
+
+Serves models over HTTP: POST /predict with the image bytes, multipart/form-data or JSON
+{"input": "<base64>"} / {"inputs": [...]}; GET /healthz, /readyz, /models, /metrics;
+POST /models/NAME/predict and /models/NAME/reload. docs/SERVING.md describes every endpoint.
+
+Options:
+${rows.map(([f, h]) => `  ${f.padEnd(width)}${h}`).join('\n')}
+  ${'-h, --help'.padEnd(width)}show this help
+
+SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish, and exits 0.`;
+}
+
+module.exports = { normalize, fromArgv, helpText, SPEC, MODEL_NAME };

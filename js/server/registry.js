@@ -1,0 +1,230 @@
+'use strict';
+// The served models, by name. Each name has a current version; reload() loads the file again
+// and swaps the new version in atomically: requests that already hold the old one finish on it,
+// and it is disposed when the last of them lets go. Each name also has a bounded number of
+// images in flight: past it, acquire() fails with CHORI_OVERLOADED (503 + Retry-After).
+// A new version is warmed up before it serves.
+// Events: 'loaded' (entry, previous | undefined), 'reload-failed' (name, error).
+
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const { EventEmitter } = require('node:events');
+const { performance } = require('node:perf_hooks');
+const { codes } = require('../errors');
+const { HttpError, serverCodes, overloaded } = require('./errors');
+const { encodePng } = require('./png');
+
+// libtorch's first runs of a model are slow (profiling, allocation): a new version classifies
+// this image twice before it takes traffic, so clients never pay for it.
+const WARMUP_RUNS = 2;
+let warmupImage;
+async function warmUp(model) {
+  warmupImage ??= encodePng(64, 64);
+  try {
+    for (let i = 0; i < WARMUP_RUNS; i += 1) await model.predict(warmupImage, { topk: 1 });
+  } catch (err) {
+    if (err.code !== codes.IMAGE_TOO_LARGE) throw err; // a --max-pixels under 64 × 64: no warm-up
+  }
+}
+
+function sha256(file) {
+  return new Promise((resolve) => {
+    const hash = crypto.createHash('sha256');
+    fs.createReadStream(file)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('end', () => resolve(hash.digest('hex')))
+      .on('error', () => resolve(null)); // replaced again since it was loaded: the version is still right
+  });
+}
+
+class ModelRegistry extends EventEmitter {
+  #slots = new Map();
+  #load;
+  #loadOptions;
+  #maxQueue;
+  #closed = false;
+
+  /** models: [{ name, path }] (the first is the default); load: chori.load. */
+  constructor({ models, load, loadOptions, maxQueue }) {
+    super();
+    this.#load = load;
+    this.#loadOptions = loadOptions;
+    this.#maxQueue = maxQueue;
+    for (const { name, path } of models) {
+      this.#slots.set(name, { name, path, current: null, inFlight: 0, nextVersion: 1, reloading: Promise.resolve(), watcher: null });
+    }
+  }
+
+  get names() {
+    return [...this.#slots.keys()];
+  }
+
+  get defaultName() {
+    return this.names[0];
+  }
+
+  /** True once every model has a loaded version (and until close()). */
+  get ready() {
+    return !this.#closed && [...this.#slots.values()].every((s) => s.current);
+  }
+
+  /** Throws CHORI_MODEL_NOT_FOUND unless a model is called `name`. */
+  assertKnown(name) {
+    this.#slot(name);
+  }
+
+  /** Loads every model, one after the other (libtorch's thread setting is process-wide). */
+  async loadAll() {
+    for (const name of this.names) await this.reload(name);
+  }
+
+  /**
+   * Reserves `count` in-flight images on the current version of `name`. Returns
+   * { model, name, version, release() }; release() is idempotent.
+   */
+  acquire(name, count) {
+    const slot = this.#slot(name);
+    const entry = slot.current;
+    if (!entry || this.#closed) throw new HttpError(serverCodes.NOT_READY, `model "${name}" is not loaded yet`);
+    if (slot.inFlight + count > this.#maxQueue) {
+      throw overloaded(`model "${name}" has ${slot.inFlight} images in flight; the limit is ${this.#maxQueue}`);
+    }
+    slot.inFlight += count;
+    entry.leases += 1;
+    let released = false;
+    return {
+      model: entry.model,
+      name,
+      version: entry.version,
+      release: () => {
+        if (released) return;
+        released = true;
+        slot.inFlight -= count;
+        entry.leases -= 1;
+        if (entry.retired && entry.leases === 0) this.#dispose(entry);
+      },
+    };
+  }
+
+  /** Loads the model's file again and swaps it in; the old version serves until then. */
+  reload(name) {
+    const slot = this.#slot(name);
+    const next = slot.reloading.catch(() => {}).then(() => this.#swap(slot));
+    slot.reloading = next;
+    return next.then((entry) => this.#info(entry));
+  }
+
+  /** Reloads a model whenever its file changes (polled: survives editors and atomic renames). */
+  watch(intervalMs) {
+    for (const slot of this.#slots.values()) {
+      if (slot.watcher) continue;
+      slot.watcher = (curr, prev) => {
+        if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return;
+        if (curr.nlink === 0) return; // removed; a new file will trigger again
+        this.reload(slot.name).catch((err) => this.emit('reload-failed', slot.name, err));
+      };
+      fs.watchFile(slot.path, { interval: intervalMs, persistent: false }, slot.watcher);
+    }
+  }
+
+  /** In-flight images per model: [{ name, inFlight }]. */
+  queueDepths() {
+    return [...this.#slots.values()].map((s) => ({ name: s.name, inFlight: s.inFlight }));
+  }
+
+  /** What GET /models shows. */
+  describe() {
+    return [...this.#slots.values()].filter((s) => s.current).map((s) => this.#info(s.current));
+  }
+
+  /** Stops watching, lets reloads settle, and disposes every version once its requests finish. */
+  async close() {
+    this.#closed = true;
+    for (const slot of this.#slots.values()) {
+      if (slot.watcher) fs.unwatchFile(slot.path, slot.watcher);
+      slot.watcher = null;
+    }
+    await Promise.all([...this.#slots.values()].map((s) => s.reloading.catch(() => {})));
+    for (const slot of this.#slots.values()) {
+      if (slot.current) this.#retire(slot.current);
+      slot.current = null;
+    }
+  }
+
+  #slot(name) {
+    const slot = this.#slots.get(name);
+    if (!slot) {
+      throw new HttpError(serverCodes.MODEL_NOT_FOUND, `no model named "${name}"; this server has ${this.names.map((n) => `"${n}"`).join(', ')}`);
+    }
+    return slot;
+  }
+
+  async #swap(slot) {
+    const started = performance.now();
+    const model = await this.#load(slot.path, this.#loadOptions);
+    try {
+      await warmUp(model);
+    } catch (err) {
+      this.#dispose({ model });
+      throw err;
+    }
+    const entry = {
+      name: slot.name,
+      version: slot.nextVersion,
+      model,
+      sha256: await sha256(slot.path),
+      loadedAt: new Date().toISOString(),
+      loadMs: performance.now() - started,
+      leases: 0,
+      retired: false,
+    };
+    if (this.#closed) {
+      this.#dispose(entry);
+      throw new HttpError(serverCodes.NOT_READY, 'the server is shutting down');
+    }
+    slot.nextVersion += 1;
+    const previous = slot.current;
+    slot.current = entry;
+    if (previous) this.#retire(previous);
+    this.emit('loaded', entry, previous ?? undefined);
+    return entry;
+  }
+
+  #retire(entry) {
+    entry.retired = true;
+    if (entry.leases === 0) this.#dispose(entry);
+  }
+
+  #dispose(entry) {
+    entry.model.dispose().catch(() => {});
+  }
+
+  #info(entry) {
+    const { metadata } = entry.model;
+    const { input } = metadata;
+    return {
+      name: entry.name,
+      version: entry.version,
+      default: entry.name === this.defaultName,
+      sha256: entry.sha256,
+      loaded_at: entry.loadedAt,
+      load_ms: round(entry.loadMs),
+      labels: [...metadata.labels],
+      // The artifact's own field names (chori.json, docs/ARCHITECTURE.md).
+      input: {
+        color_mode: input.colorMode,
+        resize: input.resize,
+        max_size: input.maxSize,
+        crop: input.crop,
+        interpolation: input.interpolation,
+        mean: input.mean,
+        std: input.std,
+      },
+      output: { kind: metadata.output.kind, num_classes: metadata.output.numClasses },
+    };
+  }
+}
+
+const round = (ms) => Math.round(ms * 1000) / 1000;
+
+module.exports = { ModelRegistry, round };

@@ -1,0 +1,73 @@
+'use strict';
+// Argument checks at the door, as sharp does: tiny predicates and one error constructor, so
+// native code only ever sees well-formed input and users get a sentence naming the parameter.
+
+const { codes } = require('./errors');
+
+const is = {
+  defined: (v) => v !== undefined && v !== null,
+  buffer: (v) => v instanceof Uint8Array,
+  string: (v) => typeof v === 'string' && v.length > 0,
+  bool: (v) => typeof v === 'boolean',
+  integer: (v) => Number.isInteger(v),
+  number: (v) => typeof v === 'number' && Number.isFinite(v),
+  inRange: (v, min, max) => v >= min && v <= max,
+  plainObject: (v) => Object.prototype.toString.call(v) === '[object Object]',
+};
+
+function describe(value) {
+  if (value === null) return 'null';
+  if (value instanceof Uint8Array) return `a ${value.constructor.name} of ${value.length} bytes`;
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 40 ? `${text.slice(0, 37)}...` : text;
+}
+
+/** TypeError: "Expected <expected> for <name> but received <value> of type <type>". */
+function invalidParameterError(name, expected, value) {
+  const type = value === null ? 'null' : typeof value;
+  const err = new TypeError(`Expected ${expected} for ${name} but received ${describe(value)} of type ${type}`);
+  err.code = codes.INVALID_ARGUMENT;
+  return err;
+}
+
+/** Checks that `options` holds only known keys; returns it (or {} for undefined). */
+function options(value, name, known) {
+  if (!is.defined(value)) return {};
+  if (!is.plainObject(value)) throw invalidParameterError(name, 'an object', value);
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw invalidParameterError(`${name}.${key}`, `one of the options ${known.join(', ')}`, key);
+  }
+  return value;
+}
+
+function integerOption(opts, name, key, min, max, fallback) {
+  const value = opts[key];
+  if (!is.defined(value)) return fallback;
+  if (!is.integer(value) || !is.inRange(value, min, max)) {
+    throw invalidParameterError(`${name}.${key}`, `an integer between ${min} and ${max}`, value);
+  }
+  return value;
+}
+
+function numberOption(opts, name, key, min, max, fallback) {
+  const value = opts[key];
+  if (!is.defined(value)) return fallback;
+  if (!is.number(value) || !is.inRange(value, min, max)) {
+    throw invalidParameterError(`${name}.${key}`, `a number between ${min} and ${max}`, value);
+  }
+  return value;
+}
+
+function boolOption(opts, name, key, fallback) {
+  const value = opts[key];
+  if (!is.defined(value)) return fallback;
+  if (!is.bool(value)) throw invalidParameterError(`${name}.${key}`, 'a boolean', value);
+  return value;
+}
+
+function image(value, name = 'image') {
+  if (!is.buffer(value)) throw invalidParameterError(name, 'a Buffer or Uint8Array of encoded image bytes', value);
+  return value;
+}
+
+module.exports = { is, invalidParameterError, options, integerOption, numberOption, boolOption, image };

@@ -1,0 +1,399 @@
+"""The ``chori`` command: export, golden and demo.
+
+User errors (:class:`~chori_torch.errors.ChoriError`, and ``OSError`` for files that cannot be
+read or written) print ``chori: error: <message>`` and exit with status 2, like argparse's own
+usage errors; ``-v`` adds DEBUG logs and the cause's traceback. Anything else is a bug and keeps
+its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import textwrap
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from ._version import __version__
+from .demo import run_demo
+from .errors import ChoriError
+from .export import export_artifact, load_model
+from .golden import write_golden
+from .metadata import INTERPOLATIONS, OUTPUT_KINDS, InputSpec
+
+log = logging.getLogger("chori_torch")
+
+DEFAULT_INPUT = InputSpec()
+EXIT_USER_ERROR = 2
+
+
+# -- argument types: text to values; InputSpec validates the combination ----------------------
+
+
+def _ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if len(values) > 2 or min(values) <= 0:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return values
+
+
+def resize_arg(text: str) -> tuple[int, ...] | None:
+    """``S`` (shorter side), ``H,W`` (exact size) or ``none``."""
+    return None if text.lower() == "none" else _ints(text, "S, H,W or none")
+
+
+def crop_arg(text: str) -> tuple[int, ...] | None:
+    """``N`` (square), ``H,W`` or ``none``."""
+    if text.lower() == "none":
+        return None
+    values = _ints(text, "N, H,W or none")
+    return values * 2 if len(values) == 1 else values
+
+
+def max_size_arg(text: str) -> int | None:
+    return None if text.lower() == "none" else _ints(text, "a positive integer or none")[0]
+
+
+def positive_int_arg(text: str) -> int:
+    value = _ints(text, "a positive integer")
+    if len(value) != 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value[0]
+
+
+def floats3_arg(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3:
+        raise argparse.ArgumentTypeError(f"expected three comma-separated numbers, got {text!r}")
+    return values
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def read_labels(labels: str | None, labels_file: Path | None) -> list[str]:
+    """Labels from ``--labels a,b`` or one per line of ``--labels-file`` (blank lines skipped)."""
+    if labels_file is not None:
+        try:
+            lines = labels_file.read_text(encoding="utf-8-sig").splitlines()
+        except OSError as e:
+            raise ChoriError(f"--labels-file: cannot read {labels_file}: {e.strerror}") from e
+        return [line.strip() for line in lines if line.strip()]
+    assert labels is not None
+    parts = [part.strip() for part in labels.split(",")]
+    if not all(parts):
+        raise ChoriError(f"--labels {labels!r} has an empty label; separate labels with commas")
+    return parts
+
+
+# -- subcommands ---------------------------------------------------------------------------------
+
+
+def _export(args: argparse.Namespace) -> int:
+    spec = InputSpec(
+        resize=args.resize,
+        max_size=args.max_size,
+        crop=args.crop,
+        interpolation=args.interpolation,
+        mean=args.mean,
+        std=args.std,
+    )
+    labels = read_labels(args.labels, args.labels_file)
+    loaded = load_model(
+        weights=args.weights, arch=args.arch, model=args.model, num_classes=args.num_classes
+    )
+    result = export_artifact(
+        loaded,
+        labels=labels,
+        input_spec=spec,
+        out=args.out,
+        method="script" if args.script else "trace",
+        output_kind=args.output_kind,
+    )
+    print(result.summary())
+    return 0
+
+
+def _golden(args: argparse.Namespace) -> int:
+    document = write_golden(args.model, args.images, args.out, topk=args.topk, threads=args.threads)
+    print(
+        f"wrote {args.out}: {len(document['images'])} images, "
+        f"{len(document['rejected'])} rejected, top-{args.topk}, {args.threads} thread(s)"
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    run_demo(args.out)
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------------
+
+
+def _paragraph(text: str) -> str:
+    # The raw formatter keeps the examples' line breaks, so prose is wrapped here instead.
+    return textwrap.fill(text, width=80)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="chori",
+        description=_paragraph(
+            "Export PyTorch image classifiers for the chori-torch Node.js addon and record the "
+            "predictions Node must reproduce."
+        ),
+        epilog="Run `chori COMMAND --help` for the flags of each command.",
+        formatter_class=formatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    verbose = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: an absent -v after the subcommand must not undo one given before it.
+    verbose.add_argument(
+        "-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="log at DEBUG level"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    export = commands.add_parser(
+        "export",
+        parents=[verbose],
+        formatter_class=formatter,
+        help="write a verified TorchScript artifact with its chori.json metadata",
+        description=_paragraph(
+            "Export a classifier to one TorchScript file that embeds its labels and "
+            "preprocessing (chori.json). The file is loaded back and compared with the eager "
+            "model on a seeded input; if they differ, nothing is written."
+        ),
+        epilog="examples:\n"
+        "  chori export --arch resnet34 --weights stage1.pth \\\n"
+        '      --labels "Not Choripan,Choripan" --out export/choripan.pt\n'
+        "  chori export --arch mypkg.models:build --weights best.pth --labels-file labels.txt \\\n"
+        "      --resize 64 --crop 56 --out export/model.pt\n"
+        "  chori export --model whole_model.pt --labels cat,dog --script --out export/pets.pt",
+    )
+    source = export.add_argument_group("model source (--weights with --arch, or --model)")
+    source.add_argument(
+        "--weights",
+        type=Path,
+        metavar="FILE",
+        help="state_dict checkpoint (torch.save(model.state_dict())); a dict wrapping it under "
+        "'state_dict' or 'model_state_dict' and 'module.' prefixes from DataParallel are accepted",
+    )
+    source.add_argument(
+        "--arch",
+        metavar="NAME",
+        help="architecture for --weights: a torchvision.models builder name (e.g. resnet34, "
+        "built with weights=None and num_classes=N) or an import path package.module:factory "
+        "whose factory takes num_classes=",
+    )
+    source.add_argument(
+        "--num-classes",
+        type=positive_int_arg,
+        metavar="N",
+        help="outputs of the classifier (default: inferred from the checkpoint's last Linear or "
+        "1x1-conv weight)",
+    )
+    source.add_argument(
+        "--model",
+        type=Path,
+        metavar="FILE",
+        help="a whole pickled model (torch.save(model)); its class must be importable",
+    )
+    names = export.add_argument_group("labels (one is required)").add_mutually_exclusive_group(
+        required=True
+    )
+    names.add_argument("--labels", metavar="A,B,...", help="comma-separated, in output order")
+    names.add_argument(
+        "--labels-file", type=Path, metavar="FILE", help="one label per line, in output order"
+    )
+    prep = export.add_argument_group("preprocessing (torchvision semantics; ImageNet defaults)")
+    prep.add_argument(
+        "--resize",
+        type=resize_arg,
+        default=DEFAULT_INPUT.resize,
+        metavar="S|H,W|none",
+        help="S resizes the shorter side to S keeping the aspect ratio; H,W resizes to exactly "
+        f"HxW (default: {_show(DEFAULT_INPUT.resize)})",
+    )
+    prep.add_argument(
+        "--max-size",
+        type=max_size_arg,
+        default=DEFAULT_INPUT.max_size,
+        metavar="N|none",
+        help="with --resize S, cap the longer side at N (default: "
+        f"{_show(DEFAULT_INPUT.max_size)})",
+    )
+    prep.add_argument(
+        "--crop",
+        type=crop_arg,
+        default=DEFAULT_INPUT.crop,
+        metavar="N|H,W|none",
+        help=f"center crop after resizing (default: {_show(DEFAULT_INPUT.crop)})",
+    )
+    prep.add_argument(
+        "--interpolation",
+        choices=INTERPOLATIONS,
+        default=DEFAULT_INPUT.interpolation,
+        help=f"resize filter, PIL's, antialiased (default: {DEFAULT_INPUT.interpolation})",
+    )
+    prep.add_argument(
+        "--mean",
+        type=floats3_arg,
+        default=DEFAULT_INPUT.mean,
+        metavar="R,G,B",
+        help=f"Normalize mean after ToTensor (default: {_show(DEFAULT_INPUT.mean)})",
+    )
+    prep.add_argument(
+        "--std",
+        type=floats3_arg,
+        default=DEFAULT_INPUT.std,
+        metavar="R,G,B",
+        help=f"Normalize std after ToTensor (default: {_show(DEFAULT_INPUT.std)})",
+    )
+    conversion = export.add_argument_group("conversion and output")
+    conversion.add_argument(
+        "--script",
+        action="store_true",
+        help="torch.jit.script instead of tracing; needed when forward() branches on the data "
+        "(default: trace)",
+    )
+    conversion.add_argument(
+        "--output-kind",
+        choices=OUTPUT_KINDS,
+        default="logits",
+        help="what the model returns: logits (scores = softmax) or probabilities (used as is) "
+        "(default: logits)",
+    )
+    conversion.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="artifact to write (e.g. model.pt)"
+    )
+    export.set_defaults(handler=_export)
+
+    golden = commands.add_parser(
+        "golden",
+        parents=[verbose],
+        formatter_class=formatter,
+        help="record reference predictions for a set of images",
+        description=_paragraph(
+            "Run the reference pipeline (Pillow + torchvision, as described by the artifact's "
+            "chori.json) and the artifact itself on each image, one at a time, and write the "
+            "predictions as JSON. Files Pillow cannot read are reported and listed as rejected."
+        ),
+        epilog="example:\n"
+        "  chori golden --model export/model.pt --images export/images --out export/golden.json",
+    )
+    golden.add_argument(
+        "--model", type=Path, required=True, metavar="FILE", help="artifact from chori export"
+    )
+    golden.add_argument(
+        "--images",
+        type=Path,
+        nargs="+",
+        required=True,
+        metavar="PATH",
+        help="image files and/or directories (searched recursively); processed in sorted order",
+    )
+    golden.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="JSON to write; image names in it are relative to its directory",
+    )
+    golden.add_argument(
+        "--topk",
+        type=positive_int_arg,
+        default=5,
+        metavar="K",
+        help="classes to list per image (default: 5)",
+    )
+    golden.add_argument(
+        "--threads",
+        type=positive_int_arg,
+        default=1,
+        metavar="N",
+        help="torch.set_num_threads for the run (default: 1)",
+    )
+    golden.set_defaults(handler=_golden)
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[verbose],
+        formatter_class=formatter,
+        help="train the Face / Not face demo model and export it with examples and golden JSON",
+        description=_paragraph(
+            "Train a small CNN on scikit-image's lfw_subset (needs the 'demo' extra), save its "
+            "state_dict, export it like `chori export --arch chori_torch.demo_model:build`, "
+            "write held-out example images and their golden predictions. Deterministic; "
+            "rerunning overwrites."
+        ),
+    )
+    demo.add_argument(
+        "--out",
+        type=Path,
+        default=Path("export"),
+        metavar="DIR",
+        help="writes DIR/model.pt, DIR/golden.json, DIR/images/, DIR/demo/weights.pth "
+        "(default: export)",
+    )
+    demo.set_defaults(handler=_demo)
+    return parser
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno == logging.INFO else f"{record.levelname.lower()}: "
+        text = f"chori: {level}{record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+@contextmanager
+def _logging_to_stderr(verbose: bool) -> Iterator[None]:
+    """Route the package's logs to stderr for one command, then restore the caller's setup.
+
+    Restoring matters when ``main`` is called in-process (tests, notebooks): a handler left on
+    a since-replaced ``sys.stderr``, or a disabled propagation, would outlive the command.
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter())
+    saved = (log.handlers[:], log.level, log.propagate)
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.handlers[:], log.level, log.propagate = saved
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    with _logging_to_stderr(args.verbose):
+        try:
+            return handler(args)
+        except (ChoriError, OSError) as e:  # OSError: unreadable inputs, unwritable outputs
+            log.debug("traceback of the error below", exc_info=True)
+            print(f"chori: error: {e}", file=sys.stderr)
+            return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

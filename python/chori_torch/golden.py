@@ -1,0 +1,189 @@
+"""Golden predictions: what Python answers for each image, for Node to reproduce exactly.
+
+Each image goes through the reference pipeline (:mod:`chori_torch.preprocessing`) described by
+the artifact's own metadata, then through the artifact itself as loaded by ``torch.jit.load``,
+one image at a time (batch 1) under ``torch.inference_mode()`` with a fixed thread count, so the
+numbers depend on nothing but the artifact, the image bytes and the torch build.
+
+Schema (``schema_version`` 1)::
+
+    {
+      "schema_version": 1,
+      "model": {
+        "path": "/abs/export/model.pt",   # absolute path of the artifact
+        "file": "model.pt",               # the same, relative to the JSON file's directory
+        "sha256": "…",                    # of the artifact file
+        "labels": ["Not face", "Face"]
+      },
+      "torch_version": "2.14.1+cpu",
+      "threads": 1,                       # torch.set_num_threads during the run
+      "topk": 5,                          # requested; each list holds min(topk, num_classes)
+      "images": [                         # sorted by "file"
+        {
+          "file": "images/face_01.jpg",   # relative to the JSON file's directory, "/"-separated
+          "path": "/abs/export/images/face_01.jpg",
+          "sha256": "…",                  # of the image file's bytes
+          "label": "Face", "index": 1, "score": 0.97,   # the top-1 entry
+          "topk": [{"label": "Face", "index": 1, "score": 0.97}, …],
+          "logits": [-1.2, 2.3]           # the raw model output row, num_classes floats
+        }
+      ],
+      "rejected": [{"file": "images/notes.txt", "error": "cannot identify image file …"}]
+    }
+
+Scores are ``softmax(logits)``, or the outputs as they are when the artifact's ``output.kind``
+is ``"probabilities"``. ``topk`` is sorted by descending score, ties by ascending index. All
+numbers are float32 values written through ``Tensor.tolist()``: JSON's shortest round-trip
+decimal of a float32 widened to double reads back as exactly that float32, so consumers can
+compare bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from .errors import ChoriError
+from .files import absolute, replacing, sha256_file
+from .metadata import load_artifact
+from .preprocessing import build_transform, open_image
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+PROGRESS_MIN_IMAGES = 20
+
+
+def collect_images(inputs: Iterable[Path]) -> list[Path]:
+    """Every file named or found (recursively) under a named directory, deduplicated.
+
+    Nothing is filtered by extension: whether a file is an image is PIL's call, and a file it
+    rejects is reported rather than silently skipped.
+    """
+    found: dict[Path, None] = {}
+    for item in inputs:
+        if item.is_dir():
+            found.update(dict.fromkeys(absolute(p) for p in item.rglob("*") if p.is_file()))
+        elif item.is_file():
+            found[absolute(item)] = None
+        else:
+            raise ChoriError(f"--images: no such file or directory: {item}")
+    if not found:
+        raise ChoriError("--images: no files found")
+    return list(found)
+
+
+def _relative(path: Path, base: Path) -> str:
+    return Path(os.path.relpath(path, base)).as_posix()
+
+
+def compute_golden(
+    model_path: Path,
+    inputs: Sequence[Path],
+    *,
+    topk: int = 5,
+    threads: int = 1,
+    relative_to: Path | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """The golden document for ``inputs``; ``file`` names are relative to ``relative_to`` (cwd).
+
+    With ``progress``, a counter is drawn on stderr when it is a terminal and there are many
+    images; it stays off otherwise so logs and CI output are not filled with carriage returns.
+    """
+    if topk < 1:
+        raise ChoriError(f"--topk must be at least 1, got {topk}")
+    if threads < 1:
+        raise ChoriError(f"--threads must be at least 1, got {threads}")
+    base = absolute(relative_to or Path.cwd())
+    artifact = load_artifact(model_path)
+    meta = artifact.metadata
+    transform = build_transform(meta.input)
+    files = sorted(collect_images(inputs), key=lambda p: _relative(p, base))
+    show_counter = progress and sys.stderr.isatty() and len(files) >= PROGRESS_MIN_IMAGES
+    counter = sys.stderr if show_counter else None
+
+    images: list[dict[str, Any]] = []
+    rejected: list[dict[str, str]] = []
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for n, path in enumerate(files, 1):
+            name = _relative(path, base)
+            try:
+                image = open_image(path)
+            except (OSError, Image.DecompressionBombError) as e:
+                log.warning("skipping %s: %s", name, e)
+                rejected.append({"file": name, "error": str(e)})
+                continue
+            with torch.inference_mode():
+                logits = artifact.module(transform(image).unsqueeze(0))[0]
+                scores = logits if meta.output.kind == "probabilities" else logits.softmax(0)
+            images.append(_record(name, path, logits, scores, meta.labels, topk))
+            if counter is not None:
+                counter.write(f"\rgolden: {n}/{len(files)}")
+    finally:
+        torch.set_num_threads(previous_threads)
+        if counter is not None:
+            counter.write("\n")
+
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "model": {
+            "path": str(absolute(model_path)),
+            "file": _relative(absolute(model_path), base),
+            "sha256": sha256_file(model_path),
+            "labels": list(meta.labels),
+        },
+        "torch_version": torch.__version__,
+        "threads": threads,
+        "topk": topk,
+        "images": images,
+        "rejected": rejected,
+    }
+
+
+def _record(
+    name: str,
+    path: Path,
+    logits: torch.Tensor,
+    scores: torch.Tensor,
+    labels: Sequence[str],
+    topk: int,
+) -> dict[str, Any]:
+    order = torch.sort(scores, descending=True, stable=True).indices[:topk].tolist()
+    values = scores.tolist()
+    top = [{"label": labels[i], "index": i, "score": values[i]} for i in order]
+    return {
+        "file": name,
+        "path": str(path),
+        "sha256": sha256_file(path),
+        **top[0],
+        "topk": top,
+        "logits": logits.tolist(),
+    }
+
+
+def write_golden(
+    model_path: Path,
+    inputs: Sequence[Path],
+    out: Path,
+    *,
+    topk: int = 5,
+    threads: int = 1,
+) -> dict[str, Any]:
+    """Compute golden predictions and write them to ``out``, all or nothing."""
+    document = compute_golden(
+        model_path, inputs, topk=topk, threads=threads, relative_to=out.parent, progress=True
+    )
+    with replacing(out) as tmp:
+        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return document

@@ -1,0 +1,32 @@
+// Compiled by `tsc -p tests/types` (make lint): the declarations must accept real usage and
+// reject misuse (the @ts-expect-error lines fail the build if the declarations loosen).
+import chori = require('chori-torch');
+import { readFileSync } from 'node:fs';
+
+async function main(): Promise<void> {
+  const buf = readFileSync('export/images/face_01.jpg');
+  const r: chori.Prediction = await chori.predict(buf);
+  const label: string = r.label;
+  const score: number = r.topk[0].score;
+  const m = await chori.load('export/model.pt', { threads: 2, maxPixels: 1_000_000 });
+  const r2 = await m.predict(buf, { topk: 5, logits: true });
+  const logits: Float32Array | undefined = r2.logits;
+  const ms: number = r2.timings.decodeMs + r2.timings.inferenceMs;
+  const t = await m.preprocess(new Uint8Array(buf));
+  const [c, h, w]: [3, number, number] = t.shape;
+  const labels: readonly string[] = m.labels;
+  const size = m.metadata.input.crop;
+  await m.dispose();
+  try {
+    await m.predict(buf);
+  } catch (err) {
+    if (err instanceof chori.ChoriError && err.code === chori.codes.DISPOSED) return;
+  }
+  // @ts-expect-error: a string is not an image
+  await chori.predict('face.jpg');
+  // @ts-expect-error: unknown option
+  await m.predict(buf, { topK: 3 });
+  void [label, score, logits, ms, c, h, w, labels, size];
+}
+
+void main;
