@@ -11,7 +11,8 @@ const validate = require('./validate');
 
 // PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS; we reject where it does.
 const DEFAULT_MAX_PIXELS = 2 * 89478485;
-const LOAD_OPTIONS = ['threads', 'maxPixels', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue'];
+const LOAD_OPTIONS = ['threads', 'maxPixels', 'precision', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue'];
+const PRECISIONS = ['fp32', 'bf16'];
 const DEFAULT_MAX_BATCH = 8;
 const DEFAULT_MAX_DELAY_MS = 5;
 const DEFAULT_MAX_QUEUE = 1024;
@@ -104,6 +105,10 @@ async function load(modelPath, opts) {
   const o = validate.options(opts, 'options', LOAD_OPTIONS);
   const threads = validate.integerOption(o, 'options', 'threads', 1, 1024, os.availableParallelism?.() ?? os.cpus().length);
   const maxPixels = validate.integerOption(o, 'options', 'maxPixels', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_PIXELS);
+  const precision = o.precision ?? 'fp32';
+  if (!PRECISIONS.includes(precision)) {
+    throw validate.invalidParameterError('options.precision', `one of ${PRECISIONS.join(', ')}`, precision);
+  }
   const maxBatch = validate.integerOption(o, 'options', 'maxBatch', 1, 256, DEFAULT_MAX_BATCH);
   const batching = {
     // Off by default: oneDNN picks kernels by batch size, so a batched row differs from the
@@ -115,7 +120,7 @@ async function load(modelPath, opts) {
   };
   const resolved = path.resolve(modelPath);
   const nativeModel = await native()
-    .load(resolved, threads)
+    .load(resolved, threads, precision)
     .catch((err) => {
       throw fromNative(err);
     });

@@ -48,7 +48,7 @@ function main() {
   console.log(`chori-torch addon: libtorch from ${libtorch.dir} (${libtorch.source})`);
   console.log(`chori-torch addon: node-gyp ${nodeGyp}`);
   const configured = fs.existsSync(path.join(root, 'addon', 'build', 'Makefile'));
-  const args = [nodeGyp, configured ? 'build' : 'rebuild', `--nodedir=${nodedir}`, '--jobs=max', '--directory', 'addon'];
+  const args = [nodeGyp, configured ? 'build' : 'rebuild', `--nodedir=${nodedir}`, '--jobs=max', '--loglevel=warn', '--directory', 'addon'];
   const result = spawnSync(process.execPath, args, {
     cwd: root,
     stdio: 'inherit',

@@ -3,7 +3,7 @@
 // Driven by tests/python/test_parity.py: classifies files with the addon and prints one JSON
 // document with, per file, the prediction and its full float32 logits (or the error code), and
 // optionally the preprocessed tensor as base64 float32 bytes.
-//   node tests/tools/predict-files.js --model M [--threads N] [--tensors] FILE...
+//   node tests/tools/predict-files.js --model M [--threads N] [--precision bf16] [--tensors] FILE...
 
 const fs = require('node:fs');
 const { parseArgs } = require('node:util');
@@ -12,9 +12,14 @@ const chori = require('chori-torch');
 async function main() {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { model: { type: 'string' }, threads: { type: 'string', default: '1' }, tensors: { type: 'boolean' } },
+    options: {
+      model: { type: 'string' },
+      threads: { type: 'string', default: '1' },
+      precision: { type: 'string', default: 'fp32' },
+      tensors: { type: 'boolean' },
+    },
   });
-  const model = await chori.load(values.model, { threads: Number(values.threads) });
+  const model = await chori.load(values.model, { threads: Number(values.threads), precision: values.precision });
   const results = [];
   for (const file of positionals) {
     const bytes = fs.readFileSync(file);

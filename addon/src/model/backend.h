@@ -11,8 +11,14 @@
 
 namespace chori::model {
 
+enum class Precision { Float32, BFloat16 };
+
 struct LoadOptions {
   int threads = 0;  // libtorch intra-op threads; 0 = leave libtorch's default (all cores)
+  // BFloat16 converts the weights at load time and runs forward in bf16 (oneDNN uses
+  // AVX512_BF16 where the CPU has it); inputs and outputs stay float32. Opt-in: it trades
+  // the bit-exact match with the golden set for speed.
+  Precision precision = Precision::Float32;
 };
 
 // A float32 N×3×H×W batch, contiguous.

@@ -57,7 +57,14 @@ void Batcher::close() {
     result.error = std::make_exception_ptr(Error(code::kDisposed, "the model was disposed before this request ran"));
     job.done(std::move(result));
   }
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  if (!thread_.joinable()) return;
+  // Only reachable from the inference thread itself if the env shut down while a result was
+  // being delivered (the last reference then drops there); a thread cannot join itself.
+  if (thread_.get_id() == std::this_thread::get_id()) {
+    thread_.detach();
+  } else {
+    thread_.join();
+  }
 }
 
 std::vector<Batcher::Job> Batcher::nextBatch(std::unique_lock<std::mutex>& lock) {

@@ -37,8 +37,8 @@ void checkArtifactFile(const std::string& path) {
 
 class TorchScriptBackend final : public Backend {
  public:
-  TorchScriptBackend(torch::jit::Module module, std::string metadata)
-      : module_(std::move(module)), metadata_(std::move(metadata)) {}
+  TorchScriptBackend(torch::jit::Module module, std::string metadata, torch::ScalarType dtype)
+      : module_(std::move(module)), metadata_(std::move(metadata)), dtype_(dtype) {}
 
   const std::string& metadataJson() const override { return metadata_; }
 
@@ -47,7 +47,8 @@ class TorchScriptBackend final : public Backend {
       c10::InferenceMode guard;
       // from_blob borrows: `batch` outlives the call and the result is copied out below.
       auto input = torch::from_blob(const_cast<float*>(batch.data.data()),
-                                    {batch.n, 3, batch.height, batch.width}, torch::kFloat32);
+                                    {batch.n, 3, batch.height, batch.width}, torch::kFloat32)
+                       .to(dtype_);
       torch::jit::IValue result = module_.forward({input});
       if (result.isTuple()) result = result.toTupleRef().elements().at(0);
       if (!result.isTensor()) throw Error(code::kInference, "the model returned " + result.tagKind() + ", not a tensor");
@@ -78,6 +79,7 @@ class TorchScriptBackend final : public Backend {
 
   mutable torch::jit::Module module_;  // Module::forward is not const; one thread calls it
   std::string metadata_;
+  torch::ScalarType dtype_;
 };
 
 }  // namespace
@@ -94,13 +96,15 @@ std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& option
     throw Error(code::kModelLoad, "cannot load '" + path + "' with libtorch " + TORCH_VERSION + ": " + brief(e));
   }
   module.eval();
+  const auto dtype = options.precision == Precision::BFloat16 ? torch::kBFloat16 : torch::kFloat32;
+  if (dtype != torch::kFloat32) module.to(dtype);
   std::string metadata = extra[kMetadataFile];
   if (metadata.empty()) {
     throw Error(code::kModelMetadata, "'" + path +
                                           "' has no chori.json metadata: it is a TorchScript file, but was not "
                                           "written by `chori export`");
   }
-  return std::make_unique<TorchScriptBackend>(std::move(module), std::move(metadata));
+  return std::make_unique<TorchScriptBackend>(std::move(module), std::move(metadata), dtype);
 }
 
 }  // namespace chori::model
