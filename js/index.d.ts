@@ -63,6 +63,11 @@ export interface LoadOptions {
   /** Largest width × height accepted, checked before decoding. Default: PIL's limit, 2 × 89,478,485. */
   maxPixels?: number;
   /**
+   * 'bf16' runs forward in bfloat16 (fast on CPUs with AVX512_BF16); inputs and outputs stay
+   * float32. Never the default: it gives up the bit-exact match with Python. Default: 'fp32'.
+   */
+  precision?: 'fp32' | 'bf16';
+  /**
    * Gather concurrent predict() calls into one forward. Default: false — batched rows differ
    * from batch-1 results in the last bits (oneDNN picks kernels by batch size).
    */
