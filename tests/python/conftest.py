@@ -1,11 +1,19 @@
-"""Shared fixtures: tiny real models, saved the ways users save them, at a small input size."""
+"""Shared fixtures: tiny real models, saved the ways users save them, at a small input size;
+the seeded resnet18 artifact and the Node driver the cross-runtime tests share."""
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import skimage
+import sklearn
 import torch
+import torchvision
 
 from chori_torch.demo_model import build
 from chori_torch.export import export_artifact, load_model
@@ -15,6 +23,45 @@ from chori_torch.metadata import InputSpec
 SMALL_INPUT = InputSpec(resize=(40,), crop=(32, 32))
 SMALL_FLAGS = ["--resize", "40", "--crop", "32"]
 LABELS = ("cat", "dog", "bird")
+
+ROOT = Path(__file__).resolve().parents[2]
+NODE_DRIVER = ROOT / "tests" / "tools" / "predict-files.js"
+DEMO_MODEL = ROOT / "export" / "model.pt"
+DEMO_IMAGES = ROOT / "export" / "images"
+# Same graph, same libtorch, same input, one thread: nothing is left to differ.
+LOGIT_TOLERANCE = 0.0
+
+
+def real_photographs() -> list[Path]:
+    """The photographs that scikit-image and scikit-learn ship, PNG and JPEG."""
+    skimage_data = Path(skimage.__file__).parent / "data"
+    sklearn_images = Path(sklearn.__file__).parent / "datasets" / "images"
+    files = [
+        *skimage_data.glob("*.png"),
+        *skimage_data.glob("*.jpg"),
+        *sklearn_images.glob("*.jpg"),
+    ]
+    return sorted(files)
+
+
+def node() -> str:
+    found = shutil.which("node")
+    if found is None:
+        pytest.fail("node is not on PATH; run the tests through `make test`")
+    return found
+
+
+def run_node(
+    model: Path, files: list[Path], *, tensors: bool = False, precision: str = "fp32"
+) -> dict[str, dict]:
+    args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", "1"]
+    args += ["--precision", precision]
+    if tensors:
+        args.append("--tensors")
+    out = subprocess.run(
+        [*args, *map(str, files)], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    return {r["file"]: r for r in json.loads(out)["results"]}
 
 
 @pytest.fixture
@@ -39,3 +86,33 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
         input_spec=SMALL_INPUT,
         out=folder / "model.pt",
     ).path
+
+
+@pytest.fixture(scope="session")
+def resnet18_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded torchvision resnet18 (10 classes): a state_dict exported as a user would."""
+    d = tmp_path_factory.mktemp("resnet18")
+    torch.manual_seed(0)
+    weights = d / "resnet18.pth"
+    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), weights)
+    labels = ",".join(f"class {i}" for i in range(10))
+    artifact = d / "resnet18.pt"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "chori_torch.cli",
+            "export",
+            "--arch",
+            "resnet18",
+            "--weights",
+            str(weights),
+            "--labels",
+            labels,
+            "--out",
+            str(artifact),
+        ],
+        check=True,
+        cwd=ROOT,
+    )
+    return artifact

@@ -12,56 +12,16 @@ from __future__ import annotations
 
 import base64
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-import skimage
-import sklearn
-import torch
-import torchvision
 
 from chori_torch.metadata import load_artifact
 from chori_torch.preprocessing import build_transform, open_image
-
-ROOT = Path(__file__).resolve().parents[2]
-NODE_DRIVER = ROOT / "tests" / "tools" / "predict-files.js"
-DEMO_MODEL = ROOT / "export" / "model.pt"
-DEMO_IMAGES = ROOT / "export" / "images"
-# Same graph, same libtorch, same input, one thread: nothing is left to differ.
-LOGIT_TOLERANCE = 0.0
-
-
-def real_photographs() -> list[Path]:
-    """The photographs that scikit-image and scikit-learn ship, PNG and JPEG."""
-    skimage_data = Path(skimage.__file__).parent / "data"
-    sklearn_images = Path(sklearn.__file__).parent / "datasets" / "images"
-    files = [
-        *skimage_data.glob("*.png"),
-        *skimage_data.glob("*.jpg"),
-        *sklearn_images.glob("*.jpg"),
-    ]
-    return sorted(files)
-
-
-def node() -> str:
-    found = shutil.which("node")
-    if found is None:
-        pytest.fail("node is not on PATH; run the tests through `make test`")
-    return found
-
-
-def run_node(model: Path, files: list[Path], *, tensors: bool = False) -> dict[str, dict]:
-    args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", "1"]
-    if tensors:
-        args.append("--tensors")
-    out = subprocess.run(
-        [*args, *map(str, files)], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    return {r["file"]: r for r in json.loads(out)["results"]}
+from conftest import DEMO_IMAGES, DEMO_MODEL, LOGIT_TOLERANCE, ROOT, real_photographs, run_node
 
 
 def write_golden(model: Path, files: list[Path], out: Path) -> dict[str, dict]:
@@ -95,55 +55,37 @@ def write_golden(model: Path, files: list[Path], out: Path) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="session")
-def resnet18_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A seeded torchvision resnet18 (10 classes): a state_dict exported as a user would."""
-    d = tmp_path_factory.mktemp("resnet18")
-    torch.manual_seed(0)
-    weights = d / "resnet18.pth"
-    torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), weights)
-    labels = ",".join(f"class {i}" for i in range(10))
-    artifact = d / "resnet18.pt"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chori_torch.cli",
-            "export",
-            "--arch",
-            "resnet18",
-            "--weights",
-            str(weights),
-            "--labels",
-            labels,
-            "--out",
-            str(artifact),
-        ],
-        check=True,
-        cwd=ROOT,
-    )
-    return artifact
-
-
-@pytest.fixture(scope="session")
 def corpus() -> list[Path]:
     files = real_photographs() + sorted(DEMO_IMAGES.glob("*.*"))
     assert len(files) >= 30, f"only {len(files)} images in the parity corpus"
     return files
 
 
-@pytest.mark.parametrize("model_name", ["demo", "resnet18"])
+@pytest.fixture(scope="session", params=["demo", "resnet18"])
+def golden_set(
+    request: pytest.FixtureRequest,
+    resnet18_artifact: Path,
+    corpus: list[Path],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[str, Path, dict[str, dict], dict[str, Path]]:
+    """(model name, artifact, golden entries and image paths by name), written once per model."""
+    model = DEMO_MODEL if request.param == "demo" else resnet18_artifact
+    folder = tmp_path_factory.mktemp(f"golden-{request.param}")
+    golden = write_golden(model, corpus, folder / "golden.json")
+    return request.param, model, golden, {name: folder / "images" / name for name in golden}
+
+
 def test_node_matches_python_golden(
-    model_name: str, resnet18_artifact: Path, corpus: list[Path], tmp_path: Path
+    golden_set: tuple[str, Path, dict[str, dict], dict[str, Path]], corpus: list[Path]
 ) -> None:
-    model = DEMO_MODEL if model_name == "demo" else resnet18_artifact
-    golden = write_golden(model, corpus, tmp_path / "golden.json")
+    model_name, model, golden, paths = golden_set
     assert len(golden) == len(corpus), "PIL opened every corpus image"
-    node_results = run_node(model, [tmp_path / "images" / name for name in sorted(golden)])
+    node_results = run_node(model, [paths[name] for name in sorted(golden)])
 
     max_delta = 0.0
     top1_agree = 0
     for name, expected in golden.items():
-        got = node_results[str(tmp_path / "images" / name)]
+        got = node_results[str(paths[name])]
         assert "error" not in got, f"{name}: {got.get('error')}"
         delta = np.abs(np.float32(got["logits"]) - np.float32(expected["logits"])).max()
         max_delta = max(max_delta, float(delta))
@@ -154,6 +96,36 @@ def test_node_matches_python_golden(
     )
     assert top1_agree == len(golden)
     assert max_delta <= LOGIT_TOLERANCE
+
+
+# bf16 keeps 8 significant bits, so logits move in the third digit. A trained model's decisions
+# are far from ties and must not flip; the random-weight resnet18's near-uniform outputs may.
+BF16_MIN_AGREEMENT = {"demo": 1.0, "resnet18": 0.8}
+BF16_MAX_DELTA_PROB = 0.05
+
+
+def test_bf16_against_fp32_golden(
+    golden_set: tuple[str, Path, dict[str, dict], dict[str, Path]],
+) -> None:
+    """The opt-in bf16 mode: top-1 agreement and max |Δprob| against the fp32 golden set."""
+    model_name, model, golden, paths = golden_set
+    results = run_node(model, [paths[name] for name in sorted(golden)], precision="bf16")
+    agree = 0
+    max_delta = 0.0
+    for name, expected in golden.items():
+        got = results[str(paths[name])]
+        assert "error" not in got, f"{name}: {got.get('error')}"
+        agree += got["index"] == expected["index"]
+        scores = {t["index"]: t["score"] for t in got["topk"]}
+        max_delta = max(
+            max_delta, *(abs(scores[t["index"]] - t["score"]) for t in expected["topk"])
+        )
+    print(
+        f"\nbf16[{model_name}]: top-1 agreement {agree}/{len(golden)}, "
+        f"max |Δprob| = {max_delta:.3g} against fp32"
+    )
+    assert agree / len(golden) >= BF16_MIN_AGREEMENT[model_name]
+    assert max_delta <= BF16_MAX_DELTA_PROB
 
 
 def test_node_tensor_is_torchvision_tensor(corpus: list[Path]) -> None:
