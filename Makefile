@@ -24,6 +24,11 @@ help:
 
 setup: $(VENV)/.installed node_modules/.installed $(ADDON)
 
+# libjpeg-turbo, libpng and libwebp headers (apt-get, only for what is missing).
+$(VENV)/.system-deps: scripts/setup-system.sh $(VENV)/.installed
+	bash scripts/setup-system.sh
+	@touch $@
+
 $(VENV)/.installed: pyproject.toml scripts/setup-venv.sh
 	bash scripts/setup-venv.sh
 	@touch $@
@@ -32,7 +37,7 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund
 	@touch $@
 
-$(ADDON): $(ADDON_SOURCES) node_modules/.installed
+$(ADDON): $(ADDON_SOURCES) node_modules/.installed $(VENV)/.system-deps
 	node scripts/build-addon.js
 	@touch $@
 

@@ -13,6 +13,9 @@
         "src/image/decode.cc",
         "src/image/jpeg.cc",
         "src/image/png.cc",
+        "src/image/gif.cc",
+        "src/image/bmp.cc",
+        "src/image/webp.cc",
         "src/image/resample.cc",
         "src/image/preprocess.cc",
         "src/model/batcher.cc",
@@ -35,6 +38,8 @@
         "-lc10",
         "-ljpeg",
         "-lpng",
+        "-lwebpdemux",
+        "-lwebp",
         "-Wl,-rpath,<(libtorch)/lib"
       ]
     }

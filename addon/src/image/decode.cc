@@ -8,9 +8,12 @@
 #include <string>
 
 #include "common/error.h"
+#include "image/bmp.h"
 #include "image/decode_internal.h"
+#include "image/gif.h"
 #include "image/jpeg.h"
 #include "image/png.h"
+#include "image/webp.h"
 
 namespace chori::image {
 
@@ -42,7 +45,7 @@ void checkImageSize(uint64_t width, uint64_t height, const DecodeOptions& option
 
 namespace {
 
-enum class Format { Jpeg, Png, Unknown };
+enum class Format { Jpeg, Png, Gif, Webp, Bmp, Unknown };
 
 bool startsWith(const uint8_t* data, size_t size, const void* magic, size_t n, size_t at = 0) {
   return size >= at + n && std::memcmp(data + at, magic, n) == 0;
@@ -50,17 +53,6 @@ bool startsWith(const uint8_t* data, size_t size, const void* magic, size_t n, s
 
 // Formats PIL opens but we do not decode (yet): recognised only to say so clearly.
 const char* otherFormatName(const uint8_t* d, size_t n) {
-  if (startsWith(d, n, "GIF87a", 6) || startsWith(d, n, "GIF89a", 6)) return "GIF";
-  if (startsWith(d, n, "RIFF", 4) && startsWith(d, n, "WEBP", 4, 8)) return "WebP";
-  if (startsWith(d, n, "BM", 2) && n >= 18) {
-    // PIL BmpImagePlugin accepts "BM"; also require a known DIB header size so text that
-    // happens to start with "BM" is not called a bitmap.
-    const uint32_t dib = d[14] | (d[15] << 8) | (d[16] << 16) | (uint32_t(d[17]) << 24);
-    if (dib == 12 || dib == 16 || dib == 40 || dib == 52 || dib == 56 || dib == 64 ||
-        dib == 108 || dib == 124) {
-      return "BMP";
-    }
-  }
   if (startsWith(d, n, "II*\0", 4) || startsWith(d, n, "MM\0*", 4)) return "TIFF";
   if (startsWith(d, n, "ftyp", 4, 4)) {
     if (startsWith(d, n, "avif", 4, 8) || startsWith(d, n, "avis", 4, 8)) return "AVIF";
@@ -86,6 +78,22 @@ Format sniff(const uint8_t* data, size_t size) {
   if (startsWith(data, size, "\xff\xd8\xff", 3)) return Format::Jpeg;
   // PIL PngImagePlugin._accept: prefix[:8] == _MAGIC.
   if (startsWith(data, size, "\x89PNG\r\n\x1a\n", 8)) return Format::Png;
+  // PIL GifImagePlugin._accept: prefix[:6] in (b"GIF87a", b"GIF89a").
+  if (startsWith(data, size, "GIF87a", 6) || startsWith(data, size, "GIF89a", 6)) return Format::Gif;
+  // PIL WebPImagePlugin._accept: RIFF, WEBP and a VP8 / VP8L / VP8X first chunk.
+  if (startsWith(data, size, "RIFF", 4) && startsWith(data, size, "WEBP", 4, 8) &&
+      (startsWith(data, size, "VP8 ", 4, 12) || startsWith(data, size, "VP8L", 4, 12) ||
+       startsWith(data, size, "VP8X", 4, 12))) {
+    return Format::Webp;
+  }
+  // PIL BmpImagePlugin._accept is "BM"; we also require a DIB header size PIL reads, so text
+  // that happens to start with "BM" is called text (PIL rejects both).
+  if (startsWith(data, size, "BM", 2) && size >= 18) {
+    const uint32_t dib = data[14] | (data[15] << 8) | (data[16] << 16) | (uint32_t(data[17]) << 24);
+    if (dib == 12 || dib == 40 || dib == 52 || dib == 56 || dib == 64 || dib == 108 || dib == 124) {
+      return Format::Bmp;
+    }
+  }
   return Format::Unknown;
 }
 
@@ -113,15 +121,15 @@ std::string hexPrefix(const uint8_t* data, size_t size) {
 [[noreturn]] void throwUnsupported(const uint8_t* data, size_t size) {
   if (const char* name = otherFormatName(data, size)) {
     throw Error(code::kUnsupportedFormat,
-                std::string(name) + " images are not supported yet (supported: JPEG, PNG)");
+                std::string(name) + " images are not supported (supported: JPEG, PNG, GIF, WebP, BMP)");
   }
   if (looksLikeText(data, size)) {
     throw Error(code::kUnsupportedFormat,
-                "unrecognised image format: the data looks like text, not a JPEG or PNG image");
+                "unrecognised image format: the data looks like text, not an image");
   }
   throw Error(code::kUnsupportedFormat, "unrecognised image format: the data starts with bytes " +
                                             hexPrefix(data, size) +
-                                            ", which is neither a JPEG nor a PNG signature");
+                                            ", which is no supported image signature (JPEG, PNG, GIF, WebP, BMP)");
 }
 
 }  // namespace
@@ -136,6 +144,12 @@ RgbImage decode(const uint8_t* data, size_t size, const DecodeOptions& options) 
         return decodeJpeg(data, size, options);
       case Format::Png:
         return decodePng(data, size, options);
+      case Format::Gif:
+        return decodeGif(data, size, options);
+      case Format::Webp:
+        return decodeWebp(data, size, options);
+      case Format::Bmp:
+        return decodeBmp(data, size, options);
       case Format::Unknown:
         break;
     }

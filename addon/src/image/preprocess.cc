@@ -156,6 +156,9 @@ std::array<int, 2> outputSize(const InputSpec& spec, int width, int height) {
 
 void preprocess(const RgbImage& image, const InputSpec& spec, float* out) {
   const Plan p = makePlan(spec, image.width, image.height);
+  if (image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
+    throw Error(code::kDecode, "RgbImage buffer does not match its width and height");
+  }
 
   // ToTensor then Normalize, per channel and byte value, in float32 and in torch's order:
   // x / 255, then - mean, then / std.

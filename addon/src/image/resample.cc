@@ -484,8 +484,9 @@ RgbImage resize(const RgbImage& in, int width, int height, Filter filter) {
     throw Error(code::kModelMetadata, "resize target " + std::to_string(width) + "x" +
                                           std::to_string(height) + " must be at least 1x1");
   }
-  if (in.width < 1 || in.height < 1) {
-    throw Error(code::kDecode, "cannot resize an empty image");
+  if (in.width < 1 || in.height < 1 ||
+      in.pixels.size() != static_cast<size_t>(in.width) * in.height * 3) {
+    throw Error(code::kDecode, "cannot resize an empty or malformed image");
   }
   // Pillow Image.resize: same size → a copy.
   if (width == in.width && height == in.height) return in;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# System development packages the native addon links against, installed only when missing
+# (Debian/Ubuntu, apt-get; needs root, as in CI). Idempotent: with everything present it only
+# checks and prints what it found.
+#   libjpeg-dev  libjpeg-turbo: JPEG
+#   libpng-dev   libpng 1.6: PNG
+#   libwebp-dev  libwebp + libwebpdemux: WebP (PIL reads WebP through the same animation API)
+set -euo pipefail
+
+packages=(libjpeg-dev libpng-dev libwebp-dev)
+missing=()
+for pkg in "${packages[@]}"; do
+  if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    echo "setup-system: $pkg is installed"
+  else
+    missing+=("$pkg")
+  fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+  exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup-system: missing ${missing[*]} and no apt-get here: install them with your package manager" >&2
+  exit 1
+fi
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
+    echo "setup-system: missing ${missing[*]}; run as root (or install sudo)" >&2
+    exit 1
+  fi
+fi
+echo "setup-system: installing ${missing[*]}"
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,310 @@
+"""The generated image corpus: every format, mode and encoder option the addon must reproduce.
+
+Written by the tests themselves, with PIL, from the photographs scikit-image and scikit-learn
+ship, so nothing binary is checked in and the corpus follows the installed Pillow. Two kinds:
+
+- ``valid``: files PIL writes (plus two layouts PIL cannot write, built here by hand from
+  PIL-rendered pixels: Adam7-interlaced PNG and top-down BMP). The addon must produce the
+  torchvision tensor bit for bit, or, for a format outside the supported set, refuse it
+  with ``CHORI_UNSUPPORTED_FORMAT``.
+- ``malformed``: those files truncated, with bytes flipped, or with huge declared sizes, plus
+  empty, text and random data. Whatever PIL does with one (reject, or accept with a warning),
+  the addon must do too.
+
+Each entry records its category, from which the test derives the error code it expects.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import skimage
+import sklearn
+from PIL import Image
+
+SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
+SKLEARN_IMAGES = Path(sklearn.__file__).parent / "datasets" / "images"
+
+# Shapes (width, height) that exercise the edges of Resize and CenterCrop.
+ODD_SIZES = [(1, 1), (223, 225), (225, 223), (224, 224), (256, 256), (7, 13), (1, 40), (40, 1)]
+# Extreme aspect ratios: under Resize(256) these become 1,280,000 x 256 (983 MB of RGB in
+# both pipelines), so they are checked with the demo model's Resize(64) only.
+EXTREME_SIZES = [(1, 5000), (5000, 1)]
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: Path
+    category: str  # "valid", or the malformation: truncated, flipped, empty, text, random, huge
+    format: str  # the format the bytes were written as ("" for empty/text/random)
+    extreme: bool = False  # an EXTREME_SIZES image (demo model only)
+
+
+def _photo(name: str) -> Image.Image:
+    path = SKIMAGE_DATA / name if (SKIMAGE_DATA / name).exists() else SKLEARN_IMAGES / name
+    with Image.open(path) as im:
+        return im.convert("RGB") if im.mode == "RGBA" else im.copy()
+
+
+def _rgba(rgb: Image.Image) -> Image.Image:
+    """An RGBA image whose alpha varies (so dropping vs compositing would show)."""
+    alpha = Image.linear_gradient("L").resize(rgb.size)
+    out = rgb.convert("RGB")
+    out.putalpha(alpha)
+    return out
+
+
+def _sized(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """A crop of the photograph (resized first if it is too small), so pixels stay natural."""
+    w, h = size
+    if im.width < w or im.height < h:
+        im = im.resize((max(w, im.width), max(h, im.height)), Image.Resampling.BILINEAR)
+    left, top = (im.width - w) // 2, (im.height - h) // 2
+    return im.crop((left, top, left + w, top + h))
+
+
+def _encode(im: Image.Image, fmt: str, **params: object) -> bytes:
+    buf = io.BytesIO()
+    im.save(buf, fmt, **params)
+    return buf.getvalue()
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def interlaced_png(im: Image.Image) -> bytes:
+    """An Adam7-interlaced 8-bit PNG of an L, RGB or RGBA image (PIL only writes them plain)."""
+    color_type = {"L": 0, "RGB": 2, "RGBA": 6}[im.mode]
+    a = np.asarray(im).reshape(im.height, im.width, -1)
+    raw = bytearray()
+    passes = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2)]
+    for x0, y0, dx, dy in [*passes, (0, 1, 1, 2)]:
+        sub = a[y0::dy, x0::dx]
+        if sub.size == 0:
+            continue
+        for row in sub:
+            raw += b"\x00" + row.tobytes()  # filter type None
+    ihdr = struct.pack(">IIBBBBB", im.width, im.height, 8, color_type, 0, 0, 1)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", zlib.compress(bytes(raw), 6))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def top_down_bmp(im: Image.Image) -> bytes:
+    """A 24-bit BMP with a negative height (rows stored top first), which PIL reads but never
+    writes."""
+    data = bytearray(_encode(im.convert("RGB"), "BMP"))
+    offset = struct.unpack_from("<I", data, 10)[0]
+    stride = (im.width * 3 + 3) & ~3
+    rows = [data[offset + y * stride : offset + (y + 1) * stride] for y in range(im.height)]
+    data[offset:] = b"".join(reversed(rows))
+    struct.pack_into("<i", data, 22, -im.height)
+    return bytes(data)
+
+
+def valid_images() -> dict[str, bytes]:
+    """name → encoded bytes, for every format, mode and option combination we check."""
+    astronaut = _sized(_photo("astronaut.png"), (300, 260))
+    chelsea = _sized(_photo("chelsea.png"), (223, 225))
+    camera = _sized(_photo("camera.png"), (190, 250))  # L
+    china = _photo("china.jpg")
+    coffee = _sized(_photo("coffee.png"), (257, 199))
+    out: dict[str, bytes] = {}
+
+    # JPEG: subsampling, progressive, quality, on two photographs.
+    for src_name, src in [("astronaut", astronaut), ("chelsea", chelsea)]:
+        for sub in (0, 1, 2):
+            for prog in (False, True):
+                for q in (50, 95):
+                    name = f"jpeg-{src_name}-s{sub}-{'prog' if prog else 'base'}-q{q}.jpg"
+                    out[name] = _encode(src, "JPEG", quality=q, subsampling=sub, progressive=prog)
+    for prog in (False, True):
+        for q in (50, 95):
+            out[f"jpeg-L-{'prog' if prog else 'base'}-q{q}.jpg"] = _encode(
+                camera, "JPEG", quality=q, progressive=prog
+            )
+    out["jpeg-cmyk.jpg"] = _encode(coffee.convert("CMYK"), "JPEG", quality=90)
+    out["jpeg-cmyk-prog.jpg"] = _encode(coffee.convert("CMYK"), "JPEG", progressive=True)
+    out["jpeg-optimize-restart.jpg"] = _encode(
+        china, "JPEG", quality=85, optimize=True, restart_marker_blocks=3
+    )
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation "rotate 90 CW": ignored by PIL's Image.open
+    out["jpeg-exif-orientation6.jpg"] = _encode(chelsea, "JPEG", exif=exif)
+
+    # PNG: every mode PIL writes, palettes with 1/2/4/8 bits, transparency, interlacing.
+    pal = astronaut.quantize(256)
+    pal16 = astronaut.quantize(16)
+    pal4 = astronaut.quantize(4)
+    ptrns = astronaut.quantize(64)
+    ptrns.info["transparency"] = 3
+    i16 = Image.fromarray((np.asarray(camera, dtype=np.uint16) * 257).astype(np.uint16))
+    i16_low = Image.fromarray(np.asarray(camera, dtype=np.uint16) + 100)  # straddles 255
+    pngs = {
+        "1": camera.convert("1"),
+        "L": camera,
+        "LA": _rgba(camera.convert("RGB")).convert("LA"),
+        "P": pal,
+        "P-bits4": (pal16, {"bits": 4}),
+        "P-bits2": (pal4, {"bits": 2}),
+        "P-trns": ptrns,
+        "RGB": astronaut,
+        "RGB-trns": (chelsea, {"transparency": (120, 120, 120)}),
+        "RGBA": _rgba(chelsea),
+        "I16": i16,
+        "I16-low": i16_low,
+        "RGB-level0": (coffee, {"compress_level": 0}),
+        "RGB-level9": (coffee, {"compress_level": 9}),
+    }
+    for mode, spec in pngs.items():
+        im, params = spec if isinstance(spec, tuple) else (spec, {})
+        out[f"png-{mode}.png"] = _encode(im, "PNG", **params)
+    out["png-adam7-RGB.png"] = interlaced_png(chelsea)
+    out["png-adam7-L.png"] = interlaced_png(camera)
+    out["png-adam7-RGBA.png"] = interlaced_png(_rgba(coffee))
+    out["png-adam7-7x13.png"] = interlaced_png(_sized(chelsea, (7, 13)))
+    out["png-adam7-1x1.png"] = interlaced_png(_sized(chelsea, (1, 1)))
+
+    # GIF: palettes (adaptive, web), greyscale, transparency, interlaced or not, first frame.
+    out["gif-P.gif"] = _encode(pal, "GIF")
+    out["gif-P-plain.gif"] = _encode(pal, "GIF", interlace=False)
+    out["gif-L.gif"] = _encode(camera, "GIF")
+    out["gif-RGB-web.gif"] = _encode(chelsea, "GIF")  # PIL quantizes to the web palette
+    out["gif-P-trns.gif"] = _encode(ptrns, "GIF", transparency=3)
+    out["gif-P16.gif"] = _encode(pal16, "GIF")
+    out["gif-anim.gif"] = _encode(
+        pal, "GIF", save_all=True, append_images=[pal16.convert("RGB").quantize(256)], duration=50
+    )
+
+    # WebP: lossy at two qualities, lossless, with alpha, fast and slow methods.
+    out["webp-lossy-q50.webp"] = _encode(astronaut, "WEBP", quality=50)
+    out["webp-lossy-q90-m6.webp"] = _encode(chelsea, "WEBP", quality=90, method=6)
+    out["webp-lossy-rgba.webp"] = _encode(_rgba(coffee), "WEBP", quality=80)
+    out["webp-lossless.webp"] = _encode(astronaut, "WEBP", lossless=True)
+    out["webp-lossless-rgba.webp"] = _encode(_rgba(chelsea), "WEBP", lossless=True, method=0)
+    out["webp-L.webp"] = _encode(camera, "WEBP", quality=75)
+
+    # BMP: 1, 8 (grey and palette), 24 and 32 bits, bottom-up and top-down.
+    out["bmp-1.bmp"] = _encode(camera.convert("1"), "BMP")
+    out["bmp-L.bmp"] = _encode(camera, "BMP")
+    out["bmp-P.bmp"] = _encode(pal, "BMP")
+    out["bmp-RGB.bmp"] = _encode(chelsea, "BMP")
+    out["bmp-RGBA.bmp"] = _encode(_rgba(coffee), "BMP")
+    out["bmp-topdown.bmp"] = top_down_bmp(astronaut)
+
+    # TIFF: PIL opens it; outside the supported set.
+    out["tiff-RGB.tif"] = _encode(chelsea, "TIFF")
+
+    # Odd sizes in every supported format, from a photograph (1x1 up to one full side).
+    for w, h in ODD_SIZES:
+        im = _sized(china, (w, h))
+        out[f"size-{w}x{h}.jpg"] = _encode(im, "JPEG", quality=90)
+        out[f"size-{w}x{h}.png"] = _encode(im, "PNG")
+        out[f"size-{w}x{h}.gif"] = _encode(im.quantize(256), "GIF")
+        out[f"size-{w}x{h}.webp"] = _encode(im, "WEBP", quality=90)
+        out[f"size-{w}x{h}.bmp"] = _encode(im, "BMP")
+    for w, h in EXTREME_SIZES:
+        im = _sized(china, (w, h))
+        out[f"extreme-{w}x{h}.jpg"] = _encode(im, "JPEG", quality=90)
+        out[f"extreme-{w}x{h}.png"] = _encode(im, "PNG")
+    return out
+
+
+def _with_png_size(data: bytes, width: int, height: int) -> bytes:
+    ihdr = bytearray(data[16:29])
+    struct.pack_into(">II", ihdr, 0, width, height)
+    return data[:8] + _png_chunk(b"IHDR", bytes(ihdr[:13])) + data[33:]
+
+
+def _with_jpeg_size(data: bytes, width: int, height: int) -> bytes:
+    out = bytearray(data)
+    pos = 2
+    while pos + 4 <= len(out):
+        marker, length = out[pos + 1], struct.unpack_from(">H", out, pos + 2)[0]
+        if marker in (0xC0, 0xC1, 0xC2):
+            struct.pack_into(">HH", out, pos + 5, height, width)
+            return bytes(out)
+        pos += 2 + length
+    raise ValueError("no SOF marker")
+
+
+def _with_gif_size(data: bytes, width: int, height: int) -> bytes:
+    out = bytearray(data)
+    struct.pack_into("<HH", out, 6, width, height)
+    return bytes(out)
+
+
+def _with_bmp_size(data: bytes, width: int, height: int) -> bytes:
+    out = bytearray(data)
+    struct.pack_into("<ii", out, 18, width, height)
+    return bytes(out)
+
+
+def malformed_images(valid: dict[str, bytes]) -> dict[str, tuple[str, str, bytes]]:
+    """name → (category, format, bytes): broken versions of a few valid files, and non-images."""
+    bases = {
+        "jpeg": valid["jpeg-astronaut-s2-base-q95.jpg"],
+        "jpeg-prog": valid["jpeg-chelsea-s0-prog-q95.jpg"],
+        "png": valid["png-RGB.png"],
+        "png-adam7": valid["png-adam7-RGB.png"],
+        "png-P": valid["png-P.png"],
+        "gif": valid["gif-P.gif"],
+        "webp": valid["webp-lossy-q50.webp"],
+        "webp-lossless": valid["webp-lossless.webp"],
+        "bmp": valid["bmp-RGB.bmp"],
+    }
+    rng = np.random.default_rng(1234)
+    out: dict[str, tuple[str, str, bytes]] = {}
+    for base, data in bases.items():
+        fmt = base.split("-")[0]
+        # Truncations: inside the signature, header only, and at 30 % / 70 % / 99 % of the data.
+        for label, cut in [
+            ("sig", 3),
+            ("header", 40),
+            ("30pct", len(data) * 3 // 10),
+            ("70pct", len(data) * 7 // 10),
+            ("99pct", len(data) - max(1, len(data) // 100)),
+        ]:
+            out[f"trunc-{base}-{label}"] = ("truncated", fmt, data[:cut])
+        # Flipped bytes: in the header, and scattered through the data.
+        for k in range(4):
+            flipped = bytearray(data)
+            lo = 12 if k == 0 else len(data) // 5
+            for at in rng.integers(lo, 60 if k == 0 else len(data), size=1 + k):
+                flipped[at] ^= 0xFF
+            out[f"flip-{base}-{k}"] = ("flipped", fmt, bytes(flipped))
+    huge = 70_000
+    out["huge-png"] = ("huge", "png", _with_png_size(bases["png"], 20_000, 20_000))
+    out["huge-jpeg"] = ("huge", "jpeg", _with_jpeg_size(bases["jpeg"], 65_000, 65_000))
+    out["huge-gif"] = ("huge", "gif", _with_gif_size(bases["gif"], 65_535, 65_535))
+    out["huge-bmp"] = ("huge", "bmp", _with_bmp_size(bases["bmp"], huge, huge))
+    out["empty"] = ("empty", "", b"")
+    out["text"] = ("text", "", b"this is not an image, just some words\n")
+    out["text-html"] = ("text", "", b"<!doctype html><html><body>404</body></html>\n")
+    for k in range(3):
+        out[f"random-{k}"] = ("random", "", rng.integers(0, 256, 64 << k, dtype=np.uint8).tobytes())
+    return out
+
+
+def write_corpus(folder: Path) -> list[Sample]:
+    folder.mkdir(parents=True, exist_ok=True)
+    valid = valid_images()
+    samples: list[Sample] = []
+    for name, data in valid.items():
+        (folder / name).write_bytes(data)
+        fmt = name.split("-")[0] if not name.startswith(("size", "extreme")) else ""
+        fmt = fmt or name.rsplit(".", 1)[1].replace("jpg", "jpeg").replace("tif", "tiff")
+        samples.append(Sample(folder / name, "valid", fmt, extreme=name.startswith("extreme")))
+    for name, (category, fmt, data) in malformed_images(valid).items():
+        (folder / name).write_bytes(data)
+        samples.append(Sample(folder / name, category, fmt))
+    return samples
