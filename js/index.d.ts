@@ -52,6 +52,12 @@ export interface Metadata {
     readonly interpolation: Interpolation;
     readonly mean: readonly [number, number, number];
     readonly std: readonly [number, number, number];
+    /**
+     * Whether images are turned upright by their EXIF orientation tag first (PIL's
+     * ImageOps.exif_transpose), set by `chori export --exif-orientation`. False by default,
+     * and for artifacts that predate the field: Image.open ignores the tag.
+     */
+    readonly exifOrientation: boolean;
   };
   readonly output: { readonly kind: 'logits' | 'probabilities'; readonly numClasses: number };
   readonly provenance: Readonly<Record<string, unknown>>;
@@ -162,6 +168,7 @@ export interface ServeOptions {
   host?: string;
   /** 0 picks a free port. Default 8080. */
   port?: number;
+  /** libtorch intra-op threads. Default 1: concurrent requests already use libuv's thread pool. */
   threads?: number;
   maxPixels?: number;
   /** Ranked labels per answer unless the request asks otherwise. Default 5. */

@@ -45,6 +45,9 @@ function parseMetadata(text, source) {
     check(Array.isArray(input[key]) && input[key].length === 3 && input[key].every(is.number), `input.${key} must hold 3 numbers`);
   }
   check(input.std.every((v) => v !== 0), 'input.std must not contain 0');
+  // Absent in artifacts written before the field existed: false, PIL's Image.open behaviour.
+  const exifOrientation = 'exif_orientation' in input ? input.exif_orientation : false;
+  check(is.bool(exifOrientation), 'input.exif_orientation must be a boolean');
   check(is.plainObject(output) && OUTPUT_KINDS.includes(output.kind), `output.kind must be one of ${OUTPUT_KINDS.join(', ')}`);
   check(output.num_classes === labels.length,
     `output.num_classes (${output.num_classes}) does not match the ${labels.length} labels`);
@@ -60,6 +63,7 @@ function parseMetadata(text, source) {
       interpolation: input.interpolation,
       mean: [...input.mean],
       std: [...input.std],
+      exifOrientation,
     },
     output: { kind: output.kind, numClasses: output.num_classes },
     provenance: is.plainObject(raw.provenance) ? { ...raw.provenance } : {},
@@ -76,6 +80,7 @@ function nativeSpec(metadata, maxPixels) {
     interpolation: input.interpolation,
     mean: input.mean,
     std: input.std,
+    exifOrientation: input.exifOrientation,
     numClasses: output.numClasses,
     outputsAreProbabilities: output.kind === 'probabilities',
     maxPixels,

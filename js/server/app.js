@@ -49,7 +49,7 @@ class ChoriServer {
     this.#registry = new ModelRegistry({
       models: options.models,
       load,
-      loadOptions: { maxPixels: options.maxPixels, ...(options.threads && { threads: options.threads }) },
+      loadOptions: { maxPixels: options.maxPixels, threads: options.threads },
       maxQueue: options.maxQueue,
     });
     this.#metrics = createMetrics(this.#registry);
@@ -122,13 +122,14 @@ class ChoriServer {
   }
 
   async #drain() {
+    const wasListening = this.#http.listening;
     const closed = new Promise((resolve) => this.#http.close(() => resolve(false)));
     this.#http.closeIdleConnections();
     let timer;
     const timeout = new Promise((resolve) => {
       timer = setTimeout(() => resolve(true), this.#options.shutdownTimeoutMs);
     });
-    const forced = this.#http.listening ? await Promise.race([closed, timeout]) : false;
+    const forced = wasListening ? await Promise.race([closed, timeout]) : false;
     clearTimeout(timer);
     if (forced) this.#http.closeAllConnections();
     await this.#registry.close();
@@ -191,10 +192,10 @@ class ChoriServer {
       ctx.log.code = answer.body.error.code;
       if (answer.internal) this.#log.event('error', 'internal error', { route, error: err?.stack ?? String(err) });
     }
-    this.#send(req, res, answer);
+    this.#send(res, answer);
   }
 
-  #send(req, res, { status, headers = {}, body, text }) {
+  #send(res, { status, headers = {}, body, text }) {
     if (res.headersSent || res.destroyed) return;
     const payload = Buffer.from(text ?? `${JSON.stringify(body)}\n`);
     res.writeHead(status, {

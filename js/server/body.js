@@ -99,7 +99,7 @@ async function readMultipart(req, limit) {
     failure ??= err;
   };
   const parsed = new Promise((resolve) => {
-    parser.on('file', (field, stream) => {
+    parser.on('file', (_field, stream) => {
       const chunks = [];
       stream.on('data', (chunk) => chunks.push(chunk));
       stream.on('limit', () => fail(tooLarge(limit)));
@@ -134,4 +134,4 @@ async function readImages(req, { maxBodyBytes, maxBatch }) {
   }
 }
 
-module.exports = { readImages, mediaType };
+module.exports = { readImages };

@@ -6,7 +6,6 @@
 
 const { ChoriServer } = require('./app');
 const { normalize, fromArgv, helpText } = require('./options');
-const { serverCodes } = require('./errors');
 
 /** Starts a server and resolves once it listens with every model loaded. */
 async function serve(options) {
@@ -58,4 +57,4 @@ async function serveCommand(argv) {
   });
 }
 
-module.exports = { serve, serveCommand, serverCodes };
+module.exports = { serve, serveCommand };

@@ -19,7 +19,8 @@ const SPEC = [
     help: 'a model to serve, named NAME (default: the file name without extension); repeat for several, the first answers /predict (default: $CHORI_TORCH_MODEL, else export/model.pt)' },
   { key: 'host', kind: 'string', default: '127.0.0.1', arg: 'HOST', help: 'address to listen on (default 127.0.0.1: this machine only)' },
   { key: 'port', kind: 'integer', min: 0, max: 65535, default: 8080, arg: 'N', help: 'TCP port, 0 for any free one (default 8080)' },
-  { key: 'threads', kind: 'integer', min: 1, max: 1024, arg: 'N', help: 'libtorch intra-op threads (default: all cores)' },
+  { key: 'threads', kind: 'integer', min: 1, max: 1024, default: 1, arg: 'N',
+    help: 'libtorch intra-op threads (default 1: requests already run in parallel on libuv\'s thread pool, UV_THREADPOOL_SIZE)' },
   { key: 'maxPixels', kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: DEFAULT_MAX_PIXELS, arg: 'N',
     help: 'largest width × height accepted, checked before decoding (default PIL\'s limit)' },
   { key: 'topk', kind: 'integer', min: 1, max: 1000, default: 5, arg: 'K', help: 'ranked labels per answer unless ?topk= says otherwise (default 5, at most the number of labels)' },
@@ -170,9 +171,21 @@ function fromArgv(argv) {
   return { options: normalize(raw, 'cli') };
 }
 
+/** Words of `text` in lines of at most `width` characters. */
+function wrap(text, width) {
+  const lines = [''];
+  for (const word of text.split(' ')) {
+    const last = lines.length - 1;
+    if (lines[last] && lines[last].length + 1 + word.length > width) lines.push(word);
+    else lines[last] = lines[last] ? `${lines[last]} ${word}` : word;
+  }
+  return lines;
+}
+
 function helpText() {
-  const rows = SPEC.map((s) => [`--${flagOf(s)}${s.arg ? ` ${s.arg}` : ''}`, s.help]);
-  const width = Math.max(...rows.map(([f]) => f.length)) + 2;
+  const flags = SPEC.map((s) => `--${flagOf(s)}${s.arg ? ` ${s.arg}` : ''}`);
+  const width = Math.max(...flags.map((f) => f.length)) + 2;
+  const rows = SPEC.map((s, i) => [flags[i], wrap(s.help, 98 - width).join(`\n  ${' '.repeat(width)}`)]);
   return `Usage: chori-torch serve [--model [NAME=]PATH]… [options]
 
 Serves models over HTTP: POST /predict with the image bytes, multipart/form-data or JSON

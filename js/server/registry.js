@@ -37,12 +37,18 @@ function sha256(file) {
   });
 }
 
+/** What identifies a version of a file: inode, size, modification time (null when missing). */
+function fileStamp(file) {
+  return fs.promises.stat(file).then((st) => `${st.ino}:${st.size}:${st.mtimeMs}`, () => null);
+}
+
 class ModelRegistry extends EventEmitter {
   #slots = new Map();
   #load;
   #loadOptions;
   #maxQueue;
   #closed = false;
+  #watchTimer;
 
   /** models: [{ name, path }] (the first is the default); load: chori.load. */
   constructor({ models, load, loadOptions, maxQueue }) {
@@ -51,7 +57,7 @@ class ModelRegistry extends EventEmitter {
     this.#loadOptions = loadOptions;
     this.#maxQueue = maxQueue;
     for (const { name, path } of models) {
-      this.#slots.set(name, { name, path, current: null, inFlight: 0, nextVersion: 1, reloading: Promise.resolve(), watcher: null });
+      this.#slots.set(name, { name, path, current: null, inFlight: 0, nextVersion: 1, reloading: Promise.resolve(), checking: false, failedStamp: null });
     }
   }
 
@@ -114,16 +120,29 @@ class ModelRegistry extends EventEmitter {
     return next.then((entry) => this.#info(entry));
   }
 
-  /** Reloads a model whenever its file changes (polled: survives editors and atomic renames). */
+  /**
+   * Reloads a model whenever its file differs from the one loaded (inode, size, mtime: polled,
+   * so editors, copies and atomic renames are all seen). A file that fails to load is not tried
+   * again until it changes.
+   */
   watch(intervalMs) {
-    for (const slot of this.#slots.values()) {
-      if (slot.watcher) continue;
-      slot.watcher = (curr, prev) => {
-        if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return;
-        if (curr.nlink === 0) return; // removed; a new file will trigger again
-        this.reload(slot.name).catch((err) => this.emit('reload-failed', slot.name, err));
-      };
-      fs.watchFile(slot.path, { interval: intervalMs, persistent: false }, slot.watcher);
+    this.#watchTimer ??= setInterval(() => {
+      for (const slot of this.#slots.values()) this.#checkFile(slot);
+    }, intervalMs).unref();
+  }
+
+  async #checkFile(slot) {
+    if (slot.checking || !slot.current) return;
+    slot.checking = true;
+    try {
+      const stamp = await fileStamp(slot.path);
+      if (!stamp || stamp === slot.current.stamp || stamp === slot.failedStamp) return;
+      await this.reload(slot.name).catch((err) => {
+        slot.failedStamp = stamp;
+        this.emit('reload-failed', slot.name, err);
+      });
+    } finally {
+      slot.checking = false;
     }
   }
 
@@ -140,10 +159,7 @@ class ModelRegistry extends EventEmitter {
   /** Stops watching, lets reloads settle, and disposes every version once its requests finish. */
   async close() {
     this.#closed = true;
-    for (const slot of this.#slots.values()) {
-      if (slot.watcher) fs.unwatchFile(slot.path, slot.watcher);
-      slot.watcher = null;
-    }
+    clearInterval(this.#watchTimer);
     await Promise.all([...this.#slots.values()].map((s) => s.reloading.catch(() => {})));
     for (const slot of this.#slots.values()) {
       if (slot.current) this.#retire(slot.current);
@@ -161,6 +177,8 @@ class ModelRegistry extends EventEmitter {
 
   async #swap(slot) {
     const started = performance.now();
+    // Stamped before loading: a file replaced while it loads is seen as changed.
+    const stamp = await fileStamp(slot.path);
     const model = await this.#load(slot.path, this.#loadOptions);
     try {
       await warmUp(model);
@@ -172,6 +190,7 @@ class ModelRegistry extends EventEmitter {
       name: slot.name,
       version: slot.nextVersion,
       model,
+      stamp,
       sha256: await sha256(slot.path),
       loadedAt: new Date().toISOString(),
       loadMs: performance.now() - started,

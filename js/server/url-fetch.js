@@ -17,9 +17,9 @@ const defaultResolve = (hostname) => dns.promises.lookup(hostname, { all: true, 
 /**
  * check(url) → { url, address, family }: the address to connect to, or an HttpError
  * (CHORI_URL_INVALID, CHORI_URL_FORBIDDEN). Nothing is sent anywhere, except DNS queries by the
- * default resolver.
+ * default resolver. `refuse(address)` → reason | null is the address policy (tests narrow it).
  */
-function createGuard({ resolve = defaultResolve, allowPrivate = false } = {}) {
+function createGuard({ resolve = defaultResolve, allowPrivate = false, refuse = refusalReason } = {}) {
   return async function check(input) {
     let url;
     try {
@@ -46,7 +46,7 @@ function createGuard({ resolve = defaultResolve, allowPrivate = false } = {}) {
     }
     if (!allowPrivate) {
       for (const { address } of addresses) {
-        const reason = refusalReason(address);
+        const reason = refuse(address);
         if (reason) {
           const via = address === host ? '' : ` (${host} resolves to ${address})`;
           throw new HttpError(serverCodes.URL_FORBIDDEN,
@@ -61,7 +61,7 @@ function createGuard({ resolve = defaultResolve, allowPrivate = false } = {}) {
 /** One request to the checked address; resolves with the response (not yet read). */
 function requestOnce({ url, address, family }, signal) {
   const client = url.protocol === 'https:' ? https : http;
-  const pinned = (hostname, options, callback) =>
+  const pinned = (_hostname, options, callback) =>
     options?.all ? callback(null, [{ address, family }]) : callback(null, address, family);
   return new Promise((resolve, reject) => {
     const req = client.request(url, {

@@ -11,6 +11,14 @@ const chori = require('chori-torch');
 const { encodePng } = require('../../js/server/png');
 const { root, modelPath } = require('./helpers');
 
+// A watchdog: these suites must end in well under a minute, whatever hangs (unref'd, it never
+// keeps a finished process alive).
+const WATCHDOG_MS = 90_000;
+setTimeout(() => {
+  console.error(`${path.basename(require.main?.filename ?? 'server test')}: still running after ${WATCHDOG_MS / 1000} s; giving up`);
+  process.exit(1);
+}, WATCHDOG_MS).unref();
+
 const openapi = require(path.join(root, 'docs', 'openapi.json'));
 const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
 ajv.addSchema(openapi, 'openapi.json');
@@ -26,8 +34,7 @@ async function startServer(options = {}) {
     logStream: { write: (line) => lines.push(JSON.parse(line)) },
     ...options,
   });
-  server.logs = lines;
-  return server;
+  return Object.create(server, { logs: { value: lines } });
 }
 
 /**

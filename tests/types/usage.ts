@@ -26,6 +26,8 @@ async function main(): Promise<void> {
   await chori.predict('face.jpg');
   // @ts-expect-error: unknown option
   await m.predict(buf, { topK: 3 });
+  const server = await chori.serve({ models: { demo: 'export/model.pt' }, port: 0 });
+  await server.close();
   void [label, score, logits, ms, c, h, w, labels, size];
 }
 

@@ -13,12 +13,8 @@
 #include "common/error.h"
 #include "image/decode_internal.h"
 #include "image/resample_internal.h"
+#include "image/strict_fp.h"
 
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__) && defined(__FMA__)
-#pragma GCC optimize("fp-contract=off")
-#endif
 
 namespace chori::image {
 

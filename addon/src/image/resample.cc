@@ -23,13 +23,7 @@
 #define CHORI_RESAMPLE_SSE2 0
 #endif
 
-// The coefficients must be rounded after every operation, as in Pillow's build: never let
-// the compiler fuse a multiply and an add when the target has FMA.
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__) && defined(__FMA__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+#include "image/strict_fp.h"  // coefficients round after every operation, as in Pillow
 
 namespace chori::image {
 
