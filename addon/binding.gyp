@@ -16,6 +16,7 @@
         "src/image/gif.cc",
         "src/image/bmp.cc",
         "src/image/webp.cc",
+        "src/image/orientation.cc",
         "src/image/resample.cc",
         "src/image/preprocess.cc",
         "src/model/batcher.cc",

@@ -110,6 +110,7 @@ def _export(args: argparse.Namespace) -> int:
         interpolation=args.interpolation,
         mean=args.mean,
         std=args.std,
+        exif_orientation=args.exif_orientation,
     )
     labels = read_labels(args.labels, args.labels_file)
     loaded = load_model(
@@ -264,6 +265,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_INPUT.std,
         metavar="R,G,B",
         help=f"Normalize std after ToTensor (default: {_show(DEFAULT_INPUT.std)})",
+    )
+    prep.add_argument(
+        "--exif-orientation",
+        action="store_true",
+        help="turn each image upright by its EXIF orientation tag before preprocessing, as "
+        "PIL's ImageOps.exif_transpose does (phone photos are often stored sideways with the "
+        "tag saying so); recorded in chori.json so the addon does the same. Use it if the model "
+        "was trained on exif_transpose'd images (default: off, the tag is ignored as "
+        "Image.open ignores it)",
     )
     conversion = export.add_argument_group("conversion and output")
     conversion.add_argument(

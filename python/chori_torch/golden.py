@@ -119,7 +119,7 @@ def compute_golden(
         for n, path in enumerate(files, 1):
             name = _relative(path, base)
             try:
-                image = open_image(path)
+                image = open_image(path, exif_orientation=meta.input.exif_orientation)
             except (OSError, Image.DecompressionBombError) as e:
                 log.warning("skipping %s: %s", name, e)
                 rejected.append({"file": name, "error": str(e)})

@@ -76,6 +76,9 @@ class InputSpec:
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     color_mode: str = "RGB"
+    # Turn images upright by their EXIF orientation tag (ImageOps.exif_transpose) before
+    # convert("RGB"). Off by default, as Image.open ignores the tag; absent in older artifacts.
+    exif_orientation: bool = False
 
     def __post_init__(self) -> None:
         # Validate (and normalise lists to tuples) here rather than only when parsing, so a spec
@@ -105,6 +108,10 @@ class InputSpec:
         object.__setattr__(self, "std", _floats(self.std, "input.std", 3))
         if 0.0 in self.std:
             raise MetadataError(f"input.std must not contain 0, got {list(self.std)}")
+        if not isinstance(self.exif_orientation, bool):
+            raise MetadataError(
+                f"input.exif_orientation must be true or false, got {self.exif_orientation!r}"
+            )
 
     def sample_size(self) -> tuple[int, int]:
         """The (H, W) the model sees; a bare shorter-side resize is taken as a square image."""
@@ -125,12 +132,14 @@ class InputSpec:
             "interpolation": self.interpolation,
             "mean": list(self.mean),
             "std": list(self.std),
+            "exif_orientation": self.exif_orientation,
         }
 
     @classmethod
     def from_dict(cls, value: object) -> InputSpec:
         keys = ("color_mode", "resize", "max_size", "crop", "interpolation", "mean", "std")
-        d = _object(value, "input", keys)
+        # Optional: artifacts written before a key existed stay valid (schema_version 1).
+        d = _object(value, "input", (*keys, "exif_orientation"))
         missing = [k for k in keys if k not in d]
         if missing:
             raise MetadataError(f"input is missing {missing}")
@@ -146,6 +155,8 @@ class InputSpec:
         if self.crop is not None:
             parts.append("crop " + "x".join(map(str, self.crop)))
         parts.append(self.interpolation)
+        if self.exif_orientation:
+            parts.append("EXIF orientation applied")
         return ", ".join(parts)
 
 

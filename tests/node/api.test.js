@@ -15,6 +15,7 @@ test('load() reads the artifact metadata', async () => {
   assert.equal(model.metadata.schemaVersion, 1);
   assert.equal(model.metadata.output.numClasses, 2);
   assert.equal(model.metadata.input.colorMode, 'RGB');
+  assert.equal(model.metadata.input.exifOrientation, false);
   assert.ok(Object.isFrozen(model.metadata.input));
   await model.dispose();
   assert.equal(model.disposed, true);

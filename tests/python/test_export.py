@@ -238,6 +238,7 @@ def test_metadata_round_trip(artifact: Path) -> None:
         "interpolation": "bilinear",
         "mean": [0.485, 0.456, 0.406],
         "std": [0.229, 0.224, 0.225],
+        "exif_orientation": False,
     }
     assert document["output"] == {"kind": "logits", "num_classes": 3}
     assert set(document["provenance"]) == {

@@ -216,6 +216,9 @@ Napi::Value ModelWrap::Configure(const Napi::CallbackInfo& info) {
   config.numClasses = static_cast<int64_t>(number(spec, "numClasses"));
   config.outputsAreProbabilities = field(spec, "outputsAreProbabilities").ToBoolean();
   config.decode.maxPixels = static_cast<uint64_t>(number(spec, "maxPixels"));
+  Napi::Value exifOrientation = field(spec, "exifOrientation");
+  if (!exifOrientation.IsBoolean()) throw Napi::TypeError::New(env, "spec.exifOrientation must be a boolean");
+  config.decode.applyExifOrientation = exifOrientation.As<Napi::Boolean>().Value();
   config.batch.maxBatch = static_cast<int>(number(spec, "maxBatch"));
   config.batch.maxDelayMs = number(spec, "maxDelayMs");
   if (config.batch.maxBatch < 1 || config.batch.maxDelayMs < 0) throw Napi::RangeError::New(env, "bad batch options");

@@ -14,6 +14,9 @@ inline constexpr uint64_t kDefaultMaxPixels = 2ull * 89478485ull;
 
 struct DecodeOptions {
   uint64_t maxPixels = kDefaultMaxPixels;
+  // Turn the image upright by its EXIF orientation tag (JPEG APP1, PNG eXIf, WebP EXIF), as
+  // ImageOps.exif_transpose does; off by default because Image.open ignores the tag.
+  bool applyExifOrientation = false;
 };
 
 // Throws chori::Error with CHORI_EMPTY_INPUT, CHORI_UNSUPPORTED_FORMAT, CHORI_TRUNCATED,

@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "image/decode_internal.h"
+#include "image/orientation.h"
 
 namespace chori::image {
 
@@ -106,11 +107,13 @@ void cmykRowToRgb(const uint8_t* in, uint8_t* out, int width) {
   }
 }
 
-// setjmp region 1: create the decompressor and read the header. Returns false on error.
-bool readHeader(JpegContext* ctx, const uint8_t* data, size_t size) {
+// setjmp region 1: create the decompressor and read the header, keeping the APP1 markers
+// when `saveApp1` (for EXIF). Returns false on error.
+bool readHeader(JpegContext* ctx, const uint8_t* data, size_t size, bool saveApp1) {
   if (setjmp(ctx->err.jump)) return false;
   ctx->created = true;
   jpeg_create_decompress(&ctx->cinfo);
+  if (saveApp1) jpeg_save_markers(&ctx->cinfo, JPEG_APP0 + 1, 0xFFFF);
   ctx->src.pub.next_input_byte = data;
   ctx->src.pub.bytes_in_buffer = size;
   ctx->src.pub.init_source = onInitSource;
@@ -163,6 +166,19 @@ bool readPixels(JpegContext* ctx, uint8_t* pixels, size_t stride, uint8_t* cmykR
   return true;
 }
 
+// PIL JpegImagePlugin.APP: every APP1 segment that starts with "Exif\0\0" before the scan,
+// the first whole and the later ones without that prefix appended (multi-segment EXIF).
+std::vector<uint8_t> exifFromMarkers(const jpeg_decompress_struct& cinfo) {
+  std::vector<uint8_t> exif;
+  for (jpeg_saved_marker_ptr m = cinfo.marker_list; m != nullptr; m = m->next) {
+    if (m->marker != JPEG_APP0 + 1 || m->data_length < 6 || std::memcmp(m->data, "Exif\0\0", 6) != 0) {
+      continue;
+    }
+    exif.insert(exif.end(), m->data + (exif.empty() ? 0 : 6), m->data + m->data_length);
+  }
+  return exif;
+}
+
 [[noreturn]] void throwJpegError(const JpegContext& ctx) {
   if (ctx.err.truncated) {
     throw Error(code::kTruncated,
@@ -207,7 +223,7 @@ RgbImage decodeJpeg(const uint8_t* data, size_t size, const DecodeOptions& optio
   ctx.err.pub.output_message = onOutputMessage;
   ContextGuard guard(&ctx);
 
-  if (!readHeader(&ctx, data, size)) throwJpegError(ctx);
+  if (!readHeader(&ctx, data, size, options.applyExifOrientation)) throwJpegError(ctx);
 
   jpeg_decompress_struct& cinfo = ctx.cinfo;
   // PIL JpegImagePlugin SOF: 1 layer → "L", 3 → "RGB", 4 → "CMYK" (rawmode "CMYK;I"),
@@ -225,12 +241,15 @@ RgbImage decodeJpeg(const uint8_t* data, size_t size, const DecodeOptions& optio
   cinfo.scale_num = 1;
   cinfo.scale_denom = 1;
 
+  // Copied now: jpeg_finish_decompress frees the saved markers with the image pool.
+  const std::vector<uint8_t> exif = options.applyExifOrientation ? exifFromMarkers(cinfo) : std::vector<uint8_t>{};
   RgbImage image(static_cast<int>(cinfo.image_width), static_cast<int>(cinfo.image_height));
   std::vector<uint8_t> cmykRow(cmyk ? static_cast<size_t>(cinfo.image_width) * 4 : 0);
   if (!readPixels(&ctx, image.pixels.data(), static_cast<size_t>(image.width) * 3,
                   cmyk ? cmykRow.data() : nullptr)) {
     throwJpegError(ctx);
   }
+  if (options.applyExifOrientation) applyOrientation(image, exifOrientation(exif.data(), exif.size()));
   return image;
 }
 

@@ -14,10 +14,12 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/error.h"
 #include "image/decode_internal.h"
+#include "image/orientation.h"
 
 namespace chori::image {
 
@@ -249,6 +251,25 @@ class PngGuard {
   PngContext* ctx_;
 };
 
+// PIL PngImagePlugin: chunk_eXIf sets info["exif"] for every eXIf chunk, those before the
+// image data when the file is opened and those after it when it is loaded (exif_transpose
+// loads first), so the last complete one before IEND wins. Found by walking the chunk
+// headers ourselves: libpng stops reading after the last row and rejects a second eXIf.
+// Chunks before IDAT have had their CRC checked by libpng; PIL checks none after it.
+std::pair<const uint8_t*, size_t> lastExifChunk(const uint8_t* data, size_t size) {
+  std::pair<const uint8_t*, size_t> found{nullptr, 0};
+  size_t pos = 8;
+  while (size - pos >= 8) {
+    const uint8_t* h = data + pos;
+    const uint64_t length = (uint64_t(h[0]) << 24) | (h[1] << 16) | (h[2] << 8) | h[3];
+    if (std::memcmp(h + 4, "IEND", 4) == 0 || length > size - pos - 8) break;
+    if (std::memcmp(h + 4, "eXIf", 4) == 0) found = {h + 8, static_cast<size_t>(length)};
+    if (length + 12 > size - pos) break;
+    pos += static_cast<size_t>(length) + 12;
+  }
+  return found;
+}
+
 [[noreturn]] void throwPngError(const PngContext& ctx) {
   if (ctx.truncated) {
     throw Error(code::kTruncated,
@@ -315,6 +336,10 @@ RgbImage decodePng(const uint8_t* data, size_t size, const DecodeOptions& option
   const bool ok = readPixels(&ctx, layout, rows.data(), palette, &expandedRows);
   if ((!ok && !ctx.imageComplete) || ctx.badWarning) throwPngError(ctx);
   for (png_uint_32 y = expandedRows; y < height; ++y) expandRow(layout, rows[y], width, palette);
+  if (options.applyExifOrientation) {
+    const auto [exif, exifSize] = lastExifChunk(data, size);
+    applyOrientation(image, exifOrientation(exif, exifSize));
+  }
   return image;
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "image/decode_internal.h"
+#include "image/orientation.h"
 
 namespace chori::image {
 
@@ -65,6 +66,16 @@ RgbImage decodeWebp(const uint8_t* data, size_t size, const DecodeOptions& optio
   const size_t pixels = size_t(info.canvas_width) * info.canvas_height;
   uint8_t* out = image.pixels.data();
   for (size_t i = 0; i < pixels; ++i) std::memcpy(out + 3 * i, rgba + 4 * i, 3);
+  if (options.applyExifOrientation) {
+    // PIL WebPImagePlugin: info["exif"] is the first "EXIF" chunk, through the same demuxer.
+    WebPChunkIterator chunk;
+    int orientation = 1;
+    if (WebPDemuxGetChunk(WebPAnimDecoderGetDemuxer(decoder.get()), "EXIF", 1, &chunk)) {
+      orientation = exifOrientation(chunk.chunk.bytes, chunk.chunk.size);
+      WebPDemuxReleaseChunkIterator(&chunk);
+    }
+    applyOrientation(image, orientation);
+  }
   return image;
 }
 
