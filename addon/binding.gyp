@@ -10,6 +10,7 @@
         "src/binding/dispatcher.cc",
         "src/binding/errors.cc",
         "src/binding/model_wrap.cc",
+        "src/binding/spec.cc",
         "src/image/decode.cc",
         "src/image/jpeg.cc",
         "src/image/png.cc",

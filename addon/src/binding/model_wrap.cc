@@ -6,6 +6,7 @@
 
 #include "binding/dispatcher.h"
 #include "binding/promise_worker.h"
+#include "binding/spec.h"
 #include "binding/values.h"
 #include "common/error.h"
 
@@ -24,40 +25,6 @@ std::vector<uint8_t> copyBytes(const Napi::Value& value) {
   return {bytes.Data(), bytes.Data() + bytes.ByteLength()};
 }
 
-
-// Readers for the spec object: js/metadata.js has already validated it, so a mismatch here is
-// a programming error, reported as a TypeError rather than trusted.
-Napi::Value field(const Napi::Object& spec, const char* name) {
-  if (!spec.Has(name)) throw Napi::TypeError::New(spec.Env(), std::string("spec.") + name + " is missing");
-  return spec.Get(name);
-}
-
-double number(const Napi::Object& spec, const char* name) {
-  Napi::Value v = field(spec, name);
-  if (!v.IsNumber()) throw Napi::TypeError::New(spec.Env(), std::string("spec.") + name + " must be a number");
-  return v.As<Napi::Number>().DoubleValue();
-}
-
-std::vector<double> numbers(const Napi::Object& spec, const char* name) {
-  Napi::Value v = field(spec, name);
-  std::vector<double> out;
-  if (v.IsNull()) return out;
-  if (!v.IsArray()) throw Napi::TypeError::New(spec.Env(), std::string("spec.") + name + " must be an array");
-  auto array = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < array.Length(); ++i) {
-    Napi::Value item = array.Get(i);
-    if (!item.IsNumber()) throw Napi::TypeError::New(spec.Env(), std::string("spec.") + name + " must hold numbers");
-    out.push_back(item.As<Napi::Number>().DoubleValue());
-  }
-  return out;
-}
-
-std::array<float, 3> triple(const Napi::Object& spec, const char* name) {
-  auto v = numbers(spec, name);
-  if (v.size() != 3) throw Napi::TypeError::New(spec.Env(), std::string("spec.") + name + " must hold 3 numbers");
-  // Normalize converts the Python floats to the tensor's float32, as this cast does.
-  return {static_cast<float>(v[0]), static_cast<float>(v[1]), static_cast<float>(v[2])};
-}
 
 // Decodes and preprocesses on the libuv pool, then hands the tensor to the model's batcher;
 // the Dispatcher settles the Promise when the batch has run. Decoding failures settle here.
@@ -197,33 +164,10 @@ Napi::Value ModelWrap::Configure(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!classifier_) throw makeError(env, {code::kDisposed, "the model has been disposed"});
   if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "configure(spec) needs an object");
-  auto spec = info[0].As<Napi::Object>();
-
-  model::ClassifierConfig config;
-  for (double v : numbers(spec, "resize")) config.input.resize.push_back(static_cast<int>(v));
-  if (!field(spec, "maxSize").IsNull()) config.input.maxSize = static_cast<int>(number(spec, "maxSize"));
-  auto crop = numbers(spec, "crop");
-  if (crop.size() == 2) config.input.crop = std::array<int, 2>{static_cast<int>(crop[0]), static_cast<int>(crop[1])};
-  Napi::Value interpolation = field(spec, "interpolation");
-  if (!interpolation.IsString()) throw Napi::TypeError::New(env, "spec.interpolation must be a string");
-  try {
-    config.input.interpolation = image::parseFilter(interpolation.As<Napi::String>().Utf8Value());
-  } catch (...) {
-    throw makeError(env, currentFailure());
-  }
-  config.input.mean = triple(spec, "mean");
-  config.input.std = triple(spec, "std");
-  config.numClasses = static_cast<int64_t>(number(spec, "numClasses"));
-  config.outputsAreProbabilities = field(spec, "outputsAreProbabilities").ToBoolean();
-  config.decode.maxPixels = static_cast<uint64_t>(number(spec, "maxPixels"));
-  Napi::Value exifOrientation = field(spec, "exifOrientation");
-  if (!exifOrientation.IsBoolean()) throw Napi::TypeError::New(env, "spec.exifOrientation must be a boolean");
-  config.decode.applyExifOrientation = exifOrientation.As<Napi::Boolean>().Value();
-  config.batch.maxBatch = static_cast<int>(number(spec, "maxBatch"));
-  config.batch.maxDelayMs = number(spec, "maxDelayMs");
-  if (config.batch.maxBatch < 1 || config.batch.maxDelayMs < 0) throw Napi::RangeError::New(env, "bad batch options");
-  dispatcher_ = std::make_shared<Dispatcher>(env, static_cast<size_t>(number(spec, "maxQueue")));
-  classifier_->configure(std::move(config));
+  if (classifier_->configured()) throw Napi::Error::New(env, "configure() may only be called once");
+  NativeConfig config = readConfig(info[0].As<Napi::Object>());
+  dispatcher_ = std::make_shared<Dispatcher>(env, config.maxQueue);
+  classifier_->configure(std::move(config.classifier));
   return env.Undefined();
 }
 
