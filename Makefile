@@ -19,6 +19,7 @@ DEMO := export/model.pt
 help:
 	@echo "make demo   set up, train and export the demo model, classify the example images with Node"
 	@echo "make test   set up, then run the Python, Node and cross-runtime parity tests"
+	@echo "make bench  benchmarks against the Python reference and onnxruntime-node + sharp -> docs/"
 	@echo "make lint   ruff + TypeScript declaration check"
 	@echo "make clean  remove build outputs and generated artifacts (keeps .venv and node_modules)"
 
@@ -55,6 +56,12 @@ lint: setup
 test: setup $(DEMO) lint
 	node --test tests/node/
 	$(PY) -m pytest
+
+# Speed goals live here, never in timed tests: every ratio is measured in this one run.
+bench: setup $(DEMO)
+	node bench/run.js
+	node bench/memory.js
+	node bench/serve-load.js --threads 1,2 --write docs/benchmarks-serve.md
 
 clean:
 	rm -rf addon/build export/model.pt export/golden.json export/images export/demo

@@ -112,8 +112,8 @@ async function load(modelPath, opts) {
   const maxBatch = validate.integerOption(o, 'options', 'maxBatch', 1, 256, DEFAULT_MAX_BATCH);
   const batching = {
     // Off by default: oneDNN picks kernels by batch size, so a batched row differs from the
-    // batch-1 answer (and the golden set) in the last bits, and on 2 cores batching measured no
-    // throughput gain (docs/ARCHITECTURE.md, "Batching").
+    // batch-1 answer (and the golden set) in the last bits; it buys throughput under
+    // concurrency (docs/ARCHITECTURE.md, "Batching").
     maxBatch: validate.boolOption(o, 'options', 'batch', false) ? maxBatch : 1,
     maxDelayMs: validate.numberOption(o, 'options', 'maxDelayMs', 0, 1000, DEFAULT_MAX_DELAY_MS),
     maxQueue: validate.integerOption(o, 'options', 'maxQueue', 1, 1 << 20, DEFAULT_MAX_QUEUE),

@@ -67,6 +67,10 @@ class TorchScriptBackend final : public Backend {
       return out;
     } catch (const c10::Error& e) {
       throw Error(code::kInference, "forward failed: " + brief(e));
+    } catch (const Error&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw Error(code::kInference, std::string("forward failed: ") + e.what());
     }
   }
 
@@ -94,6 +98,9 @@ std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& option
     module = torch::jit::load(path, torch::kCPU, extra);
   } catch (const c10::Error& e) {
     throw Error(code::kModelLoad, "cannot load '" + path + "' with libtorch " + TORCH_VERSION + ": " + brief(e));
+  } catch (const std::exception& e) {
+    // The TorchScript importer also throws plain runtime errors (an unserialisable constant, say).
+    throw Error(code::kModelLoad, "cannot load '" + path + "' with libtorch " + TORCH_VERSION + ": " + e.what());
   }
   module.eval();
   const auto dtype = options.precision == Precision::BFloat16 ? torch::kBFloat16 : torch::kFloat32;
