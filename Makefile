@@ -49,8 +49,8 @@ demo: setup $(DEMO)
 	node js/cli.js predict export/images --model $(DEMO)
 
 lint: setup
-	$(VENV)/bin/ruff check python tests
-	$(VENV)/bin/ruff format --check python tests
+	$(VENV)/bin/ruff check python tests bench
+	$(VENV)/bin/ruff format --check python tests bench
 	node_modules/.bin/tsc -p tests/types
 
 test: setup $(DEMO) lint
