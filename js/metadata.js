@@ -87,6 +87,20 @@ function nativeSpec(metadata, maxPixels) {
   };
 }
 
+/** The input spec with chori.json's own field names, as the server's GET /models shows it. */
+function artifactInput(input) {
+  return {
+    color_mode: input.colorMode,
+    resize: input.resize,
+    max_size: input.maxSize,
+    crop: input.crop,
+    interpolation: input.interpolation,
+    mean: input.mean,
+    std: input.std,
+    exif_orientation: input.exifOrientation,
+  };
+}
+
 function deepFreeze(value) {
   if (value && typeof value === 'object') {
     for (const v of Object.values(value)) deepFreeze(v);
@@ -95,4 +109,4 @@ function deepFreeze(value) {
   return value;
 }
 
-module.exports = { parseMetadata, nativeSpec, SCHEMA_VERSION, INTERPOLATIONS };
+module.exports = { parseMetadata, nativeSpec, artifactInput, SCHEMA_VERSION, INTERPOLATIONS };

@@ -11,6 +11,7 @@ const fs = require('node:fs');
 const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
 const { codes } = require('../errors');
+const { artifactInput } = require('../metadata');
 const { HttpError, serverCodes, overloaded } = require('./errors');
 const { encodePng } = require('./png');
 
@@ -220,7 +221,6 @@ class ModelRegistry extends EventEmitter {
 
   #info(entry) {
     const { metadata } = entry.model;
-    const { input } = metadata;
     return {
       name: entry.name,
       version: entry.version,
@@ -229,16 +229,7 @@ class ModelRegistry extends EventEmitter {
       loaded_at: entry.loadedAt,
       load_ms: round(entry.loadMs),
       labels: [...metadata.labels],
-      // The artifact's own field names (chori.json, docs/ARCHITECTURE.md).
-      input: {
-        color_mode: input.colorMode,
-        resize: input.resize,
-        max_size: input.maxSize,
-        crop: input.crop,
-        interpolation: input.interpolation,
-        mean: input.mean,
-        std: input.std,
-      },
+      input: artifactInput(metadata.input),
       output: { kind: metadata.output.kind, num_classes: metadata.output.numClasses },
     };
   }
