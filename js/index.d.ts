@@ -170,6 +170,8 @@ export interface ServeOptions {
   port?: number;
   /** libtorch intra-op threads. Default 1: concurrent requests already use libuv's thread pool. */
   threads?: number;
+  /** Dynamic batching of concurrent requests (load()'s `batch`). Default false. */
+  batch?: boolean;
   maxPixels?: number;
   /** Ranked labels per answer unless the request asks otherwise. Default 5. */
   topk?: number;

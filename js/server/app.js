@@ -49,7 +49,7 @@ class ChoriServer {
     this.#registry = new ModelRegistry({
       models: options.models,
       load,
-      loadOptions: { maxPixels: options.maxPixels, threads: options.threads },
+      loadOptions: { maxPixels: options.maxPixels, threads: options.threads, batch: options.batch },
       maxQueue: options.maxQueue,
     });
     this.#metrics = createMetrics(this.#registry);

@@ -31,6 +31,12 @@ function createMetrics(registry) {
       labelNames: ['model'],
       buckets: BATCH_BUCKETS,
     }),
+    forwardBatchSize: metric(client.Histogram, {
+      name: 'chori_forward_batch_size',
+      help: 'Images per forward pass of the model, by model (above 1 only with --batch)',
+      labelNames: ['model'],
+      buckets: BATCH_BUCKETS,
+    }),
     predictions: metric(client.Counter, {
       name: 'chori_predictions_total',
       help: 'Images predicted, by model and outcome (ok, error, default: the --slo-ms answer, deadline: 504)',

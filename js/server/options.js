@@ -21,6 +21,8 @@ const SPEC = [
   { key: 'port', kind: 'integer', min: 0, max: 65535, default: 8080, arg: 'N', help: 'TCP port, 0 for any free one (default 8080)' },
   { key: 'threads', kind: 'integer', min: 1, max: 1024, default: 1, arg: 'N',
     help: 'libtorch intra-op threads (default 1: requests already run in parallel on libuv\'s thread pool, UV_THREADPOOL_SIZE)' },
+  { key: 'batch', kind: 'boolean', default: false,
+    help: 'dynamic batching: gather concurrent requests on a model into one forward (more throughput under load; rows then differ from batch-1 answers in the last bits; default off)' },
   { key: 'maxPixels', kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: DEFAULT_MAX_PIXELS, arg: 'N',
     help: 'largest width × height accepted, checked before decoding (default PIL\'s limit)' },
   { key: 'topk', kind: 'integer', min: 1, max: 1000, default: 5, arg: 'K', help: 'ranked labels per answer unless ?topk= says otherwise (default 5, at most the number of labels)' },

@@ -96,6 +96,9 @@ function createPredictHandlers({ options, registry, metrics, fetchImage }) {
     const work = Promise.allSettled(input.images.map((image) => attempt(() => lease.model.predict(image, { topk: k }))));
     // The lease (the in-flight slot) is held until the model is done, even past the deadline.
     work.finally(lease.release);
+    work.then((results) => {
+      for (const r of results) if (r.status === 'fulfilled') metrics.forwardBatchSize.observe({ model: name }, r.value.batchSize);
+    });
 
     const outcomes = await beforeDeadline(work, deadline);
     if (outcomes === TIMED_OUT) return answerDefault(ctx, input, model);

@@ -212,3 +212,25 @@ test('close() cuts off requests still running after --shutdown-timeout-ms', asyn
   assert.ok(Date.now() - started < 2000);
   await assert.rejects(stalled.answer, /socket hang up|ECONNRESET/);
 });
+
+test('--batch gathers concurrent requests into shared forward passes', async () => {
+  const server = await startServer({ batch: true, maxQueue: 64 });
+  try {
+    const image = face();
+    const answers = await Promise.all(
+      Array.from({ length: 32 }, () => call(server.url, 'POST', '/predict', { body: image })),
+    );
+    for (const res of answers) {
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.label, answers[0].json.label);
+    }
+    const text = (await call(server.url, 'GET', '/metrics')).text;
+    // One observation per image, of the size of the forward pass that computed it.
+    const predictions = metricValue(text, 'chori_forward_batch_size_count', { model: 'model' });
+    const sizes = metricValue(text, 'chori_forward_batch_size_sum', { model: 'model' });
+    assert.ok(predictions >= 32, `${predictions} predictions observed`);
+    assert.ok(sizes > predictions, `some images shared a forward pass (sum ${sizes}, count ${predictions})`);
+  } finally {
+    await server.close();
+  }
+});
