@@ -64,7 +64,7 @@ export interface Metadata {
 }
 
 export interface LoadOptions {
-  /** libtorch intra-op threads (process-wide in libtorch). Default: all cores. */
+  /** libtorch intra-op threads for this model's forward passes. Default: all cores. */
   threads?: number;
   /** Largest width × height accepted, checked before decoding. Default: PIL's limit, 2 × 89,478,485. */
   maxPixels?: number;

@@ -80,7 +80,7 @@ class ModelRegistry extends EventEmitter {
     this.#slot(name);
   }
 
-  /** Loads every model, one after the other (libtorch's thread setting is process-wide). */
+  /** Loads every model, one after the other. */
   async loadAll() {
     for (const name of this.names) await this.reload(name);
   }

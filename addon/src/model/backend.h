@@ -14,7 +14,7 @@ namespace chori::model {
 enum class Precision { Float32, BFloat16 };
 
 struct LoadOptions {
-  int threads = 0;  // libtorch intra-op threads; 0 = leave libtorch's default (all cores)
+  int threads = 0;  // intra-op threads of this model's forward; 0 = libtorch's default (all cores)
   // BFloat16 converts the weights at load time and runs forward in bf16 (oneDNN uses
   // AVX512_BF16 where the CPU has it); inputs and outputs stay float32. Opt-in: it trades
   // the bit-exact match with the golden set for speed.

@@ -37,13 +37,18 @@ void checkArtifactFile(const std::string& path) {
 
 class TorchScriptBackend final : public Backend {
  public:
-  TorchScriptBackend(torch::jit::Module module, std::string metadata, torch::ScalarType dtype)
-      : module_(std::move(module)), metadata_(std::move(metadata)), dtype_(dtype) {}
+  TorchScriptBackend(torch::jit::Module module, std::string metadata, torch::ScalarType dtype, int threads)
+      : module_(std::move(module)), metadata_(std::move(metadata)), dtype_(dtype), threads_(threads) {}
 
   const std::string& metadataJson() const override { return metadata_; }
 
   Output forward(const Batch& batch, bool outputsAreProbabilities) const override {
     try {
+      // OpenMP keeps the thread count per calling thread and each model has its own inference
+      // thread, so setting it here gives every model its own `threads`. (ATen may reset a
+      // thread's count from the process-wide value on its first parallel region; checking on
+      // every call puts it back.)
+      if (threads_ > 0 && at::get_num_threads() != threads_) at::set_num_threads(threads_);
       c10::InferenceMode guard;
       // from_blob borrows: `batch` outlives the call and the result is copied out below.
       auto input = torch::from_blob(const_cast<float*>(batch.data.data()),
@@ -84,14 +89,13 @@ class TorchScriptBackend final : public Backend {
   mutable torch::jit::Module module_;  // Module::forward is not const; one thread calls it
   std::string metadata_;
   torch::ScalarType dtype_;
+  int threads_;
 };
 
 }  // namespace
 
 std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& options) {
   checkArtifactFile(path);
-  // Process-wide in libtorch: the intra-op pool is shared by every model (docs/ARCHITECTURE.md).
-  if (options.threads > 0 && at::get_num_threads() != options.threads) at::set_num_threads(options.threads);
   torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};
   torch::jit::Module module;
   try {
@@ -111,7 +115,7 @@ std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& option
                                           "' has no chori.json metadata: it is a TorchScript file, but was not "
                                           "written by `chori export`");
   }
-  return std::make_unique<TorchScriptBackend>(std::move(module), std::move(metadata), dtype);
+  return std::make_unique<TorchScriptBackend>(std::move(module), std::move(metadata), dtype, options.threads);
 }
 
 }  // namespace chori::model
