@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "binding/errors.h"
 #include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
 #include "model/backend.h"
@@ -28,16 +29,18 @@ class LoadWorker final : public PromiseWorker {
 // [async] load(path: string, threads: number, precision: "fp32" | "bf16") → Promise<NativeModel>;
 // rejects with CHORI_MODEL_LOAD or CHORI_MODEL_METADATA.
 Napi::Value Load(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!info[0].IsString()) throw Napi::TypeError::New(env, "load(path, threads) needs a string path");
-  model::LoadOptions options;
-  if (info[1].IsNumber()) options.threads = info[1].As<Napi::Number>().Int32Value();
-  if (info[2].IsString() && info[2].As<Napi::String>().Utf8Value() == "bf16") {
-    options.precision = model::Precision::BFloat16;
-  }
-  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), options);  // napi deletes it
-  worker->Queue();
-  return worker->promise();
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "load(path, threads) needs a string path");
+    model::LoadOptions options;
+    if (info[1].IsNumber()) options.threads = info[1].As<Napi::Number>().Int32Value();
+    if (info[2].IsString() && info[2].As<Napi::String>().Utf8Value() == "bf16") {
+      options.precision = model::Precision::BFloat16;
+    }
+    auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), options);  // napi deletes it
+    worker->Queue();
+    return worker->promise();
+  });
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

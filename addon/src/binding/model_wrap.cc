@@ -161,49 +161,58 @@ Napi::Value ModelWrap::Metadata(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value ModelWrap::Configure(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!classifier_) throw makeError(env, {code::kDisposed, "the model has been disposed"});
-  if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "configure(spec) needs an object");
-  if (classifier_->configured()) throw Napi::Error::New(env, "configure() may only be called once");
-  NativeConfig config = readConfig(info[0].As<Napi::Object>());
-  dispatcher_ = std::make_shared<Dispatcher>(env, config.maxQueue);
-  classifier_->configure(std::move(config.classifier));
-  return env.Undefined();
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!classifier_) throw makeError(env, {code::kDisposed, "the model has been disposed"});
+    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "configure(spec) needs an object");
+    if (classifier_->configured()) throw Napi::Error::New(env, "configure() may only be called once");
+    NativeConfig config = readConfig(info[0].As<Napi::Object>());
+    dispatcher_ = std::make_shared<Dispatcher>(env, config.maxQueue);
+    classifier_->configure(std::move(config.classifier));
+    return env.Undefined();
+  });
 }
 
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Value rejected;
-  auto classifier = usable(env, &rejected);
-  if (!classifier) return rejected;
-  auto bytes = copyBytes(info[0]);
-  int topk = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 1;
-  if (!dispatcher_->begin(env)) {
-    return rejectedPromise(env, {code::kOverloaded, "too many predictions in flight for this model (maxQueue)"});
-  }
-  auto pending = std::make_shared<PendingPrediction>(env, dispatcher_, std::move(classifier), topk, info[2].ToBoolean());
-  Napi::Promise promise = pending->deferred.Promise();
-  pending->classifier->batcher().announce();
-  (new PredictWorker(env, std::move(pending), std::move(bytes)))->Queue();  // napi deletes it when done
-  return promise;
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Value rejected;
+    auto classifier = usable(env, &rejected);
+    if (!classifier) return rejected;
+    auto bytes = copyBytes(info[0]);
+    int topk = info[1].IsNumber() ? info[1].As<Napi::Number>().Int32Value() : 1;
+    auto pending = std::make_shared<PendingPrediction>(env, dispatcher_, std::move(classifier), topk, info[2].ToBoolean());
+    Napi::Promise promise = pending->deferred.Promise();
+    // Last before queueing: once begun, the call must reach Dispatcher::settle to end.
+    if (!dispatcher_->begin(env)) {
+      return rejectedPromise(env, {code::kOverloaded, "too many predictions in flight for this model (maxQueue)"});
+    }
+    pending->classifier->batcher().announce();
+    (new PredictWorker(env, std::move(pending), std::move(bytes)))->Queue();  // napi deletes it when done
+    return promise;
+  });
 }
 
 Napi::Value ModelWrap::Preprocess(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Napi::Value rejected;
-  auto classifier = usable(env, &rejected);
-  if (!classifier) return rejected;
-  auto* worker = new PreprocessWorker(env, std::move(classifier), copyBytes(info[0]));  // napi deletes it
-  worker->Queue();
-  return worker->promise();
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Value rejected;
+    auto classifier = usable(env, &rejected);
+    if (!classifier) return rejected;
+    auto* worker = new PreprocessWorker(env, std::move(classifier), copyBytes(info[0]));  // napi deletes it
+    worker->Queue();
+    return worker->promise();
+  });
 }
 
 Napi::Value ModelWrap::Dispose(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!classifier_) return rejectedPromise(env, {code::kDisposed, "the model has already been disposed"});
-  auto* worker = new DisposeWorker(env, std::move(classifier_));  // napi deletes it when done
-  worker->Queue();
-  return worker->promise();
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!classifier_) return rejectedPromise(env, {code::kDisposed, "the model has already been disposed"});
+    auto* worker = new DisposeWorker(env, std::move(classifier_));  // napi deletes it when done
+    worker->Queue();
+    return worker->promise();
+  });
 }
 
 }  // namespace chori::binding
