@@ -108,3 +108,30 @@ test('batching options are validated', async () => {
   await assert.rejects(chori.load(modelPath, { maxQueue: 1.5 }), /options.maxQueue/);
   await assert.rejects(chori.load(modelPath, { batch: 'yes' }), /options.batch/);
 });
+
+test('load/predict/dispose cycles with garbage collection never crash the process', () => {
+  // Exercises the teardown order of a model's thread-safe function, its native model and the
+  // calls in flight (a use-after-free there once crashed about one run in five).
+  const script = `
+    const chori = require('chori-torch');
+    const img = require('fs').readFileSync(process.argv[1]);
+    (async () => {
+      for (let i = 0; i < 150; i += 1) {
+        const m = await chori.load(process.argv[2], { maxQueue: 4, batch: i % 2 === 0 });
+        const calls = Array.from({ length: 12 }, () => m.predict(img).catch((e) => e.code));
+        if (i % 3 === 0) await m.dispose();
+        await Promise.all(calls);
+        if (i % 3 !== 0) await m.dispose();
+        global.gc();
+      }
+      console.log('survived');
+    })();`;
+  const { spawnSync } = require('node:child_process');
+  const run = spawnSync(process.execPath, ['--expose-gc', '-e', script, exampleImages()[0], modelPath], {
+    encoding: 'utf8',
+    cwd: require('./helpers').root,
+  });
+  assert.equal(run.signal, null, `the process died with ${run.signal}`);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.stdout.trim(), 'survived');
+});

@@ -1,5 +1,7 @@
 #include "binding/dispatcher.h"
 
+#include <atomic>
+#include <memory>
 #include <string>
 
 #include "binding/values.h"
@@ -7,18 +9,33 @@
 
 namespace chori::binding {
 
+namespace {
+
+using FinalizedFlag = std::shared_ptr<std::atomic<bool>>;
+
+// Runs once, on the JS thread, when the TSFN is gone: after Release() once its queue has
+// drained (the Dispatcher is already destroyed then), or at process exit (before it is).
+void onTsfnFinalized(Napi::Env, FinalizedFlag* flag, Dispatcher*) {
+  std::unique_ptr<FinalizedFlag> owned(flag);
+  **owned = true;
+}
+
+}  // namespace
+
 Dispatcher::Dispatcher(Napi::Env env, size_t maxQueue)
-    : tsfn_(Tsfn::New(env, "chori-torch.predict", 0, 1, this,
-                      [](Napi::Env, Dispatcher* self, Dispatcher*) { self->finalized_ = true; }, this)),
+    : finalized_(std::make_shared<std::atomic<bool>>(false)),
+      tsfn_(Tsfn::New(env, "chori-torch.predict", 0, 1, this, onTsfnFinalized,
+                      std::make_unique<FinalizedFlag>(finalized_).release())),  // the finalizer owns it
       maxQueue_(maxQueue) {
   // Idle models must not keep the process alive: the TSFN is referenced only while calls run.
   tsfn_.Unref(env);
 }
 
 // At process exit Node finalizes thread-safe functions before wrapped objects; releasing one
-// after that would touch freed memory.
+// after that would touch freed memory. The flag is shared with the finalizer, which may also
+// run after this object is gone.
 Dispatcher::~Dispatcher() {
-  if (!finalized_) tsfn_.Release();
+  if (!*finalized_) tsfn_.Release();
 }
 
 bool Dispatcher::begin(Napi::Env env) {

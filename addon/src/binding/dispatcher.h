@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -51,10 +52,10 @@ class Dispatcher {
   void settle(Napi::Env env, PendingPrediction& pending);
 
  private:
+  std::shared_ptr<std::atomic<bool>> finalized_;  // set by the TSFN's finalizer; before tsfn_
   Tsfn tsfn_;
   size_t maxQueue_;
-  size_t inFlight_ = 0;     // JS thread only
-  bool finalized_ = false;  // set by the TSFN's finalizer, on the JS thread
+  size_t inFlight_ = 0;  // JS thread only
 };
 
 }  // namespace chori::binding
