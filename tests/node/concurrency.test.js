@@ -135,3 +135,23 @@ test('load/predict/dispose cycles with garbage collection never crash the proces
   assert.equal(run.status, 0, run.stderr);
   assert.equal(run.stdout.trim(), 'survived');
 });
+
+test('process.exit() with predictions in flight exits cleanly', () => {
+  // exit() runs libtorch's static destructors; the inference threads must be stopped first.
+  const script = `
+    const chori = require('chori-torch');
+    const img = require('fs').readFileSync(process.argv[1]);
+    chori.load(process.argv[2], { batch: true }).then((m) => {
+      for (let i = 0; i < 64; i += 1) m.predict(img).catch(() => {});
+      setTimeout(() => process.exit(7), Number(process.argv[3]));
+    });`;
+  const { spawnSync } = require('node:child_process');
+  for (const delayMs of [0, 1, 2, 3, 5, 8]) {
+    const run = spawnSync(process.execPath, ['-e', script, exampleImages()[0], modelPath, String(delayMs)], {
+      encoding: 'utf8',
+      cwd: require('./helpers').root,
+    });
+    assert.equal(run.signal, null, `exit after ${delayMs} ms died with ${run.signal}`);
+    assert.equal(run.status, 7, run.stderr);
+  }
+});

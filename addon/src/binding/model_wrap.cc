@@ -144,6 +144,15 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   classifier_ = *info[0].As<Napi::External<std::shared_ptr<model::Classifier>>>().Data();
 }
 
+ModelWrap::~ModelWrap() {
+  if (teardownHook_) napi_remove_env_cleanup_hook(Env(), StopOnTeardown, this);
+}
+
+void ModelWrap::StopOnTeardown(void* self) {
+  auto& classifier = static_cast<ModelWrap*>(self)->classifier_;
+  if (classifier && classifier->configured()) classifier->batcher().close();
+}
+
 std::shared_ptr<model::Classifier> ModelWrap::usable(Napi::Env env, Napi::Value* rejected) const {
   if (!classifier_) {
     *rejected = rejectedPromise(env, {code::kDisposed, "the model has been disposed"});
@@ -169,6 +178,7 @@ Napi::Value ModelWrap::Configure(const Napi::CallbackInfo& info) {
     NativeConfig config = readConfig(info[0].As<Napi::Object>());
     dispatcher_ = std::make_shared<Dispatcher>(env, config.maxQueue);
     classifier_->configure(std::move(config.classifier));
+    teardownHook_ = napi_add_env_cleanup_hook(env, StopOnTeardown, this) == napi_ok;
     return env.Undefined();
   });
 }

@@ -18,6 +18,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<model::Classifier> classifier);
 
   explicit ModelWrap(const Napi::CallbackInfo& info);
+  ~ModelWrap() override;
 
  private:
   // [sync] metadata: string — the artifact's chori.json, verbatim.
@@ -40,6 +41,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   // Returns the classifier, or nullptr after a rejected promise stored in `rejected`.
   std::shared_ptr<model::Classifier> usable(Napi::Env env, Napi::Value* rejected) const;
+
+  // At env teardown Node finalizes thread-safe functions; the inference thread must be stopped
+  // before, or it could deliver into one that is gone. Cleanup hooks run in reverse order of
+  // registration, so this one (added after the Dispatcher's TSFN) runs first.
+  static void StopOnTeardown(void* self);
+  bool teardownHook_ = false;
 
   std::shared_ptr<model::Classifier> classifier_;
   std::shared_ptr<Dispatcher> dispatcher_;  // created by configure()

@@ -1,7 +1,9 @@
 #include "model/batcher.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <set>
 
 #include "common/error.h"
 
@@ -10,15 +12,37 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Every running Batcher, so that exit() can stop them: process.exit() runs the static
+// destructors of libtorch while an inference thread may still be inside forward(), which
+// crashes. An atexit handler registered after libtorch was loaded runs before those.
+std::mutex liveMutex;
+std::set<Batcher*> live;
+
+void stopAllAtExit() {
+  std::lock_guard lock(liveMutex);
+  for (Batcher* batcher : live) batcher->close();
+}
+
 }  // namespace
 
 Batcher::Batcher(const Backend& backend, BatchOptions options, bool outputsAreProbabilities)
     : backend_(backend),
       options_(options),
       outputsAreProbabilities_(outputsAreProbabilities),
-      thread_([this] { run(); }) {}
+      thread_([this] { run(); }) {
+  static std::once_flag registered;
+  std::call_once(registered, [] { std::atexit(stopAllAtExit); });
+  std::lock_guard lock(liveMutex);
+  live.insert(this);
+}
 
-Batcher::~Batcher() { close(); }
+Batcher::~Batcher() {
+  {
+    std::lock_guard lock(liveMutex);
+    live.erase(this);
+  }
+  close();
+}
 
 void Batcher::announce() {
   std::lock_guard lock(mutex_);
