@@ -40,23 +40,18 @@ function options(value, name, known) {
   return value;
 }
 
-function integerOption(opts, name, key, min, max, fallback) {
+function rangeOption(kind, opts, name, key, min, max, fallback) {
   const value = opts[key];
   if (!is.defined(value)) return fallback;
-  if (!is.integer(value) || !is.inRange(value, min, max)) {
-    throw invalidParameterError(`${name}.${key}`, `an integer between ${min} and ${max}`, value);
+  const ok = kind === 'integer' ? is.integer(value) : is.number(value);
+  if (!ok || !is.inRange(value, min, max)) {
+    throw invalidParameterError(`${name}.${key}`, `${kind === 'integer' ? 'an integer' : 'a number'} between ${min} and ${max}`, value);
   }
   return value;
 }
 
-function numberOption(opts, name, key, min, max, fallback) {
-  const value = opts[key];
-  if (!is.defined(value)) return fallback;
-  if (!is.number(value) || !is.inRange(value, min, max)) {
-    throw invalidParameterError(`${name}.${key}`, `a number between ${min} and ${max}`, value);
-  }
-  return value;
-}
+const integerOption = (...args) => rangeOption('integer', ...args);
+const numberOption = (...args) => rangeOption('number', ...args);
 
 function boolOption(opts, name, key, fallback) {
   const value = opts[key];
