@@ -57,31 +57,23 @@ def main() -> None:
     out = Path(sys.argv[2])
     models = list(results["models"])
     fig, axes = plt.subplots(len(models), 3, figsize=(15, 4.2 * len(models)), squeeze=False)
+    node_runtimes = [rt for rt in RUNTIMES if rt != "python"]
+    # (metric key in the summary, runtimes shown, y label, title) per column.
+    panels = [
+        ("throughput", RUNTIMES, "images / s", "end-to-end throughput by concurrency"),
+        ("p99", RUNTIMES, "ms", "latency p99 by concurrency"),
+        ("eldP99", node_runtimes, "ms", "event-loop delay p99 (1 ms timer)"),
+    ]
     for row, model in enumerate(models):
         summary = results["models"][model]["summary"]
-        ax = axes[row][0]
-        bars(
-            ax, CONCURRENCY, RUNTIMES,
-            lambda rt, c, summary=summary: summary[f"{rt}@{c}"]["throughput"],
-            "images / s", f"{model}: end-to-end throughput by concurrency",
-        )  # fmt: skip
-        ax.set_xlabel("concurrent callers")
-        ax = axes[row][1]
-        bars(
-            ax, CONCURRENCY, RUNTIMES,
-            lambda rt, c, summary=summary: summary[f"{rt}@{c}"]["p99"],
-            "ms", f"{model}: latency p99 by concurrency",
-        )  # fmt: skip
-        ax.set_xlabel("concurrent callers")
-        ax = axes[row][2]
-        node = [rt for rt in RUNTIMES if rt != "python"]
-        bars(
-            ax, CONCURRENCY, node,
-            lambda rt, c, summary=summary: summary[f"{rt}@{c}"]["eldP99"],
-            "ms", f"{model}: event-loop delay p99 (1 ms timer)",
-        )  # fmt: skip
-        ax.axhline(5, color="red", linestyle="--", linewidth=1, label="goal: 5 ms")
-        ax.set_xlabel("concurrent callers")
+        for ax, (key, series, ylabel, title) in zip(axes[row], panels, strict=True):
+            bars(
+                ax, CONCURRENCY, series,
+                lambda rt, c, key=key, summary=summary: summary[f"{rt}@{c}"][key],
+                ylabel, f"{model}: {title}",
+            )  # fmt: skip
+            ax.set_xlabel("concurrent callers")
+        axes[row][2].axhline(5, color="red", linestyle="--", linewidth=1, label="goal: 5 ms")
     handles, labels = axes[0][0].get_legend_handles_labels()
     for handle, label in zip(*axes[0][2].get_legend_handles_labels(), strict=True):
         if label.startswith("goal"):
