@@ -13,11 +13,11 @@ Failure currentFailure() {
   } catch (const chori::Error& e) {
     return {e.code(), e.what()};
   } catch (const std::bad_alloc&) {
-    return {kInternal, "out of memory"};
+    return {code::kInternal, "out of memory"};
   } catch (const std::exception& e) {
-    return {kInternal, e.what()};
+    return {code::kInternal, e.what()};
   } catch (...) {
-    return {kInternal, "unknown native error"};
+    return {code::kInternal, "unknown native error"};
   }
 }
 

@@ -8,8 +8,6 @@
 
 namespace chori::binding {
 
-inline constexpr const char* kInternal = "CHORI_INTERNAL";
-
 struct Failure {
   std::string code;
   std::string message;

@@ -19,6 +19,7 @@ inline constexpr const char* kModelMetadata = "CHORI_MODEL_METADATA";
 inline constexpr const char* kInference = "CHORI_INFERENCE";
 inline constexpr const char* kDisposed = "CHORI_DISPOSED";
 inline constexpr const char* kOverloaded = "CHORI_OVERLOADED";
+inline constexpr const char* kInternal = "CHORI_INTERNAL";  // an unexpected native failure
 }  // namespace code
 
 class Error : public std::runtime_error {
