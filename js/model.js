@@ -7,11 +7,12 @@ const os = require('node:os');
 const { ChoriError, codes, fromNative } = require('./errors');
 const { parseMetadata, nativeSpec } = require('./metadata');
 const { native } = require('./native');
+const optimize = require('./optimize');
 const validate = require('./validate');
 
 // PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS; we reject where it does.
 const DEFAULT_MAX_PIXELS = 2 * 89478485;
-const LOAD_OPTIONS = ['threads', 'maxPixels', 'precision', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue'];
+const LOAD_OPTIONS = ['threads', 'maxPixels', 'precision', 'optimize', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue'];
 const PRECISIONS = ['fp32', 'bf16'];
 const DEFAULT_MAX_BATCH = 8;
 const DEFAULT_MAX_DELAY_MS = 5;
@@ -22,12 +23,19 @@ class Model {
   #native;
   #metadata;
   #path;
+  #info;
 
   /** @private Use load(). */
-  constructor(nativeModel, metadata, modelPath) {
+  constructor(nativeModel, metadata, modelPath, info) {
     this.#native = nativeModel;
     this.#metadata = metadata;
     this.#path = modelPath;
+    this.#info = Object.freeze(info);
+  }
+
+  /** How the model runs: the optimisation applied, its cost at load, threads, precision. */
+  get info() {
+    return this.#info;
   }
 
   get path() {
@@ -109,6 +117,10 @@ async function load(modelPath, opts) {
   if (!PRECISIONS.includes(precision)) {
     throw validate.invalidParameterError('options.precision', `one of ${PRECISIONS.join(', ')}`, precision);
   }
+  const requestedOptimize = o.optimize ?? 'auto';
+  if (!optimize.CHOICES.includes(requestedOptimize)) {
+    throw validate.invalidParameterError('options.optimize', `one of ${optimize.CHOICES.join(', ')}`, requestedOptimize);
+  }
   const maxBatch = validate.integerOption(o, 'options', 'maxBatch', 1, 256, DEFAULT_MAX_BATCH);
   const batching = {
     // Off by default: oneDNN picks kernels by batch size, so a batched row differs from the
@@ -125,14 +137,30 @@ async function load(modelPath, opts) {
       throw fromNative(err);
     });
   let metadata;
+  let info;
   try {
     metadata = parseMetadata(nativeModel.metadata, resolved);
+    const form = optimize.resolveOptimize(requestedOptimize, metadata.input);
+    const shape = optimize.warmupShape(metadata.input);
+    const report = await nativeModel.optimize(form, shape, shape ? optimize.WARMUP_RUNS : 0).catch((err) => {
+      throw fromNative(err);
+    });
+    info = {
+      optimize: form,
+      requestedOptimize,
+      warmupRuns: shape ? optimize.WARMUP_RUNS : 0,
+      optimizeMs: report.optimizeMs,
+      warmupMs: report.warmupMs,
+      threads,
+      precision,
+      maxBatch: batching.maxBatch,
+    };
     nativeModel.configure({ ...nativeSpec(metadata, maxPixels), ...batching });
   } catch (err) {
     await nativeModel.dispose();
     throw err;
   }
-  return new Model(nativeModel, metadata, resolved);
+  return new Model(nativeModel, metadata, resolved, info);
 }
 
 module.exports = { Model, load, DEFAULT_MAX_PIXELS };

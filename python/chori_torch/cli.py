@@ -22,6 +22,7 @@ from .errors import ChoriError
 from .export import export_artifact, load_model
 from .golden import write_golden
 from .metadata import INTERPOLATIONS, OUTPUT_KINDS, InputSpec
+from .optimize import CHOICES
 
 log = logging.getLogger("chori_torch")
 
@@ -129,10 +130,18 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _golden(args: argparse.Namespace) -> int:
-    document = write_golden(args.model, args.images, args.out, topk=args.topk, threads=args.threads)
+    document = write_golden(
+        args.model,
+        args.images,
+        args.out,
+        topk=args.topk,
+        threads=args.threads,
+        optimize_form=args.optimize,
+    )
     print(
         f"wrote {args.out}: {len(document['images'])} images, "
-        f"{len(document['rejected'])} rejected, top-{args.topk}, {args.threads} thread(s)"
+        f"{len(document['rejected'])} rejected, top-{args.topk}, {args.threads} thread(s), "
+        f"optimize {document['optimize']['form']}"
     )
     return 0
 
@@ -338,6 +347,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="torch.set_num_threads for the run (default: 1)",
+    )
+    golden.add_argument(
+        "--optimize",
+        choices=CHOICES,
+        default="auto",
+        help="the load-time graph passes, as the Node addon's load({optimize}) applies them: "
+        "auto (onednn when the model's input size is fixed, else freeze), none (the artifact as "
+        "saved), freeze, ofi (freeze + optimize_for_inference) or onednn (freeze + oneDNN Graph "
+        "fusion). Use the value your Node service loads with (default: auto, as Node's default)",
     )
     golden.set_defaults(handler=_golden)
 

@@ -1,14 +1,15 @@
 """Golden predictions: what Python answers for each image, for Node to reproduce exactly.
 
 Each image goes through the reference pipeline (:mod:`chori_torch.preprocessing`) described by
-the artifact's own metadata, then through the artifact itself as loaded by ``torch.jit.load``,
-one image at a time (batch 1) under ``torch.inference_mode()`` with a fixed thread count, so the
-numbers depend on nothing but the artifact, the image bytes and the torch build.
+the artifact's own metadata, then through the artifact itself as loaded by ``torch.jit.load``
+with the addon's load-time optimisation applied (:mod:`chori_torch.optimize`), one image at a
+time (batch 1) under ``torch.inference_mode()`` with a fixed thread count, so the numbers depend
+on nothing but the artifact, the optimisation, the image bytes and the torch build.
 
-Schema (``schema_version`` 1)::
+Schema (``schema_version`` 2; version 1 had no ``optimize``)::
 
     {
-      "schema_version": 1,
+      "schema_version": 2,
       "model": {
         "path": "/abs/export/model.pt",   # absolute path of the artifact
         "file": "model.pt",               # the same, relative to the JSON file's directory
@@ -17,6 +18,11 @@ Schema (``schema_version`` 1)::
       },
       "torch_version": "2.14.1+cpu",
       "threads": 1,                       # torch.set_num_threads during the run
+      "optimize": {                       # the load-time passes (chori_torch.optimize)
+        "requested": "auto",              # --optimize
+        "form": "onednn",                 # what it resolved to: Node's model.info.optimize
+        "warmup_runs": 3                  # forwards on zeros before the first image
+      },
       "topk": 5,                          # requested; each list holds min(topk, num_classes)
       "images": [                         # sorted by "file"
         {
@@ -54,11 +60,12 @@ from PIL import Image
 from .errors import ChoriError
 from .files import absolute, replacing, sha256_file
 from .metadata import load_artifact
+from .optimize import optimize, resolve
 from .preprocessing import build_transform, open_image
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PROGRESS_MIN_IMAGES = 20
 
 
@@ -91,6 +98,7 @@ def compute_golden(
     *,
     topk: int = 5,
     threads: int = 1,
+    optimize_form: str = "auto",
     relative_to: Path | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
@@ -106,6 +114,7 @@ def compute_golden(
     base = absolute(relative_to or Path.cwd())
     artifact = load_artifact(model_path)
     meta = artifact.metadata
+    form = resolve(optimize_form, meta.input)
     transform = build_transform(meta.input)
     files = sorted(collect_images(inputs), key=lambda p: _relative(p, base))
     show_counter = progress and sys.stderr.isatty() and len(files) >= PROGRESS_MIN_IMAGES
@@ -116,6 +125,8 @@ def compute_golden(
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
+        # After set_num_threads: the addon warms up with the model's own thread count too.
+        model = optimize(artifact.module, form, meta.input)
         for n, path in enumerate(files, 1):
             name = _relative(path, base)
             try:
@@ -125,7 +136,7 @@ def compute_golden(
                 rejected.append({"file": name, "error": str(e)})
                 continue
             with torch.inference_mode():
-                logits = artifact.module(transform(image).unsqueeze(0))[0]
+                logits = model(transform(image).unsqueeze(0))[0]
                 scores = logits if meta.output.kind == "probabilities" else logits.softmax(0)
             images.append(_record(name, path, logits, scores, meta.labels, topk))
             if counter is not None:
@@ -145,6 +156,7 @@ def compute_golden(
         },
         "torch_version": torch.__version__,
         "threads": threads,
+        "optimize": {"requested": optimize_form, "form": form, "warmup_runs": model.warmup_runs},
         "topk": topk,
         "images": images,
         "rejected": rejected,
@@ -179,10 +191,17 @@ def write_golden(
     *,
     topk: int = 5,
     threads: int = 1,
+    optimize_form: str = "auto",
 ) -> dict[str, Any]:
     """Compute golden predictions and write them to ``out``, all or nothing."""
     document = compute_golden(
-        model_path, inputs, topk=topk, threads=threads, relative_to=out.parent, progress=True
+        model_path,
+        inputs,
+        topk=topk,
+        threads=threads,
+        optimize_form=optimize_form,
+        relative_to=out.parent,
+        progress=True,
     )
     with replacing(out) as tmp:
         tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

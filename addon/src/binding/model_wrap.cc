@@ -94,6 +94,33 @@ class PreprocessWorker final : public PromiseWorker {
   model::Preprocessed tensor_;
 };
 
+class OptimizeWorker final : public PromiseWorker {
+ public:
+  OptimizeWorker(Napi::Env env, std::shared_ptr<model::Classifier> classifier, model::Optimization form,
+                 std::vector<int64_t> warmupShape, int warmupRuns)
+      : PromiseWorker(env),
+        classifier_(std::move(classifier)),
+        form_(form),
+        warmupShape_(std::move(warmupShape)),
+        warmupRuns_(warmupRuns) {}
+
+ private:
+  void Work() override { report_ = classifier_->optimize(form_, warmupShape_, warmupRuns_); }
+
+  Napi::Value Result(Napi::Env env) override {
+    auto result = Napi::Object::New(env);
+    result.Set("optimizeMs", report_.optimizeMs);
+    result.Set("warmupMs", report_.warmupMs);
+    return result;
+  }
+
+  std::shared_ptr<model::Classifier> classifier_;
+  model::Optimization form_;
+  std::vector<int64_t> warmupShape_;
+  int warmupRuns_;
+  model::OptimizeReport report_;
+};
+
 // Closing joins the inference thread, which may be mid-batch: done off the JS thread.
 class DisposeWorker final : public PromiseWorker {
  public:
@@ -121,6 +148,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
   Napi::Function ctor = DefineClass(env, "NativeModel",
                                     {
                                         InstanceAccessor<&ModelWrap::Metadata>("metadata"),
+                                        InstanceMethod<&ModelWrap::Optimize>("optimize"),
                                         InstanceMethod<&ModelWrap::Configure>("configure"),
                                         InstanceMethod<&ModelWrap::Predict>("predict"),
                                         InstanceMethod<&ModelWrap::Preprocess>("preprocess"),
@@ -167,6 +195,35 @@ std::shared_ptr<model::Classifier> ModelWrap::usable(Napi::Env env, Napi::Value*
 Napi::Value ModelWrap::Metadata(const Napi::CallbackInfo& info) {
   if (!classifier_) return info.Env().Null();
   return Napi::String::New(info.Env(), classifier_->metadataJson());
+}
+
+Napi::Value ModelWrap::Optimize(const Napi::CallbackInfo& info) {
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    if (!classifier_) return rejectedPromise(env, {code::kDisposed, "the model has been disposed"});
+    if (optimizeCalled_ || classifier_->configured()) {
+      throw Napi::Error::New(env, "optimize() may only be called once, before configure()");
+    }
+    if (!info[0].IsString()) throw Napi::TypeError::New(env, "optimize(form, warmupShape, warmupRuns) needs a string form");
+    auto form = model::parseOptimization(info[0].As<Napi::String>().Utf8Value());
+    std::vector<int64_t> shape;
+    if (info[1].IsArray()) {
+      auto array = info[1].As<Napi::Array>();
+      for (uint32_t i = 0; i < array.Length(); ++i) {
+        Napi::Value v = array.Get(i);
+        if (!v.IsNumber() || v.As<Napi::Number>().Int64Value() < 1) {
+          throw Napi::TypeError::New(env, "warmupShape must hold positive integers");
+        }
+        shape.push_back(v.As<Napi::Number>().Int64Value());
+      }
+      if (shape.size() != 4 || shape[1] != 3) throw Napi::TypeError::New(env, "warmupShape must be [N, 3, H, W]");
+    }
+    int runs = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
+    optimizeCalled_ = true;
+    auto* worker = new OptimizeWorker(env, classifier_, form, std::move(shape), runs);  // napi deletes it
+    worker->Queue();
+    return worker->promise();
+  });
 }
 
 Napi::Value ModelWrap::Configure(const Napi::CallbackInfo& info) {

@@ -23,6 +23,11 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  private:
   // [sync] metadata: string — the artifact's chori.json, verbatim.
   Napi::Value Metadata(const Napi::CallbackInfo& info);
+  // [async] optimize(form: "none" | "freeze" | "ofi" | "onednn", warmupShape: number[] | null,
+  //   warmupRuns: number) → Promise<{ optimizeMs, warmupMs }>: the load-time passes and the
+  //   warm-up forwards, on the libuv pool. Only before configure(), and only once; rejects with
+  //   CHORI_MODEL_LOAD when a pass fails.
+  Napi::Value Optimize(const Napi::CallbackInfo& info);
   // [sync] configure(spec: object): void — the input spec, validated by js/metadata.js.
   // Throws TypeError on a malformed spec.
   Napi::Value Configure(const Napi::CallbackInfo& info);
@@ -50,6 +55,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
   std::shared_ptr<model::Classifier> classifier_;
   std::shared_ptr<Dispatcher> dispatcher_;  // created by configure()
+  bool optimizeCalled_ = false;
 };
 
 }  // namespace chori::binding

@@ -13,6 +13,25 @@ namespace chori::model {
 
 enum class Precision { Float32, BFloat16 };
 
+// The load-time graph passes (docs/ARCHITECTURE.md, "Load-time optimisation"). `chori golden`
+// applies the same ones through Python in the same order, so the golden logits come from the
+// very graph the addon runs.
+enum class Optimization {
+  None,                  // the artifact as saved, executor optimisations off
+  Freeze,                // torch.jit.freeze (conv-bn folding, constants), executor optimisations off
+  OptimizeForInference,  // freeze + torch.jit.optimize_for_inference (oneDNN layouts)
+  OneDnnFusion,          // freeze, run by the profiling executor with oneDNN Graph (LLGA) fusion
+};
+
+// Throws chori::Error(CHORI_MODEL_LOAD) for a name other than none, freeze, ofi, onednn.
+Optimization parseOptimization(const std::string& name);
+const char* optimizationName(Optimization form);
+
+struct OptimizeReport {
+  double optimizeMs = 0;  // applying the passes
+  double warmupMs = 0;    // the warm-up forwards (oneDNN Graph compiles its partitions then)
+};
+
 struct LoadOptions {
   int threads = 0;  // intra-op threads of this model's forward; 0 = libtorch's default (all cores)
   // BFloat16 converts the weights at load time and runs forward in bf16 (oneDNN uses
@@ -39,6 +58,11 @@ class Backend {
   virtual ~Backend() = default;
   // The embedded chori.json, verbatim; JS parses and validates it.
   virtual const std::string& metadataJson() const = 0;
+  // [blocking] Applies `form` once, before the first forward, then runs `warmupRuns` forwards
+  // on zeros of `warmupShape` (N×3×H×W; empty skips the warm-up) so that the profiling executor
+  // has specialised and compiled the graph before the first real call. Throws
+  // chori::Error(CHORI_MODEL_LOAD) when a pass fails on this model.
+  virtual OptimizeReport optimize(Optimization form, const std::vector<int64_t>& warmupShape, int warmupRuns) = 0;
   // [blocking] Runs the model; throws chori::Error(CHORI_INFERENCE) on failure.
   // Called from one thread at a time (the model's inference thread).
   virtual Output forward(const Batch& batch, bool outputsAreProbabilities) const = 0;

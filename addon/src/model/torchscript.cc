@@ -1,10 +1,14 @@
 // The TorchScript backend: the only translation unit that includes libtorch.
 #include <ATen/Parallel.h>
+#include <torch/csrc/jit/codegen/onednn/interface.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/version.h>
 
+#include <chrono>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 
 #include "common/error.h"
 #include "model/backend.h"
@@ -35,6 +39,20 @@ void checkArtifactFile(const std::string& path) {
   }
 }
 
+double msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// oneDNN Graph fusion is a pre-pass of the profiling executor, registered process-wide (what
+// torch.jit.enable_onednn_fusion(True) does in Python). Registering it changes every graph the
+// executor optimises from then on, which is why the other forms run with the executor's
+// optimisations off (GraphOptimizerEnabledGuard is per thread): a model loaded with
+// `optimize: 'none'` stays the plain graph whatever else the process has loaded.
+void enableOneDnnFusion() {
+  static std::once_flag once;
+  std::call_once(once, [] { torch::jit::RegisterLlgaFuseGraph::setEnabled(true); });
+}
+
 class TorchScriptBackend final : public Backend {
  public:
   TorchScriptBackend(torch::jit::Module module, std::string metadata, torch::ScalarType dtype, int threads)
@@ -42,19 +60,30 @@ class TorchScriptBackend final : public Backend {
 
   const std::string& metadataJson() const override { return metadata_; }
 
+  OptimizeReport optimize(Optimization form, const std::vector<int64_t>& warmupShape, int warmupRuns) override {
+    OptimizeReport report;
+    try {
+      auto start = std::chrono::steady_clock::now();
+      applyPasses(form);
+      report.optimizeMs = msSince(start);
+      if (warmupShape.size() == 4) {
+        start = std::chrono::steady_clock::now();
+        Batch zeros{warmupShape[0], warmupShape[2], warmupShape[3], {}};
+        zeros.data.assign(static_cast<size_t>(zeros.n * 3 * zeros.height * zeros.width), 0.0f);
+        for (int i = 0; i < warmupRuns; ++i) run(zeros);
+        report.warmupMs = msSince(start);
+      }
+    } catch (const c10::Error& e) {
+      throw Error(code::kModelLoad, std::string("optimize '") + optimizationName(form) + "' failed: " + brief(e));
+    } catch (const std::exception& e) {
+      throw Error(code::kModelLoad, std::string("optimize '") + optimizationName(form) + "' failed: " + e.what());
+    }
+    return report;
+  }
+
   Output forward(const Batch& batch, bool outputsAreProbabilities) const override {
     try {
-      // OpenMP keeps the thread count per calling thread and each model has its own inference
-      // thread, so setting it here gives every model its own `threads`. (ATen may reset a
-      // thread's count from the process-wide value on its first parallel region; checking on
-      // every call puts it back.)
-      if (threads_ > 0 && at::get_num_threads() != threads_) at::set_num_threads(threads_);
-      c10::InferenceMode guard;
-      // from_blob borrows: `batch` outlives the call and the result is copied out below.
-      auto input = torch::from_blob(const_cast<float*>(batch.data.data()),
-                                    {batch.n, 3, batch.height, batch.width}, torch::kFloat32)
-                       .to(dtype_);
-      torch::jit::IValue result = module_.forward({input});
+      torch::jit::IValue result = run(batch);
       if (result.isTuple()) result = result.toTupleRef().elements().at(0);
       if (!result.isTensor()) throw Error(code::kInference, "the model returned " + result.tagKind() + ", not a tensor");
       auto logits = result.toTensor().to(torch::kFloat32).contiguous();
@@ -80,6 +109,40 @@ class TorchScriptBackend final : public Backend {
   }
 
  private:
+  // Same calls, same order as python/chori_torch/optimize.py.
+  void applyPasses(Optimization form) {
+    switch (form) {
+      case Optimization::None:
+        break;
+      case Optimization::Freeze:
+        module_ = torch::jit::freeze(module_);
+        break;
+      case Optimization::OptimizeForInference:
+        module_ = torch::jit::optimize_for_inference(module_);  // freezes first, as in Python
+        break;
+      case Optimization::OneDnnFusion:
+        enableOneDnnFusion();
+        module_ = torch::jit::freeze(module_);
+        break;
+    }
+    executorOptimizes_ = form == Optimization::OneDnnFusion;
+  }
+
+  torch::jit::IValue run(const Batch& batch) const {
+    // OpenMP keeps the thread count per calling thread and each model has its own inference
+    // thread, so setting it here gives every model its own `threads`. (ATen may reset a
+    // thread's count from the process-wide value on its first parallel region; checking on
+    // every call puts it back.)
+    if (threads_ > 0 && at::get_num_threads() != threads_) at::set_num_threads(threads_);
+    c10::InferenceMode guard;
+    torch::jit::GraphOptimizerEnabledGuard executor(executorOptimizes_);
+    // from_blob borrows: `batch` outlives the call and the result is copied out by the caller.
+    auto input = torch::from_blob(const_cast<float*>(batch.data.data()), {batch.n, 3, batch.height, batch.width},
+                                  torch::kFloat32)
+                     .to(dtype_);
+    return module_.forward({input});
+  }
+
   static std::string shapeOf(const torch::Tensor& t) {
     std::string s = "[";
     for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
@@ -90,9 +153,32 @@ class TorchScriptBackend final : public Backend {
   std::string metadata_;
   torch::ScalarType dtype_;
   int threads_;
+  bool executorOptimizes_ = false;  // set by optimize(), before the inference thread starts
 };
 
 }  // namespace
+
+Optimization parseOptimization(const std::string& name) {
+  for (auto form : {Optimization::None, Optimization::Freeze, Optimization::OptimizeForInference,
+                    Optimization::OneDnnFusion}) {
+    if (name == optimizationName(form)) return form;
+  }
+  throw Error(code::kModelLoad, "unknown optimization '" + name + "' (expected none, freeze, ofi or onednn)");
+}
+
+const char* optimizationName(Optimization form) {
+  switch (form) {
+    case Optimization::None:
+      return "none";
+    case Optimization::Freeze:
+      return "freeze";
+    case Optimization::OptimizeForInference:
+      return "ofi";
+    case Optimization::OneDnnFusion:
+      return "onednn";
+  }
+  return "none";
+}
 
 std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& options) {
   checkArtifactFile(path);

@@ -1,0 +1,110 @@
+"""Load-time graph optimisation, applied exactly as the addon applies it.
+
+The artifact stays the plain traced module (``optimize_for_inference`` output cannot even be
+saved); the passes run after loading, in Python for ``chori golden`` and in C++ for the addon
+(``addon/src/model/torchscript.cc``), with the same names, in the same order, with the same
+warm-up. Both sides run the same libtorch, so the golden logits come from the very graph the
+addon runs. The rule for ``auto`` mirrors ``js/optimize.js``; the parity tests check that Node
+reports the form recorded in the golden file.
+
+Forms:
+
+``none``
+    the artifact as saved.
+``freeze``
+    ``torch.jit.freeze`` (constants folded, conv and batch-norm merged).
+``ofi``
+    freeze + ``torch.jit.optimize_for_inference`` (oneDNN weight layouts). Its kernels are
+    not bit-identical across thread counts.
+``onednn``
+    freeze, executed by the profiling executor with oneDNN Graph (LLGA) fusion. The first run
+    is a profiling run and the second compiles the fused partitions for the input shape, hence
+    the warm-up.
+
+oneDNN Graph fusion is registered process-wide (``torch.jit.enable_onednn_fusion``); the
+other forms therefore run with the executor's optimisations off
+(``torch.jit.optimized_execution(False)``, per thread), so they are the same graphs whatever
+else the process has loaded. For ``none`` and ``freeze`` that changes no bit: the executor's own
+passes do not alter a CNN's arithmetic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+import torch
+
+from .errors import ChoriError, first_line
+from .metadata import InputSpec
+from .torchscript import deprecation_expected
+
+Form = Literal["none", "freeze", "ofi", "onednn"]
+FORMS: tuple[str, ...] = get_args(Form)
+CHOICES: tuple[str, ...] = ("auto", *FORMS)
+# The executor profiles the first run and compiles on the second; the third runs the result.
+WARMUP_RUNS = 3
+
+
+def static_input_size(spec: InputSpec) -> tuple[int, int] | None:
+    """(H, W) of every model input when the spec fixes it: a crop, or a squashing resize."""
+    if spec.crop is not None:
+        return (spec.crop[0], spec.crop[1])
+    if spec.resize is not None and len(spec.resize) == 2:
+        return (spec.resize[0], spec.resize[1])
+    return None
+
+
+def resolve(requested: str, spec: InputSpec) -> Form:
+    """``auto`` → ``onednn`` for a static input size (fastest at batch 1 on every CNN measured,
+    deterministic across processes and thread counts), else ``freeze``: oneDNN Graph compiles one
+    graph per input shape, so with input sizes that follow the image its answers would depend on
+    which shapes came first."""
+    if requested not in CHOICES:
+        raise ChoriError(f"--optimize must be one of {', '.join(CHOICES)}, got {requested!r}")
+    if requested != "auto":
+        return requested  # type: ignore[return-value]
+    return "onednn" if static_input_size(spec) is not None else "freeze"
+
+
+@dataclass(frozen=True)
+class Optimized:
+    """A module with its load-time passes applied; call it like the module."""
+
+    form: Form
+    module: torch.jit.ScriptModule
+    warmup_runs: int
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        with torch.jit.optimized_execution(self.form == "onednn"):
+            return self.module(batch)
+
+
+def _passes(form: Form) -> Callable[[torch.jit.ScriptModule], torch.jit.ScriptModule]:
+    if form == "none":
+        return lambda m: m
+    if form == "freeze":
+        return torch.jit.freeze
+    if form == "ofi":
+        return torch.jit.optimize_for_inference  # freezes first
+    torch.jit.enable_onednn_fusion(True)
+    return torch.jit.freeze
+
+
+def optimize(module: torch.jit.ScriptModule, form: Form, spec: InputSpec) -> Optimized:
+    """Apply ``form`` to a loaded artifact module and warm it up on zeros of the input shape,
+    as the addon's ``load()`` does (same calls, same order, same warm-up)."""
+    try:
+        with deprecation_expected():
+            optimized = _passes(form)(module)
+    except RuntimeError as e:
+        raise ChoriError(f"optimize {form!r} failed: {first_line(e)}") from e
+    size = static_input_size(spec)
+    result = Optimized(form, optimized, WARMUP_RUNS if size is not None else 0)
+    if size is not None:
+        zeros = torch.zeros(1, 3, *size)
+        with torch.inference_mode():
+            for _ in range(WARMUP_RUNS):
+                result(zeros)
+    return result
