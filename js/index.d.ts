@@ -74,6 +74,14 @@ export interface LoadOptions {
    */
   precision?: 'fp32' | 'bf16';
   /**
+   * Graph passes applied after loading, then a warm-up on the input shape (docs/ARCHITECTURE.md,
+   * "Load-time optimisation"). 'auto' is 'onednn' when the model's input size is fixed (a crop or
+   * a [height, width] resize), else 'freeze'. `chori golden --optimize` applies the same passes,
+   * so answers stay bit-identical to the golden set for the form used on both sides.
+   * Default: 'auto'.
+   */
+  optimize?: OptimizeChoice;
+  /**
    * Gather concurrent predict() calls into one forward. Default: false — batched rows differ
    * from batch-1 results in the last bits (oneDNN picks kernels by batch size).
    */
@@ -84,6 +92,26 @@ export interface LoadOptions {
   maxDelayMs?: number;
   /** Most calls in flight; more reject with CHORI_OVERLOADED. Default: 1024. */
   maxQueue?: number;
+}
+
+/** none: the artifact as saved; freeze: torch.jit.freeze; ofi: freeze + optimize_for_inference;
+ * onednn: freeze + oneDNN Graph fusion. */
+export type Optimization = 'none' | 'freeze' | 'ofi' | 'onednn';
+export type OptimizeChoice = 'auto' | Optimization;
+
+/** How a loaded model runs. */
+export interface ModelInfo {
+  /** The load-time optimisation applied ('auto' resolved). */
+  readonly optimize: Optimization;
+  readonly requestedOptimize: OptimizeChoice;
+  /** Forwards run at load on zeros of the input shape; 0 when the input size is not fixed. */
+  readonly warmupRuns: number;
+  readonly optimizeMs: number;
+  readonly warmupMs: number;
+  readonly threads: number;
+  readonly precision: 'fp32' | 'bf16';
+  /** 1 when batching is off. */
+  readonly maxBatch: number;
 }
 
 export interface PredictOptions {
@@ -119,6 +147,7 @@ export class Model {
   private constructor();
   readonly path: string;
   readonly metadata: Metadata;
+  readonly info: ModelInfo;
   readonly labels: readonly string[];
   readonly disposed: boolean;
   predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;

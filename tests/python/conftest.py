@@ -52,16 +52,26 @@ def node() -> str:
 
 
 def run_node(
-    model: Path, files: list[Path], *, tensors: bool = False, precision: str = "fp32"
+    model: Path,
+    files: list[Path],
+    *,
+    tensors: bool = False,
+    precision: str = "fp32",
+    optimize: str = "auto",
+    expect_form: str | None = None,
 ) -> dict[str, dict]:
+    """Node's results by file; with ``expect_form``, asserts the optimisation Node applied."""
     args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", "1"]
-    args += ["--precision", precision]
+    args += ["--precision", precision, "--optimize", optimize]
     if tensors:
         args.append("--tensors")
     out = subprocess.run(
         [*args, *map(str, files)], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
-    return {r["file"]: r for r in json.loads(out)["results"]}
+    document = json.loads(out)
+    if expect_form is not None:
+        assert document["info"]["optimize"] == expect_form, document["info"]
+    return {r["file"]: r for r in document["results"]}
 
 
 @pytest.fixture

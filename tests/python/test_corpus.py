@@ -113,22 +113,24 @@ def test_tensors_bit_identical(accepted: list[Sample], node_demo: dict[str, dict
     assert mismatched == []
 
 
+@pytest.mark.parametrize("optimize", ["auto", "none"])
 @pytest.mark.parametrize("model_name", ["demo", "resnet18"])
 def test_logits_identical(
     model_name: str,
+    optimize: str,
     accepted: list[Sample],
     node_demo: dict[str, dict],
     resnet18_artifact: Path,
     tmp_path: Path,
 ) -> None:
-    if model_name == "demo":
+    if model_name == "demo" and optimize == "auto":
         model, files, node = DEMO_MODEL, [s.path for s in accepted], node_demo
     else:
+        model = DEMO_MODEL if model_name == "demo" else resnet18_artifact
         # Resize(256) turns the extreme aspect ratios into ~1 GB images: demo model only.
-        model = resnet18_artifact
-        files = [s.path for s in accepted if not s.extreme]
-        node = run_node(model, files)
-    golden = compute_golden(model, files, threads=1, relative_to=tmp_path)
+        files = [s.path for s in accepted if model_name == "demo" or not s.extreme]
+        node = run_node(model, files, optimize=optimize)
+    golden = compute_golden(model, files, threads=1, optimize_form=optimize, relative_to=tmp_path)
     assert golden["rejected"] == []
     max_delta = 0.0
     for g in golden["images"]:
@@ -136,7 +138,11 @@ def test_logits_identical(
         assert "error" not in got, f"{g['path']}: {got['error']}"
         delta = np.abs(np.float32(got["logits"]) - np.float32(g["logits"])).max()
         max_delta = max(max_delta, float(delta))
-    print(f"\ncorpus logits[{model_name}]: {len(files)} images, max |Δlogit| = {max_delta:.3g}")
+    form = golden["optimize"]["form"]
+    print(
+        f"\ncorpus logits[{model_name}, {form}]: {len(files)} images, "
+        f"max |Δlogit| = {max_delta:.3g}"
+    )
     assert max_delta == 0.0
 
 

@@ -1,10 +1,12 @@
 """Cross-runtime parity: Node (the addon) against Python's golden predictions.
 
 Python writes the golden set with the reference pipeline (PIL + torchvision + the artifact under
-``torch.jit.load``); Node classifies the same files through ``require('chori-torch')``. Both
-run the same TorchScript graph on the same libtorch build with one intra-op thread, and the
-addon reproduces PIL's decoding and resampling, so the model inputs are identical and the
-logits should be too. The test prints the max |Δlogit| it measured and asserts it is within
+``torch.jit.load`` with the load-time optimisation applied); Node classifies the same files
+through ``require('chori-torch')`` with the same ``optimize``. Both run the same TorchScript
+graph on the same libtorch build with one intra-op thread, and the addon reproduces PIL's
+decoding and resampling, so the model inputs are identical and the logits should be too. Both
+the default (``auto``: oneDNN Graph fusion for these fixed-size models) and ``none`` are
+checked. The test prints the max |Δlogit| it measured and asserts it is within
 ``LOGIT_TOLERANCE``.
 """
 
@@ -14,6 +16,7 @@ import base64
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,8 @@ from chori_torch.preprocessing import build_transform, open_image
 from conftest import DEMO_IMAGES, DEMO_MODEL, LOGIT_TOLERANCE, ROOT, real_photographs, run_node
 
 
-def write_golden(model: Path, files: list[Path], out: Path) -> dict[str, dict]:
+def write_golden(model: Path, files: list[Path], out: Path, optimize: str) -> tuple[str, dict]:
+    """(the resolved optimisation form, golden entries by image name)."""
     images_dir = out.parent / "images"
     images_dir.mkdir(exist_ok=True)
     # `chori golden` takes files or directories; a symlink farm keeps names unique and readable.
@@ -46,12 +50,14 @@ def write_golden(model: Path, files: list[Path], out: Path) -> dict[str, dict]:
             str(out),
             "--threads",
             "1",
+            "--optimize",
+            optimize,
         ],
         check=True,
         cwd=ROOT,
     )
     golden = json.loads(out.read_text())
-    return {Path(g["path"]).name: g for g in golden["images"]}
+    return golden["optimize"]["form"], {Path(g["path"]).name: g for g in golden["images"]}
 
 
 @pytest.fixture(scope="session")
@@ -61,37 +67,66 @@ def corpus() -> list[Path]:
     return files
 
 
-@pytest.fixture(scope="session", params=["demo", "resnet18"])
+@dataclass(frozen=True)
+class GoldenSet:
+    model_name: str
+    model: Path
+    optimize: str  # as requested
+    form: str  # as resolved: what Node must report too
+    golden: dict[str, dict]  # by image name
+    paths: dict[str, Path]
+
+    def run_node(self, **options: str) -> dict[str, dict]:
+        """Node over the golden images with the same optimisation, results by image name."""
+        names = sorted(self.golden)
+        results = run_node(
+            self.model,
+            [self.paths[n] for n in names],
+            optimize=self.optimize,
+            expect_form=self.form,
+            **options,
+        )
+        return {n: results[str(self.paths[n])] for n in names}
+
+
+@pytest.fixture(
+    scope="session",
+    params=[("demo", "auto"), ("demo", "none"), ("resnet18", "auto"), ("resnet18", "none")],
+    ids=lambda p: "-".join(p),
+)
 def golden_set(
     request: pytest.FixtureRequest,
     resnet18_artifact: Path,
     corpus: list[Path],
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[str, Path, dict[str, dict], dict[str, Path]]:
-    """(model name, artifact, golden entries and image paths by name), written once per model."""
-    model = DEMO_MODEL if request.param == "demo" else resnet18_artifact
-    folder = tmp_path_factory.mktemp(f"golden-{request.param}")
-    golden = write_golden(model, corpus, folder / "golden.json")
-    return request.param, model, golden, {name: folder / "images" / name for name in golden}
+) -> GoldenSet:
+    """A golden set written once per model and optimisation."""
+    model_name, optimize = request.param
+    model = DEMO_MODEL if model_name == "demo" else resnet18_artifact
+    folder = tmp_path_factory.mktemp(f"golden-{model_name}-{optimize}")
+    form, golden = write_golden(model, corpus, folder / "golden.json", optimize)
+    paths = {name: folder / "images" / name for name in golden}
+    return GoldenSet(model_name, model, optimize, form, golden, paths)
 
 
-def test_node_matches_python_golden(
-    golden_set: tuple[str, Path, dict[str, dict], dict[str, Path]], corpus: list[Path]
-) -> None:
-    model_name, model, golden, paths = golden_set
+def test_auto_is_onednn_for_fixed_size_models(golden_set: GoldenSet) -> None:
+    assert golden_set.form == {"auto": "onednn", "none": "none"}[golden_set.optimize]
+
+
+def test_node_matches_python_golden(golden_set: GoldenSet, corpus: list[Path]) -> None:
+    golden = golden_set.golden
     assert len(golden) == len(corpus), "PIL opened every corpus image"
-    node_results = run_node(model, [paths[name] for name in sorted(golden)])
-
+    node_results = golden_set.run_node()
     max_delta = 0.0
     top1_agree = 0
     for name, expected in golden.items():
-        got = node_results[str(paths[name])]
+        got = node_results[name]
         assert "error" not in got, f"{name}: {got.get('error')}"
         delta = np.abs(np.float32(got["logits"]) - np.float32(expected["logits"])).max()
         max_delta = max(max_delta, float(delta))
         top1_agree += got["index"] == expected["index"]
     print(
-        f"\nparity[{model_name}]: {len(golden)} images, "
+        f"\nparity[{golden_set.model_name}, {golden_set.form}]: {len(golden)} images, "
         f"top-1 agreement {top1_agree}/{len(golden)}, max |Δlogit| = {max_delta:.3g}"
     )
     assert top1_agree == len(golden)
@@ -104,16 +139,15 @@ BF16_MIN_AGREEMENT = {"demo": 1.0, "resnet18": 0.8}
 BF16_MAX_DELTA_PROB = 0.05
 
 
-def test_bf16_against_fp32_golden(
-    golden_set: tuple[str, Path, dict[str, dict], dict[str, Path]],
-) -> None:
-    """The opt-in bf16 mode: top-1 agreement and max |Δprob| against the fp32 golden set."""
-    model_name, model, golden, paths = golden_set
-    results = run_node(model, [paths[name] for name in sorted(golden)], precision="bf16")
+def test_bf16_against_fp32_golden(golden_set: GoldenSet) -> None:
+    """The opt-in bf16 mode, same optimisation: top-1 agreement and max |Δprob| against the
+    fp32 golden set."""
+    golden = golden_set.golden
+    results = golden_set.run_node(precision="bf16")
     agree = 0
     max_delta = 0.0
     for name, expected in golden.items():
-        got = results[str(paths[name])]
+        got = results[name]
         assert "error" not in got, f"{name}: {got.get('error')}"
         agree += got["index"] == expected["index"]
         scores = {t["index"]: t["score"] for t in got["topk"]}
@@ -121,10 +155,10 @@ def test_bf16_against_fp32_golden(
             max_delta, *(abs(scores[t["index"]] - t["score"]) for t in expected["topk"])
         )
     print(
-        f"\nbf16[{model_name}]: top-1 agreement {agree}/{len(golden)}, "
-        f"max |Δprob| = {max_delta:.3g} against fp32"
+        f"\nbf16[{golden_set.model_name}, {golden_set.form}]: top-1 agreement "
+        f"{agree}/{len(golden)}, max |Δprob| = {max_delta:.3g} against fp32"
     )
-    assert agree / len(golden) >= BF16_MIN_AGREEMENT[model_name]
+    assert agree / len(golden) >= BF16_MIN_AGREEMENT[golden_set.model_name]
     assert max_delta <= BF16_MAX_DELTA_PROB
 
 

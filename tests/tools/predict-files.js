@@ -3,7 +3,7 @@
 // Driven by tests/python/test_parity.py: classifies files with the addon and prints one JSON
 // document with, per file, the prediction and its full float32 logits (or the error code), and
 // optionally the preprocessed tensor as base64 float32 bytes.
-//   node tests/tools/predict-files.js --model M [--threads N] [--precision bf16] [--tensors] FILE...
+//   node tests/tools/predict-files.js --model M [--threads N] [--precision bf16] [--optimize F] [--tensors] FILE...
 
 const fs = require('node:fs');
 const { parseArgs } = require('node:util');
@@ -16,10 +16,15 @@ async function main() {
       model: { type: 'string' },
       threads: { type: 'string', default: '1' },
       precision: { type: 'string', default: 'fp32' },
+      optimize: { type: 'string', default: 'auto' },
       tensors: { type: 'boolean' },
     },
   });
-  const model = await chori.load(values.model, { threads: Number(values.threads), precision: values.precision });
+  const model = await chori.load(values.model, {
+    threads: Number(values.threads),
+    precision: values.precision,
+    optimize: values.optimize,
+  });
   const results = [];
   for (const file of positionals) {
     const bytes = fs.readFileSync(file);
@@ -38,7 +43,7 @@ async function main() {
     }
   }
   await model.dispose();
-  process.stdout.write(JSON.stringify({ torchVersion: chori.version, results }));
+  process.stdout.write(JSON.stringify({ info: model.info, results }));
 }
 
 main().catch((err) => {

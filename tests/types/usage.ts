@@ -8,7 +8,9 @@ async function main(): Promise<void> {
   const r: chori.Prediction = await chori.predict(buf);
   const label: string = r.label;
   const score: number = r.topk[0].score;
-  const m = await chori.load('export/model.pt', { threads: 2, maxPixels: 1_000_000 });
+  const m = await chori.load('export/model.pt', { threads: 2, maxPixels: 1_000_000, optimize: 'auto' });
+  const form: chori.Optimization = m.info.optimize;
+  const warmupMs: number = m.info.warmupMs;
   const r2 = await m.predict(buf, { topk: 5, logits: true });
   const logits: Float32Array | undefined = r2.logits;
   const ms: number = r2.timings.decodeMs + r2.timings.inferenceMs;
@@ -26,9 +28,11 @@ async function main(): Promise<void> {
   await chori.predict('face.jpg');
   // @ts-expect-error: unknown option
   await m.predict(buf, { topK: 3 });
+  // @ts-expect-error: not an optimisation
+  await chori.load('export/model.pt', { optimize: 'fast' });
   const server = await chori.serve({ models: { demo: 'export/model.pt' }, port: 0 });
   await server.close();
-  void [label, score, logits, ms, c, h, w, labels, size];
+  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs];
 }
 
 void main;

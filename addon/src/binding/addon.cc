@@ -8,6 +8,7 @@
 #include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
 #include "model/backend.h"
+#include "model/batcher.h"
 
 namespace chori::binding {
 namespace {
@@ -43,10 +44,20 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync, blocking] closeAll(): stops every model's inference thread (queued calls are
+// failed with CHORI_DISPOSED, running batches finish). js/native.js calls it on process 'exit'.
+Napi::Value CloseAll(const Napi::CallbackInfo& info) {
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    model::Batcher::closeAll();
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("load", Napi::Function::New<Load>(env, "load"));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
+  exports.Set("closeAll", Napi::Function::New<CloseAll>(env, "closeAll"));
   return exports;
 }
 

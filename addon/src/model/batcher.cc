@@ -14,16 +14,19 @@ using Clock = std::chrono::steady_clock;
 
 // Every running Batcher, so that exit() can stop them: process.exit() runs the static
 // destructors of libtorch while an inference thread may still be inside forward(), which
-// crashes. An atexit handler registered after libtorch was loaded runs before those.
+// crashes. js/native.js calls closeAll() from process 'exit', before exit() begins; the atexit
+// handler is the fallback for an exit() that bypasses Node. It runs before the destructors of
+// statics constructed before it was registered, but not of those that oneDNN constructs lazily
+// later (on a new batch shape, say), hence the JS hook.
 std::mutex liveMutex;
 std::set<Batcher*> live;
 
-void stopAllAtExit() {
+}  // namespace
+
+void Batcher::closeAll() {
   std::lock_guard lock(liveMutex);
   for (Batcher* batcher : live) batcher->close();
 }
-
-}  // namespace
 
 Batcher::Batcher(const Backend& backend, BatchOptions options, bool outputsAreProbabilities)
     : backend_(backend),
@@ -31,7 +34,7 @@ Batcher::Batcher(const Backend& backend, BatchOptions options, bool outputsArePr
       outputsAreProbabilities_(outputsAreProbabilities),
       thread_([this] { run(); }) {
   static std::once_flag registered;
-  std::call_once(registered, [] { std::atexit(stopAllAtExit); });
+  std::call_once(registered, [] { std::atexit(closeAll); });
   std::lock_guard lock(liveMutex);
   live.insert(this);
 }

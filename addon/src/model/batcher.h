@@ -47,6 +47,8 @@ class Batcher {
   void submit(std::vector<float> input, int64_t height, int64_t width, Callback done);
   // [blocking] Fails queued requests with CHORI_DISPOSED, lets the running batch finish, joins.
   void close();
+  // [blocking] close() on every live Batcher: before the process exits.
+  static void closeAll();
 
  private:
   struct Job {
