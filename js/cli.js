@@ -22,6 +22,7 @@ predict options:
   --topk K       how many ranked labels to report per image (default: 1 in the table, 5 with --json)
   --json         print one JSON object per image instead of a table
   --threads N    libtorch intra-op threads (default: all cores)
+  --optimize F   load-time graph passes: auto, none, freeze, ofi, onednn (default: auto)
   -h, --help     show this help
   --version      print the version
 
@@ -93,6 +94,7 @@ async function predictCommand(argv) {
       topk: { type: 'string' },
       json: { type: 'boolean', default: false },
       threads: { type: 'string' },
+      optimize: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -102,6 +104,7 @@ async function predictCommand(argv) {
   if (!Number.isInteger(topk) || topk < 1) throw usage(`--topk must be a positive integer, not ${values.topk}`);
   const loadOptions = {};
   if (values.threads !== undefined) loadOptions.threads = Number(values.threads);
+  if (values.optimize !== undefined) loadOptions.optimize = values.optimize;
 
   const files = listImages(positionals);
   if (files.length === 0) throw usage(`no image files found in ${positionals.join(', ')}`);

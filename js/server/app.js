@@ -49,7 +49,12 @@ class ChoriServer {
     this.#registry = new ModelRegistry({
       models: options.models,
       load,
-      loadOptions: { maxPixels: options.maxPixels, threads: options.threads, batch: options.batch },
+      loadOptions: {
+        maxPixels: options.maxPixels,
+        threads: options.threads,
+        batch: options.batch,
+        optimize: options.optimize,
+      },
       maxQueue: options.maxQueue,
     });
     this.#metrics = createMetrics(this.#registry);

@@ -7,6 +7,7 @@ const path = require('node:path');
 const { parseArgs } = require('node:util');
 const { codes } = require('../errors');
 const { DEFAULT_MAX_PIXELS } = require('../model');
+const { CHOICES } = require('../optimize');
 const validate = require('../validate');
 
 const MiB = 1024 * 1024;
@@ -21,6 +22,8 @@ const SPEC = [
   { key: 'port', kind: 'integer', min: 0, max: 65535, default: 8080, arg: 'N', help: 'TCP port, 0 for any free one (default 8080)' },
   { key: 'threads', kind: 'integer', min: 1, max: 1024, default: 1, arg: 'N',
     help: 'libtorch intra-op threads (default 1: requests already run in parallel on libuv\'s thread pool, UV_THREADPOOL_SIZE)' },
+  { key: 'optimize', kind: 'enum', values: CHOICES, default: 'auto', arg: 'FORM',
+    help: 'load-time graph passes: auto (onednn for a fixed input size, else freeze), none, freeze, ofi or onednn; golden sets must be written with the same (chori golden --optimize; default auto)' },
   { key: 'batch', kind: 'boolean', default: false,
     help: 'dynamic batching: gather concurrent requests on a model into one forward (more throughput under load; rows then differ from batch-1 answers in the last bits; default off)' },
   { key: 'maxPixels', kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: DEFAULT_MAX_PIXELS, arg: 'N',

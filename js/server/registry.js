@@ -231,6 +231,7 @@ class ModelRegistry extends EventEmitter {
       labels: [...metadata.labels],
       input: artifactInput(metadata.input),
       output: { kind: metadata.output.kind, num_classes: metadata.output.numClasses },
+      optimize: entry.model.info.optimize,
     };
   }
 }

@@ -47,6 +47,7 @@ test('GET /healthz, /readyz and /models describe the server', async () => {
   assert.equal(faces.input.color_mode, 'RGB');
   assert.equal(faces.output.num_classes, 2);
   assert.match(faces.sha256, /^[0-9a-f]{64}$/);
+  assert.equal(faces.optimize, 'onednn', "the default 'auto', resolved for a fixed-size model");
 });
 
 test('POST /predict takes the image bytes, whatever the content type says', async () => {
