@@ -1,7 +1,8 @@
 """Benchmark inputs, made once under bench/.work/ (idempotent: existing outputs are kept).
 
-- ``resnet18.pt``: a seeded torchvision resnet18 (1000 classes) saved as a ``state_dict`` and
-  exported with the project's own ``chori export``, as a user would;
+- ``resnet18.pt``, ``resnet50.pt``, ``mobilenet_v3_large.pt``: seeded torchvision models (1000
+  classes) saved as a ``state_dict`` and exported with the project's own ``chori export``, as a
+  user would;
 - ``<model>.onnx``: the same weights as each TorchScript artifact, for onnxruntime-node
   (``torch.onnx.export`` of the loaded artifact, TorchScript-based exporter, batch 1);
 - ``<model>.json``: the artifact's metadata (chori.json), so the onnxruntime + sharp runner can
@@ -27,7 +28,9 @@ from chori_torch.metadata import load_artifact
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
 DEMO = ROOT / "export" / "model.pt"
-RESNET18 = WORK / "resnet18.pt"
+# Seeded torchvision models: a residual network at two depths and one built on depthwise
+# convolutions, which oneDNN handles differently.
+TORCHVISION = ("resnet18", "resnet50", "mobilenet_v3_large")
 
 
 def log(message: str) -> None:
@@ -48,21 +51,23 @@ def corpus() -> list[str]:
     return [str(f) for f in files]
 
 
-def export_resnet18() -> None:
-    if RESNET18.is_file():
-        return
-    weights = WORK / "resnet18.pth"
+def export_torchvision(arch: str) -> Path:
+    artifact = WORK / f"{arch}.pt"
+    if artifact.is_file():
+        return artifact
+    weights = WORK / f"{arch}.pth"
     labels = WORK / "imagenet-like-labels.txt"
     torch.manual_seed(0)
-    torch.save(torchvision.models.resnet18().state_dict(), weights)
+    torch.save(getattr(torchvision.models, arch)().state_dict(), weights)
     labels.write_text("".join(f"class {i}\n" for i in range(1000)), encoding="utf-8")
-    log(f"chori export --arch resnet18 → {RESNET18.relative_to(ROOT)}")
+    log(f"chori export --arch {arch} → {artifact.relative_to(ROOT)}")
     subprocess.run(
-        [sys.executable, "-m", "chori_torch.cli", "export", "--arch", "resnet18",
-         "--weights", str(weights), "--labels-file", str(labels), "--out", str(RESNET18)],
+        [sys.executable, "-m", "chori_torch.cli", "export", "--arch", arch,
+         "--weights", str(weights), "--labels-file", str(labels), "--out", str(artifact)],
         check=True,
         cwd=ROOT,
     )  # fmt: skip
+    return artifact
 
 
 def export_onnx(name: str, artifact_path: Path) -> None:
@@ -105,11 +110,12 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     if not DEMO.is_file():
         sys.exit(f"prepare: {DEMO.relative_to(ROOT)} is missing: run `make demo` first")
-    export_resnet18()
-    for name, path in (("resnet18", RESNET18), ("demo", DEMO)):
+    models = {arch: export_torchvision(arch) for arch in TORCHVISION}
+    models["demo"] = DEMO
+    for name, path in models.items():
         export_onnx(name, path)
     (WORK / "corpus.json").write_text(json.dumps(corpus(), indent=2) + "\n", encoding="utf-8")
-    models = {"resnet18": str(RESNET18), "demo": str(DEMO)}
+    models = {name: str(path) for name, path in models.items()}
     (WORK / "models.json").write_text(json.dumps(models, indent=2) + "\n", encoding="utf-8")
     log("ready")
 

@@ -1,13 +1,15 @@
 """The Python reference under benchmark, driven by bench/run.js like bench/worker.js.
 
-    .venv/bin/python bench/reference.py --model NAME --threads N
+    .venv/bin/python bench/reference.py --model NAME --threads N [--optimize FORM]
 
 Per image, bytes to label, exactly the golden pipeline (chori_torch.golden): PIL
 ``Image.open(...).convert("RGB")`` and the torchvision transforms built from the artifact's
 metadata (chori_torch.preprocessing), then the same TorchScript artifact under
 ``torch.jit.load`` at batch 1 under ``torch.inference_mode()``, softmax and top-k.
 ``torch.set_num_threads(N)`` as the Node runtimes get. Concurrency is what a Python server
-would do: a thread pool of N callers sharing the model.
+would do: a thread pool of N callers sharing the model. With ``--optimize``, the module first
+goes through the same load-time passes as the addon applies (chori_torch.optimize): "Python
+with the same passes", so the report shows what is libtorch's and what is ours.
 
 Protocol: one JSON command per stdin line, one JSON answer per stdout line (bench/lib.js).
 """
@@ -28,6 +30,7 @@ import torch
 import torchvision
 
 from chori_torch.metadata import load_artifact
+from chori_torch.optimize import CHOICES, optimize, resolve
 from chori_torch.preprocessing import build_transform, open_image
 
 WORK = Path(__file__).resolve().parent / ".work"
@@ -39,12 +42,14 @@ def peak_rss_mib() -> float:
 
 
 class Reference:
-    def __init__(self, model_path: Path, threads: int) -> None:
+    def __init__(self, model_path: Path, threads: int, optimize_form: str) -> None:
         self.threads = threads
         torch.set_num_threads(threads)
         start = time.perf_counter()
         self.artifact = load_artifact(model_path)
-        self.transform = build_transform(self.artifact.metadata.input)
+        spec = self.artifact.metadata.input
+        self.module = optimize(self.artifact.module, resolve(optimize_form, spec), spec)
+        self.transform = build_transform(spec)
         self.load_ms = (time.perf_counter() - start) * 1e3
         self.labels = self.artifact.metadata.labels
         self.probabilities = self.artifact.metadata.output.kind == "probabilities"
@@ -54,7 +59,7 @@ class Reference:
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
-            logits = self.artifact.module(batch)[0]
+            logits = self.module(batch)[0]
             scores = logits if self.probabilities else logits.softmax(0)
             return torch.topk(scores, min(TOPK, scores.numel())).indices
 
@@ -112,15 +117,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
     parser.add_argument("--threads", type=int, required=True)
+    parser.add_argument("--optimize", choices=CHOICES, default="none")
     args = parser.parse_args()
     model_path = Path(json.loads((WORK / "models.json").read_text())[args.model])
     files = [Path(f) for f in json.loads((WORK / "corpus.json").read_text())]
     corpus = [f.read_bytes() for f in files]
-    ref = Reference(model_path, args.threads)
+    ref = Reference(model_path, args.threads, args.optimize)
 
     def hello(_: dict) -> dict:
         return {
             "loadMs": ref.load_ms,
+            "optimize": ref.module.form,
             "versions": {
                 "python": sys.version.split()[0],
                 "torch": torch.__version__,

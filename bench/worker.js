@@ -2,10 +2,12 @@
 // One Node runtime under benchmark, in its own process (so its peak RSS is its own), driven by
 // bench/run.js over stdin/stdout (bench/lib.js serveCommands):
 //
-//   node bench/worker.js --runtime chori|chori-batch|ort-sharp --model NAME --threads N
+//   node bench/worker.js --runtime chori|chori-batch|chori-bf16|chori-none|ort-sharp --model NAME --threads N
 //
-// chori        require('chori-torch').load(artifact, { threads })          (batching off, the default)
+// chori        require('chori-torch').load(artifact, { threads })          (the defaults: optimize 'auto', batching off)
 // chori-batch  the same with { batch: true }
+// chori-bf16   the same with { precision: 'bf16' }
+// chori-none   the same with { optimize: 'none' }: the artifact as saved
 // ort-sharp    what a Node user assembles today: sharp resizes the shorter side and decodes to
 //              raw RGB, JS centre-crops and normalises into a Float32Array, onnxruntime-node runs
 //              the ONNX export of the same weights (InferenceSession.run), JS does softmax + top-k.
@@ -24,12 +26,20 @@ const { values: args } = parseArgs({
 const THREADS = Number(args.threads);
 const TOPK = 5;
 
-async function chori(modelPath, batch) {
+const CHORI_OPTIONS = {
+  chori: {},
+  'chori-batch': { batch: true },
+  'chori-bf16': { precision: 'bf16' },
+  'chori-none': { optimize: 'none' },
+};
+
+async function chori(modelPath, options) {
   const chori = require(lib.ROOT);
-  const model = await chori.load(modelPath, { threads: THREADS, batch });
+  const model = await chori.load(modelPath, { threads: THREADS, ...options });
   const topk = Math.min(TOPK, model.labels.length);
   return {
     versions: { 'chori-torch': chori.version },
+    info: model.info,
     predict: async (bytes) => (await model.predict(bytes, { topk })).label,
     forwardMs: async (bytes) => {
       const p = await model.predict(bytes, { topk });
@@ -114,13 +124,14 @@ async function main() {
   const corpus = lib.loadCorpus();
   const loadStart = performance.now();
   const runtime =
-    args.runtime === 'ort-sharp' ? await ortSharp(args.model) : await chori(modelPath, args.runtime === 'chori-batch');
+    args.runtime === 'ort-sharp' ? await ortSharp(args.model) : await chori(modelPath, CHORI_OPTIONS[args.runtime]);
   const loadMs = performance.now() - loadStart;
   const defaultConcurrency = args.runtime === 'ort-sharp' ? require(path.join(lib.WORK, 'node_modules', 'sharp')).concurrency() : null;
 
   lib.serveCommands({
     hello: async () => ({
       loadMs,
+      info: runtime.info,
       versions: { node: process.versions.node, ...runtime.versions },
       uvThreadpoolSize: Number(process.env.UV_THREADPOOL_SIZE) || 4,
       sharpConcurrency: defaultConcurrency,

@@ -82,9 +82,12 @@ def test_golden_json_schema(
 
     document = json.loads(out.read_text())
     assert list(document) == [
-        "schema_version", "model", "torch_version", "threads", "topk", "images", "rejected",
+        "schema_version", "model", "torch_version", "threads", "optimize", "topk", "images",
+        "rejected",
     ]  # fmt: skip
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
+    # The artifact fixture has a crop, so its input size is fixed: auto is oneDNN fusion.
+    assert document["optimize"] == {"requested": "auto", "form": "onednn", "warmup_runs": 3}
     assert document["model"] == {
         "path": str(artifact),
         "file": Path(os.path.relpath(artifact, out.parent)).as_posix(),
@@ -120,7 +123,8 @@ def test_golden_json_schema(
 
 
 def test_golden_logits_are_torchvision_plus_torch_jit_load(artifact: Path, images: Path) -> None:
-    document = compute_golden(artifact, [images], topk=5)
+    """With ``optimize none``, the golden logits are the saved artifact's own."""
+    document = compute_golden(artifact, [images], topk=5, optimize_form="none")
     assert len(document["images"]) == 4
     for record in document["images"]:
         logits = reference_logits(artifact, Path(record["path"]))
@@ -131,6 +135,14 @@ def test_golden_logits_are_torchvision_plus_torch_jit_load(artifact: Path, image
         scores = logits.softmax(0).tolist()
         assert [t["score"] for t in record["topk"]] == sorted(scores, reverse=True)
         assert math.isclose(sum(scores), 1.0, rel_tol=1e-6)
+
+
+def test_default_optimisation_moves_only_the_last_bits(artifact: Path, images: Path) -> None:
+    plain = compute_golden(artifact, [images], optimize_form="none")["images"]
+    optimised = compute_golden(artifact, [images])["images"]
+    for a, b in zip(plain, optimised, strict=True):
+        assert a["index"] == b["index"]
+        assert np.allclose(a["logits"], b["logits"], rtol=0, atol=1e-5)
 
 
 def test_probabilities_are_used_as_they_are(tmp_path: Path, images: Path) -> None:

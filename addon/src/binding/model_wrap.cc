@@ -9,6 +9,7 @@
 #include "binding/spec.h"
 #include "binding/values.h"
 #include "common/error.h"
+#include "common/thread_priority.h"
 
 namespace chori::binding {
 namespace {
@@ -35,6 +36,7 @@ class PredictWorker final : public Napi::AsyncWorker {
 
  private:
   void Execute() override {
+    backgroundThisThread();
     model::Batcher& batcher = pending_->classifier->batcher();
     try {
       model::Preprocessed input;

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "common/thread_priority.h"
 
 namespace chori::model {
 namespace {
@@ -118,6 +119,7 @@ std::vector<Batcher::Job> Batcher::nextBatch(std::unique_lock<std::mutex>& lock)
 }
 
 void Batcher::run() {
+  backgroundThisThread();
   std::unique_lock lock(mutex_);
   while (true) {
     std::vector<Job> jobs = nextBatch(lock);
