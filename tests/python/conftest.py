@@ -4,6 +4,7 @@ the seeded resnet18 artifact and the Node driver the cross-runtime tests share."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -51,17 +52,41 @@ def node() -> str:
     return found
 
 
+def node_env(simd: str | None) -> dict[str, str]:
+    """The environment for a Node subprocess, with CHORI_SIMD forcing the resampler's path."""
+    env = {k: v for k, v in os.environ.items() if k != "CHORI_SIMD"}
+    return env if simd is None else {**env, "CHORI_SIMD": simd}
+
+
+def check_simd(document: dict, simd: str | None) -> None:
+    """A forced path must be the one that ran, else the test would check the default path."""
+    if simd is not None:
+        assert document["simd"]["active"] == simd, f"asked for {simd}, got {document['simd']}"
+
+
 def run_node(
-    model: Path, files: list[Path], *, tensors: bool = False, precision: str = "fp32"
+    model: Path,
+    files: list[Path],
+    *,
+    tensors: bool = False,
+    precision: str = "fp32",
+    simd: str | None = None,
 ) -> dict[str, dict]:
     args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", "1"]
     args += ["--precision", precision]
     if tensors:
         args.append("--tensors")
     out = subprocess.run(
-        [*args, *map(str, files)], cwd=ROOT, capture_output=True, text=True, check=True
+        [*args, *map(str, files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=node_env(simd),
     ).stdout
-    return {r["file"]: r for r in json.loads(out)["results"]}
+    document = json.loads(out)
+    check_simd(document, simd)
+    return {r["file"]: r for r in document["results"]}
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ async function main() {
     }
   }
   await model.dispose();
-  process.stdout.write(JSON.stringify({ torchVersion: chori.version, results }));
+  process.stdout.write(JSON.stringify({ torchVersion: chori.version, simd: chori.simd(), results }));
 }
 
 main().catch((err) => {
