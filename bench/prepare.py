@@ -8,7 +8,8 @@
   preprocess like the artifact says without loading libtorch;
 - ``corpus.json``: the photographs scikit-image and scikit-learn ship (JPEG and PNG).
 
-Run from the repository root: ``.venv/bin/python bench/prepare.py``.
+Run from the repository root: ``.venv/bin/python bench/prepare.py`` (``--skip-onnx``: only what
+``bench/preprocess.js`` needs, without the onnx package).
 """
 
 from __future__ import annotations
@@ -107,7 +108,8 @@ def main() -> None:
         sys.exit(f"prepare: {DEMO.relative_to(ROOT)} is missing: run `make demo` first")
     export_resnet18()
     for name, path in (("resnet18", RESNET18), ("demo", DEMO)):
-        export_onnx(name, path)
+        if "--skip-onnx" not in sys.argv:
+            export_onnx(name, path)
     (WORK / "corpus.json").write_text(json.dumps(corpus(), indent=2) + "\n", encoding="utf-8")
     models = {"resnet18": str(RESNET18), "demo": str(DEMO)}
     (WORK / "models.json").write_text(json.dumps(models, indent=2) + "\n", encoding="utf-8")

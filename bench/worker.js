@@ -29,7 +29,7 @@ async function chori(modelPath, batch) {
   const model = await chori.load(modelPath, { threads: THREADS, batch });
   const topk = Math.min(TOPK, model.labels.length);
   return {
-    versions: { 'chori-torch': chori.version },
+    versions: { 'chori-torch': chori.version, simd: chori.simd().active },
     predict: async (bytes) => (await model.predict(bytes, { topk })).label,
     forwardMs: async (bytes) => {
       const p = await model.predict(bytes, { topk });

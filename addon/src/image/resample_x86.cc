@@ -7,8 +7,9 @@
 // (Coefficients::splittable). With a pixel p in 0..255, sum(p * w) =
 // (sum(p * hi) << 12) + sum(p * lo) holds exactly in wrapping 32-bit arithmetic, which is
 // also what Pillow's `int` sums do; integer addition is associative, so lanes and taps may be
-// added in any order. Zero-weight taps (padding a pixel's taps to the vector's width) add 0.
-// The bias 1 << 21, the arithmetic >> 22 and the saturating packs to 0..255 are clip8.
+// added in any order. An odd last tap pairs with a zero weight, and bytes loaded beyond a
+// pair's pixels meet zero weights or are shuffled out: they add 0. The bias 1 << 21, the
+// arithmetic >> 22 and the saturating packs to 0..255 are clip8.
 //
 // Why target attributes. One translation unit, compiled with the project's flags; each vector
 // function carries __attribute__((target(...))), and resample.cc calls one only after
