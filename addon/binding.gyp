@@ -19,6 +19,8 @@
         "src/image/webp.cc",
         "src/image/orientation.cc",
         "src/image/resample.cc",
+        "src/image/resample_x86.cc",
+        "src/image/simd.cc",
         "src/image/preprocess.cc",
         "src/model/batcher.cc",
         "src/model/classifier.cc",

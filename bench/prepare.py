@@ -9,7 +9,8 @@
   preprocess like the artifact says without loading libtorch;
 - ``corpus.json``: the photographs scikit-image and scikit-learn ship (JPEG and PNG).
 
-Run from the repository root: ``.venv/bin/python bench/prepare.py``.
+Run from the repository root: ``.venv/bin/python bench/prepare.py`` (``--skip-onnx``: only what
+``bench/preprocess.js`` needs, without the onnx package).
 """
 
 from __future__ import annotations
@@ -113,7 +114,8 @@ def main() -> None:
     models = {arch: export_torchvision(arch) for arch in TORCHVISION}
     models["demo"] = DEMO
     for name, path in models.items():
-        export_onnx(name, path)
+        if "--skip-onnx" not in sys.argv:
+            export_onnx(name, path)
     (WORK / "corpus.json").write_text(json.dumps(corpus(), indent=2) + "\n", encoding="utf-8")
     models = {name: str(path) for name, path in models.items()}
     (WORK / "models.json").write_text(json.dumps(models, indent=2) + "\n", encoding="utf-8")

@@ -38,7 +38,7 @@ async function chori(modelPath, options) {
   const model = await chori.load(modelPath, { threads: THREADS, ...options });
   const topk = Math.min(TOPK, model.labels.length);
   return {
-    versions: { 'chori-torch': chori.version },
+    versions: { 'chori-torch': chori.version, simd: chori.simd().active },
     info: model.info,
     predict: async (bytes) => (await model.predict(bytes, { topk })).label,
     forwardMs: async (bytes) => {

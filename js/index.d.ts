@@ -163,6 +163,8 @@ export function load(path: string, options?: LoadOptions): Promise<Model>;
 export function predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;
 export function defaultModelPath(): string;
 export const version: string;
+/** The resampler's vector path in use and those this CPU runs; $CHORI_SIMD forces one. */
+export function simd(): { active: 'scalar' | 'sse2' | 'avx2' | 'avx512'; available: string[] };
 
 // ---- HTTP server (js/server/, docs/SERVING.md, docs/openapi.json) ----
 

@@ -42,4 +42,6 @@ module.exports = {
   ChoriError,
   codes,
   version: require('../package.json').version,
+  /** The resampler's vector path, { active, available } (docs/ARCHITECTURE.md, $CHORI_SIMD). */
+  simd: () => require('./native').native().simd(),
 };

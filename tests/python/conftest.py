@@ -4,6 +4,7 @@ the seeded resnet18 artifact and the Node driver the cross-runtime tests share."
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -51,6 +52,18 @@ def node() -> str:
     return found
 
 
+def node_env(simd: str | None) -> dict[str, str]:
+    """The environment for a Node subprocess, with CHORI_SIMD forcing the resampler's path."""
+    env = {k: v for k, v in os.environ.items() if k != "CHORI_SIMD"}
+    return env if simd is None else {**env, "CHORI_SIMD": simd}
+
+
+def check_simd(document: dict, simd: str | None) -> None:
+    """A forced path must be the one that ran, else the test would check the default path."""
+    if simd is not None:
+        assert document["simd"]["active"] == simd, f"asked for {simd}, got {document['simd']}"
+
+
 def run_node(
     model: Path,
     files: list[Path],
@@ -59,6 +72,7 @@ def run_node(
     precision: str = "fp32",
     optimize: str = "auto",
     expect_form: str | None = None,
+    simd: str | None = None,
 ) -> dict[str, dict]:
     """Node's results by file; with ``expect_form``, asserts the optimisation Node applied."""
     args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", "1"]
@@ -66,11 +80,17 @@ def run_node(
     if tensors:
         args.append("--tensors")
     out = subprocess.run(
-        [*args, *map(str, files)], cwd=ROOT, capture_output=True, text=True, check=True
+        [*args, *map(str, files)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=node_env(simd),
     ).stdout
     document = json.loads(out)
     if expect_form is not None:
         assert document["info"]["optimize"] == expect_form, document["info"]
+    check_simd(document, simd)
     return {r["file"]: r for r in document["results"]}
 
 

@@ -43,7 +43,7 @@ async function main() {
     }
   }
   await model.dispose();
-  process.stdout.write(JSON.stringify({ info: model.info, results }));
+  process.stdout.write(JSON.stringify({ info: model.info, simd: chori.simd(), results }));
 }
 
 main().catch((err) => {

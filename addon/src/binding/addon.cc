@@ -7,6 +7,7 @@
 #include "binding/errors.h"
 #include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
+#include "image/simd.h"
 #include "model/backend.h"
 #include "model/batcher.h"
 
@@ -53,11 +54,29 @@ Napi::Value CloseAll(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync] simd() → { active: string, available: string[] }: the resampler's vector path
+// (image/simd.h) and the ones this CPU runs; throws CHORI_INTERNAL when CHORI_SIMD asks for a
+// path that is unknown or missing here.
+Napi::Value Simd(const Napi::CallbackInfo& info) {
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("active", image::simdPathName(image::activeSimdPath()));
+    Napi::Array available = Napi::Array::New(env);
+    for (image::SimdPath p : image::availableSimdPaths()) {
+      available.Set(available.Length(), image::simdPathName(p));
+    }
+    result.Set("available", available);
+    return result;
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("load", Napi::Function::New<Load>(env, "load"));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("closeAll", Napi::Function::New<CloseAll>(env, "closeAll"));
+  exports.Set("simd", Napi::Function::New<Simd>(env, "simd"));
   return exports;
 }
 

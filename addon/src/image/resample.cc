@@ -13,15 +13,7 @@
 
 #include "common/error.h"
 #include "image/resample_internal.h"
-
-// SSE2 is part of every x86-64 target; elsewhere (or with -DCHORI_NO_SIMD) the portable
-// loops below compute the same integers.
-#if defined(__SSE2__) && !defined(CHORI_NO_SIMD)
-#include <emmintrin.h>
-#define CHORI_RESAMPLE_SSE2 1
-#else
-#define CHORI_RESAMPLE_SSE2 0
-#endif
+#include "image/simd.h"
 
 #include "image/strict_fp.h"  // coefficients round after every operation, as in Pillow
 
@@ -29,8 +21,8 @@ namespace chori::image {
 
 namespace {
 
-// Pillow Resample.c: PRECISION_BITS = 32 - 8 - 2 (8 bits of result, 2 for overflow).
-constexpr int kPrecisionBits = 32 - 8 - 2;
+using detail::Coefficients;
+using detail::kPrecisionBits;
 
 constexpr double kPi = 3.14159265358979323846;  // M_PI
 
@@ -97,15 +89,6 @@ FilterDef filterDef(Filter filter) {
   return {bilinearFilter, 1.0};  // unreachable: NEAREST never reaches Resample.c
 }
 
-// Fixed-point taps for the outputs [first, last) of a 1-D resize inSize → outSize.
-struct Coefficients {
-  int ksize = 0;
-  std::vector<int> start;       // first input index of each output
-  std::vector<int> count;       // number of taps of each output
-  std::vector<int32_t> weight;  // ksize per output, PRECISION_BITS fixed point
-  bool splittable = true;       // every weight's high part fits 16 bits (SSE2 kernels)
-};
-
 Coefficients computeCoefficients(int inSize, int outSize, int first, int last,
                                  const FilterDef& filter) {
   // Pillow Resample.c precompute_coeffs with the box (in0, in1) = (0, inSize) as floats.
@@ -155,188 +138,36 @@ Coefficients computeCoefficients(int inSize, int outSize, int first, int last,
   return c;
 }
 
-// Pillow clip8: the sum >> PRECISION_BITS, clamped to 0..255. Sums are kept in unsigned
-// arithmetic (the same bits as Pillow's int sums, without signed-overflow UB).
-inline uint8_t clip8(uint32_t sum) {
-  const int32_t v = static_cast<int32_t>(sum) >> kPrecisionBits;
-  return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
-}
+// The kernels of the path chosen at first use (image/simd.h). The vector kernels split each
+// weight into two 16-bit halves (resample_x86.cc), so they need weights that allow it; the
+// filters Pillow has always do (|w| < 2^26), but the scalar kernels stay the reference.
+struct Kernels {
+  void (*horizontal)(const detail::HorizontalPass&);
+  void (*vertical)(const detail::VerticalPass&);
+};
 
-constexpr uint32_t kRoundingBias = 1u << (kPrecisionBits - 1);  // Pillow: ss = 1 << (PB-1)
-
-// Pillow ImagingResampleHorizontal_8bpc for one output pixel, taps at `p`.
-inline void horizontalPixel(const uint8_t* p, const int32_t* k, int taps, uint8_t* out) {
-  uint32_t s0 = kRoundingBias, s1 = kRoundingBias, s2 = kRoundingBias;
-  for (int t = 0; t < taps; ++t, p += 3) {
-    const uint32_t w = static_cast<uint32_t>(k[t]);
-    s0 += p[0] * w;
-    s1 += p[1] * w;
-    s2 += p[2] * w;
+Kernels kernelsFor(const Coefficients& c) {
+  switch (c.splittable ? activeSimdPath() : SimdPath::Scalar) {
+    case SimdPath::Sse2:
+      return {detail::horizontalSse2, detail::verticalSse2};
+    case SimdPath::Avx2:
+      return {detail::horizontalAvx2, detail::verticalAvx2};
+    case SimdPath::Avx512:
+      return {detail::horizontalAvx512, detail::verticalAvx512};
+    case SimdPath::Scalar:
+      break;
   }
-  out[0] = clip8(s0);
-  out[1] = clip8(s1);
-  out[2] = clip8(s2);
+  return {detail::horizontalScalar, detail::verticalScalar};
 }
 
-#if CHORI_RESAMPLE_SSE2
-// SSE2 has no 32-bit multiply but multiplies 16-bit pairs exactly (pmaddwd). Each weight
-// is split as w = hi * 4096 + lo with lo in [0, 4096) and hi a small signed number, so
-// sum(p * w) = (sum(p * hi) << 12) + sum(p * lo): the same integer Pillow computes,
-// exactly, in wrapping 32-bit arithmetic. Two taps share one pmaddwd.
-inline uint32_t pairOf(int32_t low, int32_t high) {
-  return static_cast<uint16_t>(low) | (static_cast<uint32_t>(static_cast<uint16_t>(high)) << 16);
-}
-inline int32_t weightLo(int32_t w) { return w & 4095; }
-inline int32_t weightHi(int32_t w) { return w >> 12; }  // floor: w = hi * 4096 + lo
-
-// (hi << 12) + lo + bias, >> PRECISION_BITS, then saturated to 0..255 by the two packs.
-inline __m128i finishSums(__m128i lo, __m128i hi) {
-  const __m128i sum = _mm_add_epi32(_mm_add_epi32(_mm_slli_epi32(hi, 12), lo),
-                                    _mm_set1_epi32(static_cast<int>(kRoundingBias)));
-  return _mm_srai_epi32(sum, kPrecisionBits);
-}
-#endif
-
-// Pillow ImagingResampleHorizontal_8bpc on `rows` rows of `srcCols` pixels; `src` column
-// c holds input column c + colOffset.
 void resampleHorizontal(const uint8_t* src, size_t srcStride, int srcCols, int colOffset,
                         int rows, const Coefficients& c, uint8_t* dst, size_t dstStride) {
-  const int n = static_cast<int>(c.start.size());
-#if CHORI_RESAMPLE_SSE2
-  if (c.splittable) {
-    // Per output: one weight vector per pair of taps, lanes (r, g, b, unused).
-    const int pairsMax = (c.ksize + 1) / 2;
-    std::vector<int32_t> weights(static_cast<size_t>(n) * pairsMax * 8);  // 2 vectors a pair
-    std::vector<uint8_t> fast(n);
-    for (int i = 0; i < n; ++i) {
-      const int32_t* k = &c.weight[static_cast<size_t>(i) * c.ksize];
-      const int taps = c.count[i];
-      const int pairs = (taps + 1) / 2;
-      for (int q = 0; q < pairs; ++q) {
-        const int32_t w0 = k[2 * q];
-        const int32_t w1 = 2 * q + 1 < taps ? k[2 * q + 1] : 0;
-        const int lo = static_cast<int>(pairOf(weightLo(w0), weightLo(w1)));
-        const int hi = static_cast<int>(pairOf(weightHi(w0), weightHi(w1)));
-        int32_t* w = &weights[(static_cast<size_t>(i) * pairsMax + q) * 8];
-        w[0] = w[1] = w[2] = lo;
-        w[4] = w[5] = w[6] = hi;
-      }
-      // Each pair loads 8 bytes: keep every load inside the source row.
-      const long lastByte = (static_cast<long>(c.start[i] - colOffset) + 2L * (pairs - 1)) * 3 + 8;
-      fast[i] = lastByte <= static_cast<long>(srcCols) * 3;
-    }
-    const __m128i zero = _mm_setzero_si128();
-    for (int y = 0; y < rows; ++y) {
-      const uint8_t* in = src + y * srcStride;
-      uint8_t* out = dst + y * dstStride;
-      for (int i = 0; i < n; ++i) {
-        const uint8_t* p = in + static_cast<size_t>(c.start[i] - colOffset) * 3;
-        if (!fast[i]) {
-          horizontalPixel(p, &c.weight[static_cast<size_t>(i) * c.ksize], c.count[i], out + 3 * i);
-          continue;
-        }
-        const int32_t* w = &weights[static_cast<size_t>(i) * pairsMax * 8];
-        __m128i lo = zero, hi = zero;
-        const int pairs = (c.count[i] + 1) / 2;
-        for (int q = 0; q < pairs; ++q, p += 6, w += 8) {
-          // bytes r0 g0 b0 r1 g1 b1 … → 16-bit lanes r0 r1 g0 g1 b0 b1 x x
-          const __m128i x = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
-          const __m128i pixels = _mm_unpacklo_epi8(_mm_unpacklo_epi8(x, _mm_srli_si128(x, 3)), zero);
-          const __m128i wl = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
-          const __m128i wh = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 4));
-          lo = _mm_add_epi32(lo, _mm_madd_epi16(pixels, wl));
-          hi = _mm_add_epi32(hi, _mm_madd_epi16(pixels, wh));
-        }
-        const __m128i v = finishSums(lo, hi);
-        const __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(v, v), zero);
-        const uint32_t rgb = static_cast<uint32_t>(_mm_cvtsi128_si32(bytes));
-        out[3 * i] = static_cast<uint8_t>(rgb);
-        out[3 * i + 1] = static_cast<uint8_t>(rgb >> 8);
-        out[3 * i + 2] = static_cast<uint8_t>(rgb >> 16);
-      }
-    }
-    return;
-  }
-#endif
-  (void)srcCols;
-  for (int y = 0; y < rows; ++y) {
-    const uint8_t* in = src + y * srcStride;
-    uint8_t* out = dst + y * dstStride;
-    for (int i = 0; i < n; ++i) {
-      horizontalPixel(in + static_cast<size_t>(c.start[i] - colOffset) * 3,
-                      &c.weight[static_cast<size_t>(i) * c.ksize], c.count[i], out + 3 * i);
-    }
-  }
+  kernelsFor(c).horizontal({src, srcStride, srcCols, colOffset, rows, c, dst, dstStride});
 }
 
-// Pillow ImagingResampleVertical_8bpc; `src` row r holds input row r + rowOffset. Same
-// sums as Pillow's (integer addition in another order gives the same result), computed
-// a row at a time.
 void resampleVertical(const uint8_t* src, size_t srcStride, int rowOffset, size_t rowBytes,
                       const Coefficients& c, uint8_t* dst, size_t dstStride) {
-  const int n = static_cast<int>(c.start.size());
-  std::vector<uint32_t> acc(rowBytes);
-#if CHORI_RESAMPLE_SSE2
-  std::vector<const uint8_t*> rowPtr(c.ksize + 1);
-  std::vector<int> pairLo((c.ksize + 1) / 2), pairHi((c.ksize + 1) / 2);
-#endif
-  for (int i = 0; i < n; ++i) {
-    const int32_t* k = &c.weight[static_cast<size_t>(i) * c.ksize];
-    const int taps = c.count[i];
-    const uint8_t* first = src + static_cast<size_t>(c.start[i] - rowOffset) * srcStride;
-    uint8_t* out = dst + static_cast<size_t>(i) * dstStride;
-    size_t done = 0;
-#if CHORI_RESAMPLE_SSE2
-    if (c.splittable && taps > 0) {
-      const int pairs = (taps + 1) / 2;
-      for (int t = 0; t < taps; ++t) rowPtr[t] = first + static_cast<size_t>(t) * srcStride;
-      rowPtr[taps] = rowPtr[taps - 1];  // an odd last tap pairs with itself at weight 0
-      for (int q = 0; q < pairs; ++q) {
-        const int32_t w0 = k[2 * q];
-        const int32_t w1 = 2 * q + 1 < taps ? k[2 * q + 1] : 0;
-        pairLo[q] = static_cast<int>(pairOf(weightLo(w0), weightLo(w1)));
-        pairHi[q] = static_cast<int>(pairOf(weightHi(w0), weightHi(w1)));
-      }
-      const __m128i zero = _mm_setzero_si128();
-      for (; done + 16 <= rowBytes; done += 16) {
-        __m128i lo0 = zero, lo1 = zero, lo2 = zero, lo3 = zero;
-        __m128i hi0 = zero, hi1 = zero, hi2 = zero, hi3 = zero;
-        for (int q = 0; q < pairs; ++q) {
-          const __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rowPtr[2 * q] + done));
-          const __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rowPtr[2 * q + 1] + done));
-          const __m128i a = _mm_unpacklo_epi8(r0, r1);  // bytes 0..7 of both rows, interleaved
-          const __m128i b = _mm_unpackhi_epi8(r0, r1);  // bytes 8..15
-          const __m128i wl = _mm_set1_epi32(pairLo[q]);
-          const __m128i wh = _mm_set1_epi32(pairHi[q]);
-          const __m128i p0 = _mm_unpacklo_epi8(a, zero);
-          const __m128i p1 = _mm_unpackhi_epi8(a, zero);
-          const __m128i p2 = _mm_unpacklo_epi8(b, zero);
-          const __m128i p3 = _mm_unpackhi_epi8(b, zero);
-          lo0 = _mm_add_epi32(lo0, _mm_madd_epi16(p0, wl));
-          lo1 = _mm_add_epi32(lo1, _mm_madd_epi16(p1, wl));
-          lo2 = _mm_add_epi32(lo2, _mm_madd_epi16(p2, wl));
-          lo3 = _mm_add_epi32(lo3, _mm_madd_epi16(p3, wl));
-          hi0 = _mm_add_epi32(hi0, _mm_madd_epi16(p0, wh));
-          hi1 = _mm_add_epi32(hi1, _mm_madd_epi16(p1, wh));
-          hi2 = _mm_add_epi32(hi2, _mm_madd_epi16(p2, wh));
-          hi3 = _mm_add_epi32(hi3, _mm_madd_epi16(p3, wh));
-        }
-        const __m128i low = _mm_packs_epi32(finishSums(lo0, hi0), finishSums(lo1, hi1));
-        const __m128i high = _mm_packs_epi32(finishSums(lo2, hi2), finishSums(lo3, hi3));
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + done), _mm_packus_epi16(low, high));
-      }
-    }
-#endif
-    if (done == rowBytes) continue;
-    uint32_t* a = acc.data();
-    std::fill(a + done, a + rowBytes, kRoundingBias);
-    for (int t = 0; t < taps; ++t) {
-      const uint8_t* in = first + static_cast<size_t>(t) * srcStride;
-      const uint32_t w = static_cast<uint32_t>(k[t]);
-      for (size_t b = done; b < rowBytes; ++b) a[b] += in[b] * w;
-    }
-    for (size_t b = done; b < rowBytes; ++b) out[b] = clip8(a[b]);
-  }
+  kernelsFor(c).vertical({src, srcStride, rowOffset, rowBytes, c, dst, dstStride});
 }
 
 // The input range [first, last) that a set of outputs reads.
@@ -403,6 +234,40 @@ void copyWindow(const RgbImage& in, int x0, int y0, int x1, int y1, uint8_t* out
 }
 
 }  // namespace
+
+namespace detail {
+
+void horizontalScalar(const HorizontalPass& p) {
+  const int n = static_cast<int>(p.c.start.size());
+  for (int y = 0; y < p.rows; ++y) {
+    const uint8_t* in = p.src + y * p.srcStride;
+    uint8_t* out = p.dst + y * p.dstStride;
+    for (int i = 0; i < n; ++i) {
+      horizontalPixel(in + static_cast<size_t>(p.c.start[i] - p.colOffset) * 3,
+                      &p.c.weight[static_cast<size_t>(i) * p.c.ksize], p.c.count[i], out + 3 * i);
+    }
+  }
+}
+
+void verticalBytes(const VerticalPass& p, int i, size_t from, uint32_t* acc) {
+  const int32_t* k = &p.c.weight[static_cast<size_t>(i) * p.c.ksize];
+  const uint8_t* first = p.src + static_cast<size_t>(p.c.start[i] - p.rowOffset) * p.srcStride;
+  uint8_t* out = p.dst + static_cast<size_t>(i) * p.dstStride;
+  std::fill(acc + from, acc + p.rowBytes, kRoundingBias);
+  for (int t = 0; t < p.c.count[i]; ++t) {
+    const uint8_t* in = first + static_cast<size_t>(t) * p.srcStride;
+    const uint32_t w = static_cast<uint32_t>(k[t]);
+    for (size_t b = from; b < p.rowBytes; ++b) acc[b] += in[b] * w;
+  }
+  for (size_t b = from; b < p.rowBytes; ++b) out[b] = clip8(acc[b]);
+}
+
+void verticalScalar(const VerticalPass& p) {
+  std::vector<uint32_t> acc(p.rowBytes);
+  for (int i = 0; i < static_cast<int>(p.c.start.size()); ++i) verticalBytes(p, i, 0, acc.data());
+}
+
+}  // namespace detail
 
 namespace detail {
 
