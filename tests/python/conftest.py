@@ -72,10 +72,11 @@ def run_node(
     precision: str = "fp32",
     optimize: str = "auto",
     expect_form: str | None = None,
+    threads: int = 1,
     simd: str | None = None,
 ) -> dict[str, dict]:
     """Node's results by file; with ``expect_form``, asserts the optimisation Node applied."""
-    args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", "1"]
+    args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", str(threads)]
     args += ["--precision", precision, "--optimize", optimize]
     if tensors:
         args.append("--tensors")

@@ -76,7 +76,7 @@ class GoldenSet:
     golden: dict[str, dict]  # by image name
     paths: dict[str, Path]
 
-    def run_node(self, **options: str) -> dict[str, dict]:
+    def run_node(self, **options: str | int) -> dict[str, dict]:
         """Node over the golden images with the same optimisation, results by image name."""
         names = sorted(self.golden)
         results = run_node(
@@ -131,6 +131,15 @@ def test_node_matches_python_golden(golden_set: GoldenSet, corpus: list[Path]) -
     )
     assert top1_agree == len(golden)
     assert max_delta <= LOGIT_TOLERANCE
+
+
+def test_thread_count_does_not_move_a_bit(golden_set: GoldenSet) -> None:
+    """The golden set is made at 1 thread; the default forms give the same bits at 2."""
+    results = golden_set.run_node(threads=2)
+    for name, expected in golden_set.golden.items():
+        assert np.array_equal(
+            np.float32(results[name]["logits"]), np.float32(expected["logits"])
+        ), name
 
 
 # bf16 keeps 8 significant bits, so logits move in the third digit. A trained model's decisions
