@@ -20,8 +20,10 @@
         "src/image/orientation.cc",
         "src/image/resample.cc",
         "src/image/preprocess.cc",
+        "src/image/versions.cc",
         "src/model/batcher.cc",
         "src/model/classifier.cc",
+        "src/model/runtime.cc",
         "src/model/torchscript.cc"
       ],
       "include_dirs": [
@@ -30,7 +32,12 @@
         "<(libtorch)/include",
         "<(libtorch)/include/torch/csrc/api/include"
       ],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GLIBCXX_USE_CXX11_ABI=1"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "_GLIBCXX_USE_CXX11_ABI=1",
+        "CHORI_LIBTORCH_DIR=\"<(libtorch)\""
+      ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-Wall", "-Wno-unused-parameter"],

@@ -8,6 +8,7 @@ const { ChoriError, codes, fromNative } = require('./errors');
 const { parseMetadata, nativeSpec } = require('./metadata');
 const { native } = require('./native');
 const validate = require('./validate');
+const { torchMismatch } = require('./versions');
 
 // PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS; we reject where it does.
 const DEFAULT_MAX_PIXELS = 2 * 89478485;
@@ -22,12 +23,19 @@ class Model {
   #native;
   #metadata;
   #path;
+  #warnings;
 
   /** @private Use load(). */
-  constructor(nativeModel, metadata, modelPath) {
+  constructor(nativeModel, metadata, modelPath, warnings = []) {
     this.#native = nativeModel;
     this.#metadata = metadata;
     this.#path = modelPath;
+    this.#warnings = Object.freeze(warnings);
+  }
+
+  /** What load() found doubtful but not fatal, such as a torch release other than the addon's. */
+  get warnings() {
+    return this.#warnings;
   }
 
   get path() {
@@ -99,6 +107,11 @@ class Model {
   }
 }
 
+/** The model predict() uses: $CHORI_TORCH_MODEL, else export/model.pt under the working directory. */
+function defaultModelPath() {
+  return path.resolve(process.env.CHORI_TORCH_MODEL || path.join('export', 'model.pt'));
+}
+
 /** Loads a TorchScript artifact written by `chori export`. */
 async function load(modelPath, opts) {
   if (!validate.is.string(modelPath)) throw validate.invalidParameterError('path', 'a non-empty string path', modelPath);
@@ -132,7 +145,7 @@ async function load(modelPath, opts) {
     await nativeModel.dispose();
     throw err;
   }
-  return new Model(nativeModel, metadata, resolved);
+  return new Model(nativeModel, metadata, resolved, torchMismatch(metadata, resolved));
 }
 
-module.exports = { Model, load, DEFAULT_MAX_PIXELS };
+module.exports = { Model, load, defaultModelPath, DEFAULT_MAX_PIXELS };
