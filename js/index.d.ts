@@ -121,6 +121,12 @@ export class Model {
   readonly metadata: Metadata;
   readonly labels: readonly string[];
   readonly disposed: boolean;
+  /**
+   * What load() found doubtful but not fatal. Today: the artifact was exported with another torch
+   * release than the addon's libtorch, so it runs but bit-exact parity with its golden set is not
+   * promised (also emitted once as a process warning, code CHORI_TORCH_VERSION_MISMATCH).
+   */
+  readonly warnings: readonly string[];
   predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;
   /** Classifies several images; with batching on they share forward passes. */
   predictBatch(images: readonly ImageInput[], options?: PredictOptions): Promise<Prediction[]>;
@@ -134,6 +140,19 @@ export function load(path: string, options?: LoadOptions): Promise<Model>;
 export function predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;
 export function defaultModelPath(): string;
 export const version: string;
+
+/** What chori-torch is made of (as sharp.versions); reading it loads the addon. */
+export interface Versions {
+  readonly 'chori-torch': string;
+  /** The libtorch the addon was compiled against (TORCH_VERSION). */
+  readonly libtorch: string;
+  readonly 'libjpeg-turbo': string;
+  readonly libpng: string;
+  readonly libwebp: string;
+  /** The N-API version the addon is built for. */
+  readonly napi: string;
+}
+export const versions: Versions;
 
 // ---- HTTP server (js/server/, docs/SERVING.md, docs/openapi.json) ----
 

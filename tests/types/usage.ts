@@ -16,6 +16,11 @@ async function main(): Promise<void> {
   const [c, h, w]: [3, number, number] = t.shape;
   const labels: readonly string[] = m.labels;
   const size = m.metadata.input.crop;
+  const warnings: readonly string[] = m.warnings;
+  const libtorch: string = chori.versions.libtorch;
+  const webp: string = chori.versions['libwebp'];
+  // @ts-expect-error: versions is read-only
+  chori.versions.libtorch = '0';
   await m.dispose();
   try {
     await m.predict(buf);
@@ -28,7 +33,7 @@ async function main(): Promise<void> {
   await m.predict(buf, { topK: 3 });
   const server = await chori.serve({ models: { demo: 'export/model.pt' }, port: 0 });
   await server.close();
-  void [label, score, logits, ms, c, h, w, labels, size];
+  void [label, score, logits, ms, c, h, w, labels, size, warnings, libtorch, webp];
 }
 
 void main;
