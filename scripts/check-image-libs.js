@@ -32,7 +32,9 @@ function program(libs) {
 function compile(cxx, libs, dir) {
   const source = path.join(dir, 'probe.cc');
   fs.writeFileSync(source, program(libs));
-  const r = spawnSync(cxx, [source, '-o', path.join(dir, 'probe'), ...libs.flatMap((l) => l.flags)], { encoding: 'utf8' });
+  // CXX may carry flags ("g++-12 -m64"), as make reads it.
+  const [command, ...flags] = cxx.trim().split(/\s+/);
+  const r = spawnSync(command, [...flags, source, '-o', path.join(dir, 'probe'), ...libs.flatMap((l) => l.flags)], { encoding: 'utf8' });
   if (r.error) return { compilerMissing: true, output: r.error.message };
   return { ok: r.status === 0, output: r.stderr };
 }

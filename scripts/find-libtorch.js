@@ -23,18 +23,16 @@ function check(dir) {
   return missing.length ? `missing ${missing.join(', ')}` : null;
 }
 
-/** [label, python] pairs in discovery order; unset variables are reported as rejected. */
-function pythonCandidates(env, tried) {
-  const out = [];
-  const fromVar = (name, toPython) => {
-    if (env[name]) out.push([`${name}=${env[name]}`, toPython(env[name])]);
-    else tried.push(`${name}: not set`);
-  };
-  fromVar('CHORI_TORCH_PYTHON', (p) => p);
-  fromVar('VIRTUAL_ENV', (p) => path.join(p, 'bin', 'python'));
-  fromVar('CONDA_PREFIX', (p) => path.join(p, 'bin', 'python'));
-  out.push(['python3 on PATH', 'python3'], ['python on PATH', 'python']);
-  return out;
+/** { label, python } in discovery order; an unset variable has no python and is only reported. */
+function pythonCandidates(env) {
+  const fromVar = (name, toPython) => (env[name] ? { label: `${name}=${env[name]}`, python: toPython(env[name]) } : { label: name });
+  return [
+    fromVar('CHORI_TORCH_PYTHON', (p) => p),
+    fromVar('VIRTUAL_ENV', (p) => path.join(p, 'bin', 'python')),
+    fromVar('CONDA_PREFIX', (p) => path.join(p, 'bin', 'python')),
+    { label: 'python3 on PATH', python: 'python3' },
+    { label: 'python on PATH', python: 'python' },
+  ];
 }
 
 /** Runs `python` and asks its torch where it lives; a reason string when it cannot. */
@@ -66,7 +64,11 @@ function findLibtorch(env = process.env) {
     return { dir, version: null, source: 'LIBTORCH', tried };
   }
   tried.push('LIBTORCH: not set');
-  for (const [label, python] of pythonCandidates(env, tried)) {
+  for (const { label, python } of pythonCandidates(env)) {
+    if (!python) {
+      tried.push(`${label}: not set`);
+      continue;
+    }
     const found = probe(python, env);
     if (found.problem) {
       tried.push(`${label}: ${found.problem}`);
