@@ -112,7 +112,7 @@ function build({ install }) {
   const same = stamp && stamp.libtorch === libtorch.dir && stamp.nodedir === nodedir && stamp.node === process.version;
   const configured = same && fs.existsSync(path.join(buildDir, 'Makefile'));
   if (!configured) fs.rmSync(STAMP, { force: true });
-  log(`compiling (about a minute on 2 cores${configured ? '; only what changed' : ''})…`);
+  log(configured ? 'compiling what changed…' : 'compiling (about a minute on 2 cores)…');
   const args = [nodeGyp, configured ? 'build' : 'rebuild', `--nodedir=${nodedir}`, '--jobs=max', '--loglevel=warn', '--directory', 'addon'];
   const result = spawnSync(process.execPath, args, {
     cwd: root,
