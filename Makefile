@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/$(VENV)/node-bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 ADDON := addon/build/Release/chori_torch.node
 ADDON_SOURCES := $(shell find addon/src -name '*.cc' -o -name '*.h') addon/binding.gyp \
-	scripts/build-addon.js scripts/find-libtorch.js
+	scripts/build-addon.js scripts/find-libtorch.js scripts/check-image-libs.js
 PY_SOURCES := $(shell find python -name '*.py')
 DEMO := export/model.pt
 
@@ -34,12 +34,15 @@ $(VENV)/.installed: pyproject.toml scripts/setup-venv.sh
 	bash scripts/setup-venv.sh
 	@touch $@
 
+# --ignore-scripts: the package's own install script builds the addon for users; here the
+# $(ADDON) rule does, once the system libraries are in place.
 node_modules/.installed: package.json package-lock.json $(VENV)/.installed
-	npm ci --no-audit --no-fund
+	npm ci --no-audit --no-fund --ignore-scripts
 	@touch $@
 
+# libtorch is .venv's torch, named explicitly (the discovery never looks inside the package).
 $(ADDON): $(ADDON_SOURCES) node_modules/.installed $(VENV)/.system-deps
-	node scripts/build-addon.js
+	CHORI_TORCH_PYTHON=$(CURDIR)/$(PY) node scripts/build-addon.js
 	@touch $@
 
 $(DEMO): $(PY_SOURCES) $(VENV)/.installed

@@ -22,8 +22,10 @@
         "src/image/resample_x86.cc",
         "src/image/simd.cc",
         "src/image/preprocess.cc",
+        "src/image/versions.cc",
         "src/model/batcher.cc",
         "src/model/classifier.cc",
+        "src/model/runtime.cc",
         "src/model/torchscript.cc"
       ],
       "include_dirs": [
@@ -32,7 +34,12 @@
         "<(libtorch)/include",
         "<(libtorch)/include/torch/csrc/api/include"
       ],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GLIBCXX_USE_CXX11_ABI=1"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_CPP_EXCEPTIONS",
+        "_GLIBCXX_USE_CXX11_ABI=1",
+        "CHORI_LIBTORCH_DIR=\"<(libtorch)\""
+      ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++20", "-fexceptions", "-frtti", "-Wall", "-Wno-unused-parameter"],

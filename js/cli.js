@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 'use strict';
-// chori-torch command line: `chori-torch predict <files or dirs…>` and `chori-torch serve`.
+// chori-torch command line: `chori-torch predict <files or dirs…>`, `serve`, `build`, `doctor`.
 
 const fs = require('node:fs');
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const { parseArgs } = require('node:util');
 const chori = require('./index');
 
@@ -12,10 +13,17 @@ const CONCURRENCY = 4;
 
 const HELP = `Usage: chori-torch predict <files or directories…> [options]
        chori-torch serve [--model [NAME=]PATH]… [--port N] [--host HOST] [options]
+       chori-torch build
+       chori-torch doctor [--model PATH] [--json]
 
 predict classifies image files with a model exported by \`chori export\`.
 serve answers HTTP requests (POST /predict with the image bytes, GET /healthz, /metrics…);
 \`chori-torch serve --help\` lists its options, docs/SERVING.md describes the API.
+build compiles the native addon (what \`npm install\` does; run it after --ignore-scripts, or
+to rebuild against another torch): libtorch from LIBTORCH, CHORI_TORCH_PYTHON, VIRTUAL_ENV,
+CONDA_PREFIX, then python3 / python on PATH.
+doctor reports Node, the addon, libtorch, the image libraries, the CPU and threads, and with
+--model whether that artifact loads; exit status 1 when something is broken.
 
 predict options:
   --model PATH   the artifact to use (default: $CHORI_TORCH_MODEL, else export/model.pt)
@@ -127,6 +135,26 @@ async function predictCommand(argv) {
   return rows.some((r) => r.error) ? 1 : 0;
 }
 
+function buildCommand(argv) {
+  if (argv.includes('-h') || argv.includes('--help')) return console.log(HELP);
+  if (argv.length > 0) throw usage(`build takes no arguments (got ${argv.join(' ')}); choose libtorch with LIBTORCH or CHORI_TORCH_PYTHON`);
+  const script = path.join(__dirname, '..', 'scripts', 'build-addon.js');
+  const r = spawnSync(process.execPath, [script], { stdio: 'inherit' });
+  return r.status ?? 1;
+}
+
+async function doctorCommand(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: { model: { type: 'string' }, json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+  });
+  if (values.help) return console.log(HELP);
+  const { doctor, formatReport } = require('./doctor');
+  const report = await doctor({ model: values.model });
+  console.log(values.json ? JSON.stringify(report, null, 2) : formatReport(report));
+  return report.ok ? 0 : 1;
+}
+
 async function serveCommand(argv) {
   const server = require('./server');
   try {
@@ -148,6 +176,8 @@ async function main(argv) {
   if (command === '--version') return console.log(chori.version);
   if (command === undefined || command === '-h' || command === '--help') return console.log(HELP);
   if (command === 'serve') return serveCommand(rest);
+  if (command === 'build') return buildCommand(rest);
+  if (command === 'doctor') return doctorCommand(rest);
   if (command !== 'predict') throw usage(`unknown command '${command}'`);
   return predictCommand(rest);
 }

@@ -150,6 +150,12 @@ export class Model {
   readonly info: ModelInfo;
   readonly labels: readonly string[];
   readonly disposed: boolean;
+  /**
+   * What load() found doubtful but not fatal. Today: the artifact was exported with another torch
+   * release than the addon's libtorch, so it runs but bit-exact parity with its golden set is not
+   * promised (also emitted once as a process warning, code CHORI_TORCH_VERSION_MISMATCH).
+   */
+  readonly warnings: readonly string[];
   predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;
   /** Classifies several images; with batching on they share forward passes. */
   predictBatch(images: readonly ImageInput[], options?: PredictOptions): Promise<Prediction[]>;
@@ -165,6 +171,19 @@ export function defaultModelPath(): string;
 export const version: string;
 /** The resampler's vector path in use and those this CPU runs; $CHORI_SIMD forces one. */
 export function simd(): { active: 'scalar' | 'sse2' | 'avx2' | 'avx512'; available: string[] };
+
+/** What chori-torch is made of (as sharp.versions); reading it loads the addon. */
+export interface Versions {
+  readonly 'chori-torch': string;
+  /** The libtorch the addon was compiled against (TORCH_VERSION). */
+  readonly libtorch: string;
+  readonly 'libjpeg-turbo': string;
+  readonly libpng: string;
+  readonly libwebp: string;
+  /** The N-API version the addon is built for. */
+  readonly napi: string;
+}
+export const versions: Versions;
 
 // ---- HTTP server (js/server/, docs/SERVING.md, docs/openapi.json) ----
 

@@ -3,17 +3,12 @@
 //   const chori = require('chori-torch');
 //   const { label, score } = await chori.predict(buffer);
 
-const path = require('node:path');
 const { ChoriError, codes } = require('./errors');
-const { Model, load } = require('./model');
+const { Model, load, defaultModelPath } = require('./model');
 const validate = require('./validate');
+const { VERSION } = require('./versions');
 
 let defaultModel;
-
-/** The model predict() uses: $CHORI_TORCH_MODEL, else export/model.pt under the working directory. */
-function defaultModelPath() {
-  return path.resolve(process.env.CHORI_TORCH_MODEL || path.join('export', 'model.pt'));
-}
 
 /** Classifies an image with the default model, loaded once on first use. */
 function predict(image, options) {
@@ -41,7 +36,11 @@ module.exports = {
   Model,
   ChoriError,
   codes,
-  version: require('../package.json').version,
+  version: VERSION,
+  /** chori-torch, libtorch, libjpeg-turbo, libpng, libwebp and N-API versions (loads the addon). */
+  get versions() {
+    return require('./versions').versions();
+  },
   /** The resampler's vector path, { active, available } (docs/ARCHITECTURE.md, $CHORI_SIMD). */
   simd: () => require('./native').native().simd(),
 };

@@ -9,6 +9,7 @@ const { parseMetadata, nativeSpec } = require('./metadata');
 const { native } = require('./native');
 const optimize = require('./optimize');
 const validate = require('./validate');
+const { torchMismatch } = require('./versions');
 
 // PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS; we reject where it does.
 const DEFAULT_MAX_PIXELS = 2 * 89478485;
@@ -24,18 +25,25 @@ class Model {
   #metadata;
   #path;
   #info;
+  #warnings;
 
   /** @private Use load(). */
-  constructor(nativeModel, metadata, modelPath, info) {
+  constructor(nativeModel, metadata, modelPath, info, warnings = []) {
     this.#native = nativeModel;
     this.#metadata = metadata;
     this.#path = modelPath;
     this.#info = Object.freeze(info);
+    this.#warnings = Object.freeze(warnings);
   }
 
   /** How the model runs: the optimisation applied, its cost at load, threads, precision. */
   get info() {
     return this.#info;
+  }
+
+  /** What load() found doubtful but not fatal, such as a torch release other than the addon's. */
+  get warnings() {
+    return this.#warnings;
   }
 
   get path() {
@@ -107,6 +115,11 @@ class Model {
   }
 }
 
+/** The model predict() uses: $CHORI_TORCH_MODEL, else export/model.pt under the working directory. */
+function defaultModelPath() {
+  return path.resolve(process.env.CHORI_TORCH_MODEL || path.join('export', 'model.pt'));
+}
+
 /** Loads a TorchScript artifact written by `chori export`. */
 async function load(modelPath, opts) {
   if (!validate.is.string(modelPath)) throw validate.invalidParameterError('path', 'a non-empty string path', modelPath);
@@ -160,7 +173,7 @@ async function load(modelPath, opts) {
     await nativeModel.dispose();
     throw err;
   }
-  return new Model(nativeModel, metadata, resolved, info);
+  return new Model(nativeModel, metadata, resolved, info, torchMismatch(metadata, resolved));
 }
 
-module.exports = { Model, load, DEFAULT_MAX_PIXELS };
+module.exports = { Model, load, defaultModelPath, DEFAULT_MAX_PIXELS };

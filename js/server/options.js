@@ -6,7 +6,7 @@
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const { codes } = require('../errors');
-const { DEFAULT_MAX_PIXELS } = require('../model');
+const { DEFAULT_MAX_PIXELS, defaultModelPath } = require('../model');
 const { CHOICES } = require('../optimize');
 const validate = require('../validate');
 
@@ -125,7 +125,7 @@ function normalize(raw, style = 'api') {
   for (const spec of SPEC) {
     const value = given[spec.key];
     if (spec.kind === 'models') {
-      const fallback = require('../index').defaultModelPath();
+      const fallback = defaultModelPath();
       out.models = validate.is.defined(value) ? parseModels(value, nameOf(spec)) : parseModels([fallback], nameOf(spec));
     } else if (validate.is.defined(value)) {
       out[spec.key] = check(spec, value, nameOf(spec));

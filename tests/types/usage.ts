@@ -18,6 +18,11 @@ async function main(): Promise<void> {
   const [c, h, w]: [3, number, number] = t.shape;
   const labels: readonly string[] = m.labels;
   const size = m.metadata.input.crop;
+  const warnings: readonly string[] = m.warnings;
+  const libtorch: string = chori.versions.libtorch;
+  const webp: string = chori.versions['libwebp'];
+  // @ts-expect-error: versions is read-only
+  chori.versions.libtorch = '0';
   await m.dispose();
   try {
     await m.predict(buf);
@@ -32,7 +37,7 @@ async function main(): Promise<void> {
   await chori.load('export/model.pt', { optimize: 'fast' });
   const server = await chori.serve({ models: { demo: 'export/model.pt' }, port: 0 });
   await server.close();
-  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs];
+  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp];
 }
 
 void main;

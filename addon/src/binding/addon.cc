@@ -8,8 +8,10 @@
 #include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
 #include "image/simd.h"
+#include "image/versions.h"
 #include "model/backend.h"
 #include "model/batcher.h"
+#include "model/runtime.h"
 
 namespace chori::binding {
 namespace {
@@ -71,12 +73,39 @@ Napi::Value Simd(const Napi::CallbackInfo& info) {
   });
 }
 
+// [sync] versions() → { libtorch, libtorchDir, cpuCapability, mkldnn, openmp, intraOpThreads,
+// interOpThreads, napi, libjpegTurbo, jpegAbi, libpng, libwebp, libwebpdemux }: what the addon
+// was built against and runs with (js/versions.js, `chori-torch doctor`).
+Napi::Value Versions(const Napi::CallbackInfo& info) {
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const model::RuntimeInfo torch = model::runtimeInfo();
+    const image::LibraryVersions images = image::libraryVersions();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("libtorch", torch.torchVersion);
+    out.Set("libtorchDir", torch.libtorchDir);
+    out.Set("cpuCapability", torch.cpuCapability);
+    out.Set("mkldnn", torch.mkldnnVersion);
+    out.Set("openmp", torch.openmpVersion);
+    out.Set("intraOpThreads", torch.intraOpThreads);
+    out.Set("interOpThreads", torch.interOpThreads);
+    out.Set("napi", NAPI_VERSION);
+    out.Set("libjpegTurbo", images.libjpegTurbo);
+    out.Set("jpegAbi", images.jpegAbi);
+    out.Set("libpng", images.libpng);
+    out.Set("libwebp", images.libwebp);
+    out.Set("libwebpdemux", images.libwebpdemux);
+    return out;
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("load", Napi::Function::New<Load>(env, "load"));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("closeAll", Napi::Function::New<CloseAll>(env, "closeAll"));
   exports.Set("simd", Napi::Function::New<Simd>(env, "simd"));
+  exports.Set("versions", Napi::Function::New<Versions>(env, "versions"));
   return exports;
 }
 

@@ -1,0 +1,63 @@
+'use strict';
+// What chori-torch is made of, as sharp.versions says it: the package, the libtorch the addon
+// was built against, the image libraries it runs with, and N-API. Read from the addon itself.
+
+const { native } = require('./native');
+
+const VERSION = require('../package.json').version;
+
+// The image-library versions on which the parity suite (tests/python/test_parity.py and the
+// corpus tests) was run and matched PIL bit for bit; others are expected to match but unchecked.
+const CHECKED = Object.freeze({
+  'libjpeg-turbo': ['2.1.5'],
+  libpng: ['1.6.39'],
+  libwebp: ['1.2.4', '1.6.0'],
+});
+
+let cached;
+
+/** { 'chori-torch', libtorch, 'libjpeg-turbo', libpng, libwebp, napi }; loads the addon. */
+function versions() {
+  if (!cached) {
+    const v = native().versions();
+    cached = Object.freeze({
+      'chori-torch': VERSION,
+      libtorch: v.libtorch,
+      'libjpeg-turbo': v.libjpegTurbo,
+      libpng: v.libpng,
+      libwebp: v.libwebp,
+      napi: String(v.napi),
+    });
+  }
+  return cached;
+}
+
+/** "2.14.1+cu130" → "2.14.1": a local build tag does not change the release. */
+function torchRelease(version) {
+  return String(version).split('+')[0];
+}
+
+const warned = new Set();
+
+/**
+ * Bit-exact parity with the golden set holds for the torch release the artifact was exported
+ * with; another libtorch still loads it, with a warning (on stderr once per pair of releases, as
+ * a Node process warning, so NODE_NO_WARNINGS=1 or --no-warnings silences it).
+ */
+function torchMismatch(metadata, resolved) {
+  const exported = metadata.provenance.torch_version;
+  const linked = versions().libtorch;
+  if (typeof exported !== 'string' || torchRelease(exported) === torchRelease(linked)) return [];
+  const message =
+    `${resolved} was exported with torch ${exported} but chori-torch's addon runs libtorch ${linked}: ` +
+    'it loads and runs, but bit-exact parity with the golden set is only promised for the same torch release ' +
+    `(export it again with torch ${torchRelease(linked)}, or rebuild the addon against torch ${torchRelease(exported)})`;
+  const key = `${exported}|${linked}`;
+  if (!warned.has(key)) {
+    warned.add(key);
+    process.emitWarning(message, { code: 'CHORI_TORCH_VERSION_MISMATCH' });
+  }
+  return [message];
+}
+
+module.exports = { versions, torchRelease, torchMismatch, CHECKED, VERSION };
