@@ -155,6 +155,8 @@ async function load(modelPath, opts) {
     metadata = parseMetadata(nativeModel.metadata, resolved);
     const form = optimize.resolveOptimize(requestedOptimize, metadata.input);
     const shape = optimize.warmupShape(metadata.input);
+    // configure() starts the inference thread, on which optimize() then prepares the module.
+    nativeModel.configure({ ...nativeSpec(metadata, maxPixels), ...batching });
     const report = await nativeModel.optimize(form, shape, shape ? optimize.WARMUP_RUNS : 0).catch((err) => {
       throw fromNative(err);
     });
@@ -168,7 +170,6 @@ async function load(modelPath, opts) {
       precision,
       maxBatch: batching.maxBatch,
     };
-    nativeModel.configure({ ...nativeSpec(metadata, maxPixels), ...batching });
   } catch (err) {
     await nativeModel.dispose();
     throw err;

@@ -203,8 +203,8 @@ Napi::Value ModelWrap::Optimize(const Napi::CallbackInfo& info) {
   return atBoundary(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
     if (!classifier_) return rejectedPromise(env, {code::kDisposed, "the model has been disposed"});
-    if (optimizeCalled_ || classifier_->configured()) {
-      throw Napi::Error::New(env, "optimize() may only be called once, before configure()");
+    if (optimizeCalled_ || !classifier_->configured()) {
+      throw Napi::Error::New(env, "optimize() may only be called once, after configure()");
     }
     if (!info[0].IsString()) throw Napi::TypeError::New(env, "optimize(form, warmupShape, warmupRuns) needs a string form");
     auto form = model::parseOptimization(info[0].As<Napi::String>().Utf8Value());

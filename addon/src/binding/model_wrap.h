@@ -25,8 +25,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Metadata(const Napi::CallbackInfo& info);
   // [async] optimize(form: "none" | "freeze" | "ofi" | "onednn", warmupShape: number[] | null,
   //   warmupRuns: number) → Promise<{ optimizeMs, warmupMs }>: the load-time passes and the
-  //   warm-up forwards, on the libuv pool. Only before configure(), and only once; rejects with
-  //   CHORI_MODEL_LOAD when a pass fails.
+  //   warm-up forwards, run on the model's inference thread (a libuv thread waits for them).
+  //   Once, after configure() and before any prediction; rejects with CHORI_MODEL_LOAD when a
+  //   pass fails.
   Napi::Value Optimize(const Napi::CallbackInfo& info);
   // [sync] configure(spec: object): void — the input spec, validated by js/metadata.js.
   // Throws TypeError on a malformed spec.

@@ -58,7 +58,8 @@ class Backend {
   virtual ~Backend() = default;
   // The embedded chori.json, verbatim; JS parses and validates it.
   virtual const std::string& metadataJson() const = 0;
-  // [blocking] Applies `form` once, before the first forward, then runs `warmupRuns` forwards
+  // [blocking] Converts to the requested precision and applies `form`, once, before the first
+  // forward and on the thread that will run the forwards, then runs `warmupRuns` forwards
   // on zeros of `warmupShape` (N×3×H×W; empty skips the warm-up) so that the profiling executor
   // has specialised and compiled the graph before the first real call. Throws
   // chori::Error(CHORI_MODEL_LOAD) when a pass fails on this model.

@@ -71,13 +71,31 @@ void Batcher::submit(std::vector<float> input, int64_t height, int64_t width, Ca
   wake_.notify_one();
 }
 
+void Batcher::runOnInferenceThread(std::function<void()> task) {
+  std::packaged_task<void()> packaged(std::move(task));
+  auto done = packaged.get_future();
+  {
+    std::lock_guard lock(mutex_);
+    if (closed_) throw Error(code::kDisposed, "the model has been disposed");
+    tasks_.push_back(std::move(packaged));
+  }
+  wake_.notify_one();
+  try {
+    done.get();
+  } catch (const std::future_error&) {  // dropped unrun by close()
+    throw Error(code::kDisposed, "the model was disposed while it was being prepared");
+  }
+}
+
 void Batcher::close() {
   std::deque<Job> abandoned;
+  std::deque<std::packaged_task<void()>> unrun;  // destroyed below: their waiters get CHORI_DISPOSED
   {
     std::lock_guard lock(mutex_);
     if (closed_) return;
     closed_ = true;
     abandoned.swap(queue_);
+    unrun.swap(tasks_);
   }
   wake_.notify_one();
   for (auto& job : abandoned) {
@@ -122,6 +140,15 @@ void Batcher::run() {
   backgroundThisThread();
   std::unique_lock lock(mutex_);
   while (true) {
+    wake_.wait(lock, [&] { return closed_ || !queue_.empty() || !tasks_.empty(); });
+    if (!tasks_.empty()) {
+      auto task = std::move(tasks_.front());
+      tasks_.pop_front();
+      lock.unlock();
+      task();  // a packaged_task: what it throws reaches the waiter
+      lock.lock();
+      continue;
+    }
     std::vector<Job> jobs = nextBatch(lock);
     if (jobs.empty()) return;  // closed and drained
     lock.unlock();

@@ -9,6 +9,7 @@
 #include <deque>
 #include <exception>
 #include <functional>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -45,6 +46,12 @@ class Batcher {
   void withdraw();
   // Queues one preprocessed input (3×H×W). Throws chori::Error(CHORI_DISPOSED) once closed.
   void submit(std::vector<float> input, int64_t height, int64_t width, Callback done);
+  // [blocking] Runs `task` on the inference thread, ahead of queued batches, and returns once it
+  // has run (rethrowing what it threw; CHORI_DISPOSED when closed first). Preparing a model
+  // (load-time passes, warm-up) must run on the thread that will run its forwards: libgomp gives
+  // every thread that opens a parallel region its own team, and two teams on two cores throttle
+  // each other's barriers into futex waits (measured: forwards 2–2.5× slower).
+  void runOnInferenceThread(std::function<void()> task);
   // [blocking] Fails queued requests with CHORI_DISPOSED, lets the running batch finish, joins.
   void close();
   // [blocking] close() on every live Batcher: before the process exits.
@@ -68,6 +75,7 @@ class Batcher {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> queue_;
+  std::deque<std::packaged_task<void()>> tasks_;
   int upstream_ = 0;
   bool closed_ = false;
   std::thread thread_;  // last: started once everything above is initialised

@@ -12,6 +12,12 @@ void Classifier::configure(ClassifierConfig config) {
   batcher_ = std::make_unique<Batcher>(*backend_, config_.batch, config_.outputsAreProbabilities);
 }
 
+OptimizeReport Classifier::optimize(Optimization form, const std::vector<int64_t>& warmupShape, int warmupRuns) {
+  OptimizeReport report;
+  batcher_->runOnInferenceThread([&] { report = backend_->optimize(form, warmupShape, warmupRuns); });
+  return report;
+}
+
 Preprocessed Classifier::preprocess(const std::vector<uint8_t>& bytes) const {
   if (bytes.empty()) throw Error(code::kEmptyInput, "the image buffer is empty");
   image::RgbImage img = image::decode(bytes.data(), bytes.size(), config_.decode);

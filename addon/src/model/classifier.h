@@ -40,15 +40,13 @@ class Classifier {
   const std::string& metadataJson() const { return backend_->metadataJson(); }
   int64_t numClasses() const { return config_.numClasses; }
 
-  // [blocking] The load-time passes and warm-up (Backend::optimize); at most once, before
-  // configure(), so no forward can run concurrently.
-  OptimizeReport optimize(Optimization form, const std::vector<int64_t>& warmupShape, int warmupRuns) {
-    return backend_->optimize(form, warmupShape, warmupRuns);
-  }
-
   // Called once, on the JS thread, before any work is queued; starts the inference thread.
   void configure(ClassifierConfig config);
   bool configured() const { return batcher_ != nullptr; }
+
+  // [blocking] The load-time preparation (Backend::optimize), run on the inference thread; once,
+  // after configure() and before the first prediction is queued.
+  OptimizeReport optimize(Optimization form, const std::vector<int64_t>& warmupShape, int warmupRuns);
 
   // [blocking] decode + preprocess; thread-safe (the configuration is read-only by now).
   Preprocessed preprocess(const std::vector<uint8_t>& bytes) const;

@@ -111,6 +111,7 @@ class TorchScriptBackend final : public Backend {
  private:
   // Same calls, same order as python/chori_torch/optimize.py.
   void applyPasses(Optimization form) {
+    if (dtype_ != torch::kFloat32) module_.to(dtype_);
     switch (form) {
       case Optimization::None:
         break;
@@ -193,8 +194,8 @@ std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& option
     throw Error(code::kModelLoad, "cannot load '" + path + "' with libtorch " + TORCH_VERSION + ": " + e.what());
   }
   module.eval();
+  // Converted by optimize(), on the inference thread (see Batcher::runOnInferenceThread).
   const auto dtype = options.precision == Precision::BFloat16 ? torch::kBFloat16 : torch::kFloat32;
-  if (dtype != torch::kFloat32) module.to(dtype);
   std::string metadata = extra[kMetadataFile];
   if (metadata.empty()) {
     throw Error(code::kModelMetadata, "'" + path +
