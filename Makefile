@@ -10,16 +10,19 @@ PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/node-bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
 ADDON := addon/build/Release/chori_torch.node
-ADDON_SOURCES := $(shell find addon/src -name '*.cc' -o -name '*.h') addon/binding.gyp \
+CORE_SOURCES := $(shell find addon/src addon/include -name '*.cc' -o -name '*.h')
+ADDON_SOURCES := $(CORE_SOURCES) addon/binding.gyp \
 	scripts/build-addon.js scripts/find-libtorch.js scripts/check-image-libs.js
+CPP := build/chori-predict
 PY_SOURCES := $(shell find python -name '*.py')
 DEMO := export/model.pt
 
-.PHONY: help setup demo test lint bench clean
+.PHONY: help setup cpp demo test lint bench clean
 help:
 	@echo "make demo   set up, train and export the demo model, classify the example images with Node"
 	@echo "make test   set up, then run the Python, Node and cross-runtime parity tests"
 	@echo "make bench  benchmarks against the Python reference and onnxruntime-node + sharp -> docs/"
+	@echo "make cpp    build the C++ front end: build/libchori.so and build/chori-predict (CMake)"
 	@echo "make lint   ruff + TypeScript declaration check"
 	@echo "make clean  remove build outputs and generated artifacts (keeps .venv and node_modules)"
 
@@ -45,6 +48,14 @@ $(ADDON): $(ADDON_SOURCES) node_modules/.installed $(VENV)/.system-deps
 	CHORI_TORCH_PYTHON=$(CURDIR)/$(PY) node scripts/build-addon.js
 	@touch $@
 
+# The C++ front end, from the same core (addon/CMakeLists.txt).
+$(CPP): $(CORE_SOURCES) addon/CMakeLists.txt addon/cmake/choriConfig.cmake.in package.json \
+		scripts/build-cpp.sh $(VENV)/.system-deps
+	bash scripts/build-cpp.sh build
+	@touch $@
+
+cpp: $(CPP)
+
 $(DEMO): $(PY_SOURCES) $(VENV)/.installed
 	chori demo --out export
 
@@ -56,7 +67,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check python tests bench
 	node_modules/.bin/tsc -p tests/types
 
-test: setup $(DEMO) lint
+test: setup $(CPP) $(DEMO) lint
 	node --test tests/node/
 	$(PY) -m pytest
 
@@ -67,4 +78,4 @@ bench: setup $(DEMO)
 	node bench/serve-load.js --threads 1,2 --write docs/benchmarks-serve.md
 
 clean:
-	rm -rf addon/build export/model.pt export/golden.json export/images export/demo
+	rm -rf addon/build build export/model.pt export/golden.json export/images export/demo

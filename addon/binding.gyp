@@ -5,6 +5,8 @@
   "targets": [
     {
       "target_name": "chori_torch",
+      # The core (src/image, src/model) is compiled from these same files by CMakeLists.txt into
+      # libchori; src/binding is the N-API front end's own.
       "sources": [
         "src/binding/addon.cc",
         "src/binding/dispatcher.cc",
@@ -12,6 +14,7 @@
         "src/binding/model_wrap.cc",
         "src/binding/spec.cc",
         "src/image/decode.cc",
+        "src/image/limits.cc",
         "src/image/jpeg.cc",
         "src/image/png.cc",
         "src/image/gif.cc",
@@ -31,6 +34,7 @@
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "src",
+        "include",
         "<(libtorch)/include",
         "<(libtorch)/include/torch/csrc/api/include"
       ],

@@ -5,9 +5,11 @@
 #   libjpeg-dev  libjpeg-turbo: JPEG
 #   libpng-dev   libpng 1.6: PNG
 #   libwebp-dev  libwebp + libwebpdemux: WebP (PIL reads WebP through the same animation API)
+#   nlohmann-json3-dev, pkg-config: the C++ front end's build (addon/CMakeLists.txt); the Node
+#                addon needs neither
 set -euo pipefail
 
-packages=(libjpeg-dev libpng-dev libwebp-dev)
+packages=(libjpeg-dev libpng-dev libwebp-dev nlohmann-json3-dev pkg-config)
 missing=()
 for pkg in "${packages[@]}"; do
   if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

@@ -151,7 +151,7 @@ def test_npm_pack_ships_only_what_users_need(tarball: Path) -> None:
     top = {name.split("/")[0] for name in files}
     assert top <= {"package.json", "README.md", "LICENSE", "addon", "js", "scripts"}, top
     addon = {f for f in files if f.startswith("addon/")} - {"addon/binding.gyp"}
-    assert addon and all(f.startswith("addon/src/") for f in addon)
+    assert addon and all(f.startswith(("addon/src/", "addon/include/")) for f in addon)
     # Only what the build and the package run: no tests, benchmarks, artifacts or dev scripts.
     assert not [f for f in files if f.startswith("scripts/") and not f.endswith(".js")]
     assert tarball.stat().st_size < 150_000

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "binding/values.h"
-#include "common/error.h"
+#include "chori/error.h"
 
 namespace chori::binding {
 

@@ -3,7 +3,7 @@
 #include <exception>
 #include <new>
 
-#include "common/error.h"
+#include "chori/error.h"
 
 namespace chori::binding {
 

@@ -8,7 +8,7 @@
 #include "binding/promise_worker.h"
 #include "binding/spec.h"
 #include "binding/values.h"
-#include "common/error.h"
+#include "chori/error.h"
 #include "common/thread_priority.h"
 
 namespace chori::binding {

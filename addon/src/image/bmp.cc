@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "common/error.h"
-#include "image/decode_internal.h"
+#include "chori/error.h"
+#include "image/limits.h"
 
 namespace chori::image {
 

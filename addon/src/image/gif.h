@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "image/decode.h"
+#include "image/limits.h"
 #include "image/image.h"
 
 namespace chori::image {

@@ -17,8 +17,8 @@
 #include <jerror.h>
 #include <jpeglib.h>
 
-#include "common/error.h"
-#include "image/decode_internal.h"
+#include "chori/error.h"
+#include "image/limits.h"
 #include "image/orientation.h"
 
 namespace chori::image {

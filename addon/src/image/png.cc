@@ -17,8 +17,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/error.h"
-#include "image/decode_internal.h"
+#include "chori/error.h"
+#include "image/limits.h"
 #include "image/orientation.h"
 
 namespace chori::image {

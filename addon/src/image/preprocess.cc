@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "common/error.h"
-#include "image/decode_internal.h"
+#include "chori/error.h"
+#include "image/limits.h"
 #include "image/resample_internal.h"
 #include "image/strict_fp.h"
 

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "common/error.h"
+#include "chori/error.h"
 #include "image/resample_internal.h"
 #include "image/simd.h"
 

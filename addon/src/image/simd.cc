@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "common/error.h"
+#include "chori/error.h"
 
 namespace chori::image {
 

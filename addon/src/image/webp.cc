@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
-#include "common/error.h"
-#include "image/decode_internal.h"
+#include "chori/error.h"
+#include "image/limits.h"
 #include "image/orientation.h"
 
 namespace chori::image {

@@ -5,7 +5,7 @@
 #include <cstring>
 #include <set>
 
-#include "common/error.h"
+#include "chori/error.h"
 #include "common/thread_priority.h"
 
 namespace chori::model {

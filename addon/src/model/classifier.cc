@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
-#include "common/error.h"
+#include "chori/error.h"
 
 namespace chori::model {
 

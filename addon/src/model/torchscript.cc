@@ -10,7 +10,7 @@
 #include <fstream>
 #include <mutex>
 
-#include "common/error.h"
+#include "chori/error.h"
 #include "model/backend.h"
 
 namespace chori::model {

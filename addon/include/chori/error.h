@@ -1,6 +1,7 @@
-// One exception type for everything the addon reports to JavaScript. The code is a
-// stable string (documented in docs/ARCHITECTURE.md); the N-API boundary turns it into
-// a JS Error with `err.code`, so no C++ exception ever crosses into the JS engine.
+// One exception type for everything the core reports, to C++ callers as it is and to
+// JavaScript through the N-API boundary, which turns it into a JS Error with `err.code` (no C++
+// exception ever crosses into the JS engine). The code is a stable string, the same in both
+// languages (docs/ARCHITECTURE.md, "Error codes").
 #pragma once
 
 #include <stdexcept>
@@ -9,6 +10,7 @@
 namespace chori {
 
 namespace code {
+inline constexpr const char* kInvalidArgument = "CHORI_INVALID_ARGUMENT";
 inline constexpr const char* kEmptyInput = "CHORI_EMPTY_INPUT";
 inline constexpr const char* kDecode = "CHORI_DECODE";
 inline constexpr const char* kTruncated = "CHORI_TRUNCATED";

@@ -1,0 +1,127 @@
+#include "api/metadata.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "chori/error.h"
+#include "image/resample.h"
+
+namespace chori::api {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kSchemaVersion = 1;  // js/metadata.js SCHEMA_VERSION
+
+class Checker {
+ public:
+  explicit Checker(const std::string& source) : source_(source) {}
+  void operator()(bool ok, const std::string& message) const {
+    if (!ok) throw Error(code::kModelMetadata, "invalid chori.json in " + source_ + ": " + message);
+  }
+
+ private:
+  const std::string& source_;
+};
+
+// JavaScript's Number.isInteger: 256 and 256.0 alike, as js/metadata.js accepts them.
+bool isInteger(const json& v) {
+  if (v.is_number_integer()) return true;
+  return v.is_number_float() && std::isfinite(v.get<double>()) && std::trunc(v.get<double>()) == v.get<double>();
+}
+
+bool positiveInts(const json& v, std::initializer_list<size_t> lengths) {
+  if (!v.is_array() || std::find(lengths.begin(), lengths.end(), v.size()) == lengths.end()) return false;
+  return std::all_of(v.begin(), v.end(), [](const json& x) { return isInteger(x) && x.get<double>() > 0; });
+}
+
+std::vector<int> ints(const json& v) {
+  std::vector<int> out;
+  for (const auto& x : v) out.push_back(static_cast<int>(x.get<double>()));
+  return out;
+}
+
+std::array<float, 3> triple(const json& v) {
+  // torchvision's Normalize turns the Python floats into the tensor's float32, as this cast does.
+  return {static_cast<float>(v[0].get<double>()), static_cast<float>(v[1].get<double>()),
+          static_cast<float>(v[2].get<double>())};
+}
+
+}  // namespace
+
+Metadata parseMetadata(const std::string& text, const std::string& source) {
+  const Checker check(source);
+  json raw = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  check(!raw.is_discarded(), "not JSON");
+  check(raw.is_object(), "expected a JSON object");
+  check(raw.contains("schema_version") && raw["schema_version"] == kSchemaVersion,
+        "schema_version is " + (raw.contains("schema_version") ? raw["schema_version"].dump() : "undefined") +
+            "; this chori-torch reads version " + std::to_string(kSchemaVersion));
+
+  Metadata m;
+  const json& labels = raw.contains("labels") ? raw["labels"] : json();
+  check(labels.is_array() && !labels.empty() &&
+            std::all_of(labels.begin(), labels.end(), [](const json& l) { return l.is_string(); }),
+        "labels must be a non-empty array of strings");
+  for (const auto& l : labels) m.labels.push_back(l.get<std::string>());
+
+  check(raw.contains("input") && raw["input"].is_object(), "input must be an object");
+  const json& input = raw["input"];
+  auto get = [&](const char* key) { return input.contains(key) ? input[key] : json(); };
+  check(get("color_mode") == "RGB", "input.color_mode must be \"RGB\", not " + get("color_mode").dump());
+  const json resize = get("resize");
+  check(resize.is_null() || positiveInts(resize, {1, 2}), "input.resize must be null, [size] or [height, width]");
+  if (!resize.is_null()) m.input.resize = ints(resize);
+  const json maxSize = get("max_size");
+  check(maxSize.is_null() ||
+            (isInteger(maxSize) && m.input.resize.size() == 1 && maxSize.get<double>() > m.input.resize[0]),
+        "input.max_size must be null, or an integer larger than input.resize[0] when resize is [size]");
+  if (!maxSize.is_null()) m.input.maxSize = static_cast<int>(maxSize.get<double>());
+  const json crop = get("crop");
+  check(crop.is_null() || positiveInts(crop, {2}), "input.crop must be null or [height, width]");
+  if (!crop.is_null()) m.input.crop = std::array<int, 2>{ints(crop)[0], ints(crop)[1]};
+  const json interpolation = get("interpolation");
+  try {
+    m.input.interpolation = image::parseFilter(interpolation.is_string() ? interpolation.get<std::string>() : "");
+  } catch (const Error&) {
+    check(false, "input.interpolation must be one of nearest, bilinear, bicubic, box, hamming, lanczos");
+  }
+  for (const char* key : {"mean", "std"}) {
+    const json v = get(key);
+    check(v.is_array() && v.size() == 3 && std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_number(); }),
+          std::string("input.") + key + " must hold 3 numbers");
+  }
+  m.input.mean = triple(get("mean"));
+  m.input.std = triple(get("std"));
+  const json stds = get("std");
+  check(std::none_of(stds.begin(), stds.end(), [](const json& x) { return x.get<double>() == 0; }),
+        "input.std must not contain 0");
+  // Absent in artifacts written before the field existed: false, PIL's Image.open behaviour.
+  const json exif = input.contains("exif_orientation") ? input["exif_orientation"] : json(false);
+  check(exif.is_boolean(), "input.exif_orientation must be a boolean");
+  m.exifOrientation = exif.get<bool>();
+
+  const json output = raw.contains("output") ? raw["output"] : json();
+  check(output.is_object() && output.contains("kind") && (output["kind"] == "logits" || output["kind"] == "probabilities"),
+        "output.kind must be one of logits, probabilities");
+  m.outputsAreProbabilities = output["kind"] == "probabilities";
+  check(output.contains("num_classes") && isInteger(output["num_classes"]) &&
+            output["num_classes"].get<double>() == static_cast<double>(m.labels.size()),
+        "output.num_classes (" + (output.contains("num_classes") ? output["num_classes"].dump() : "undefined") +
+            ") does not match the " + std::to_string(m.labels.size()) + " labels");
+
+  if (raw.contains("provenance") && raw["provenance"].is_object() && raw["provenance"].contains("torch_version") &&
+      raw["provenance"]["torch_version"].is_string()) {
+    m.torchVersion = raw["provenance"]["torch_version"].get<std::string>();
+  }
+  return m;
+}
+
+std::array<int, 2> staticInputSize(const image::InputSpec& input) {
+  if (input.crop) return *input.crop;
+  if (input.resize.size() == 2) return {input.resize[0], input.resize[1]};
+  return {0, 0};
+}
+
+}  // namespace chori::api
