@@ -66,6 +66,7 @@ NativeConfig readConfig(const Napi::Object& spec) {
   config.classifier.decode.applyExifOrientation = exifOrientation.As<Napi::Boolean>().Value();
   config.classifier.batch.maxBatch = static_cast<int>(number(spec, "maxBatch"));
   config.classifier.batch.maxDelayMs = number(spec, "maxDelayMs");
+  config.classifier.batch.background = true;  // the event loop comes first (thread_priority.h)
   if (config.classifier.batch.maxBatch < 1 || config.classifier.batch.maxDelayMs < 0) throw Napi::RangeError::New(spec.Env(), "bad batch options");
   config.maxQueue = static_cast<size_t>(number(spec, "maxQueue"));
   return config;

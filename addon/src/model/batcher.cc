@@ -137,7 +137,7 @@ std::vector<Batcher::Job> Batcher::nextBatch(std::unique_lock<std::mutex>& lock)
 }
 
 void Batcher::run() {
-  backgroundThisThread();
+  if (options_.background) backgroundThisThread();
   std::unique_lock lock(mutex_);
   while (true) {
     wake_.wait(lock, [&] { return closed_ || !queue_.empty() || !tasks_.empty(); });

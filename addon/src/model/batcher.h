@@ -22,6 +22,10 @@ namespace chori::model {
 struct BatchOptions {
   int maxBatch = 8;         // 1 turns batching off
   double maxDelayMs = 5.0;  // longest a request waits for companions
+  // Run the inference thread (and so its OpenMP team) at background priority
+  // (common/thread_priority.h): what the Node front end wants, to keep its event loop responsive;
+  // a C++ program has no event loop to protect, and its own threads would then starve inference.
+  bool background = false;
 };
 
 // What one request gets back: its own row of the batch output, or the failure.
