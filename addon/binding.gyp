@@ -29,7 +29,9 @@
         "src/model/batcher.cc",
         "src/model/classifier.cc",
         "src/model/runtime.cc",
-        "src/model/torchscript.cc"
+        "src/model/torchscript.cc",
+        "src/model/aoti.cc",
+        "src/model/load.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -21,6 +21,12 @@ function modelPaths() {
   return JSON.parse(fs.readFileSync(path.join(WORK, 'models.json'), 'utf8'));
 }
 
+/** The .pt2 packages bench/prepare.py compiled, by model name ({} when none). */
+function pt2Paths() {
+  const file = path.join(WORK, 'pt2.json');
+  return fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+}
+
 function sorted(values) {
   return Float64Array.from(values).sort();
 }
@@ -161,6 +167,7 @@ module.exports = {
   WORK,
   loadCorpus,
   modelPaths,
+  pt2Paths,
   percentile,
   median,
   peakRssMiB,

@@ -3,6 +3,8 @@
 - ``resnet18.pt``, ``resnet50.pt``, ``mobilenet_v3_large.pt``: seeded torchvision models (1000
   classes) saved as a ``state_dict`` and exported with the project's own ``chori export``, as a
   user would;
+- ``resnet18.pt2``: the same resnet18 weights as an AOTInductor package (``chori export --format
+  pt2``), listed in ``pt2.json``;
 - ``<model>.onnx``: the same weights as each TorchScript artifact, for onnxruntime-node
   (``torch.onnx.export`` of the loaded artifact, TorchScript-based exporter, batch 1);
 - ``<model>.json``: the artifact's metadata (chori.json), so the onnxruntime + sharp runner can
@@ -32,6 +34,7 @@ DEMO = ROOT / "export" / "model.pt"
 # Seeded torchvision models: a residual network at two depths and one built on depthwise
 # convolutions, which oneDNN handles differently.
 TORCHVISION = ("resnet18", "resnet50", "mobilenet_v3_large")
+PT2_MODELS = ("resnet18",)  # also compiled to .pt2 (chori export --format pt2)
 
 
 def log(message: str) -> None:
@@ -52,8 +55,8 @@ def corpus() -> list[str]:
     return [str(f) for f in files]
 
 
-def export_torchvision(arch: str) -> Path:
-    artifact = WORK / f"{arch}.pt"
+def export_torchvision(arch: str, fmt: str = "torchscript") -> Path:
+    artifact = WORK / f"{arch}.{'pt2' if fmt == 'pt2' else 'pt'}"
     if artifact.is_file():
         return artifact
     weights = WORK / f"{arch}.pth"
@@ -61,9 +64,9 @@ def export_torchvision(arch: str) -> Path:
     torch.manual_seed(0)
     torch.save(getattr(torchvision.models, arch)().state_dict(), weights)
     labels.write_text("".join(f"class {i}\n" for i in range(1000)), encoding="utf-8")
-    log(f"chori export --arch {arch} → {artifact.relative_to(ROOT)}")
+    log(f"chori export --arch {arch} --format {fmt} → {artifact.relative_to(ROOT)}")
     subprocess.run(
-        [sys.executable, "-m", "chori_torch.cli", "export", "--arch", arch,
+        [sys.executable, "-m", "chori_torch.cli", "export", "--arch", arch, "--format", fmt,
          "--weights", str(weights), "--labels-file", str(labels), "--out", str(artifact)],
         check=True,
         cwd=ROOT,
@@ -119,6 +122,9 @@ def main() -> None:
     (WORK / "corpus.json").write_text(json.dumps(corpus(), indent=2) + "\n", encoding="utf-8")
     models = {name: str(path) for name, path in models.items()}
     (WORK / "models.json").write_text(json.dumps(models, indent=2) + "\n", encoding="utf-8")
+    # The same resnet18 weights as an AOTInductor package (about 30 s to compile).
+    pt2 = {name: str(export_torchvision(name, "pt2")) for name in PT2_MODELS}
+    (WORK / "pt2.json").write_text(json.dumps(pt2, indent=2) + "\n", encoding="utf-8")
     log("ready")
 
 

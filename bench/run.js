@@ -44,11 +44,16 @@ const HAS_BF16 = MACHINE.features.includes('avx512_bf16') || MACHINE.features.in
 const RUNTIMES = ['chori', 'chori-batch', ...(HAS_BF16 ? ['chori-bf16'] : []), 'python', 'python-opt', 'ort-sharp'];
 const FORWARD_RUNTIMES = ['chori', 'chori-none', ...(HAS_BF16 ? ['chori-bf16'] : []), 'python', 'python-opt', 'ort-sharp'];
 const PREPROCESS_RUNTIMES = ['chori', 'python', 'ort-sharp'];
+// The .pt2 form (AOTInductor) of the models bench/prepare.py compiled one for, beside the
+// TorchScript artifact: end to end and forward, in the same rounds.
+const PT2 = 'chori-pt2';
+const withPt2 = (list, model) => (lib.pt2Paths()[model] ? [...list.slice(0, 1), PT2, ...list.slice(1)] : list);
 const NAMES = {
   chori: 'chori-torch',
   'chori-batch': 'chori-torch, batch: true',
   'chori-bf16': "chori-torch, precision: 'bf16'",
   'chori-none': "chori-torch, optimize: 'none'",
+  'chori-pt2': 'chori-torch, the .pt2 package (AOTInductor)',
   python: 'Python reference (PIL + torchvision + torch.jit.load)',
   'python-opt': 'Python reference with the same load-time passes',
   'ort-sharp': 'onnxruntime-node + sharp',
@@ -58,6 +63,7 @@ const SHORT = {
   'chori-batch': 'chori batch',
   'chori-bf16': 'chori bf16',
   'chori-none': 'chori none',
+  'chori-pt2': 'chori pt2',
   python: 'Python',
   'python-opt': 'Python opt',
   'ort-sharp': 'ort+sharp',
@@ -313,7 +319,9 @@ const mean = (xs) => sum(xs) / xs.length;
 
 async function runModel(model, results) {
   const w = WINDOWS[model];
-  const all = [...new Set([...RUNTIMES, ...FORWARD_RUNTIMES])];
+  const runtimes = withPt2(RUNTIMES, model);
+  const forwardRuntimes = withPt2(FORWARD_RUNTIMES, model);
+  const all = [...new Set([...runtimes, ...forwardRuntimes])];
   log(`${model}: starting ${all.length} worker processes (${THREADS} threads each)`);
   const workers = Object.fromEntries(all.map((rt) => [rt, new Worker(rt, model)]));
   await Promise.all(Object.values(workers).map((wk) => wk.ready));
@@ -354,12 +362,12 @@ async function runModel(model, results) {
   }
 
   // Raw forward: the median over every call.
-  const fwd = await parts('forward', w.forward, FORWARD_RUNTIMES);
-  for (const rt of FORWARD_RUNTIMES) {
+  const fwd = await parts('forward', w.forward, forwardRuntimes);
+  for (const rt of forwardRuntimes) {
     const ms = fwd[rt].flat();
     out.forward[rt] = { median: lib.median(ms), p90: lib.percentile(ms, 90), n: ms.length };
   }
-  log(`${model}: forward median ms ${FORWARD_RUNTIMES.map((rt) => `${SHORT[rt]} ${out.forward[rt].median.toFixed(2)}`).join(', ')}`);
+  log(`${model}: forward median ms ${forwardRuntimes.map((rt) => `${SHORT[rt]} ${out.forward[rt].median.toFixed(2)}`).join(', ')}`);
 
   // Preprocessing, single thread: per image the median over passes, then the mean over images.
   const pre = await parts('preprocess', w.preprocess, PREPROCESS_RUNTIMES);
@@ -383,7 +391,7 @@ async function runModel(model, results) {
   let turn = 0;
   for (let rep = 0; rep < REPEATS; rep++) {
     for (const concurrency of CONCURRENCY) {
-      const order = RUNTIMES.map((_, i) => RUNTIMES[(i + turn) % RUNTIMES.length]);
+      const order = runtimes.map((_, i) => runtimes[(i + turn) % runtimes.length]);
       turn++;
       for (const rt of order) {
         const cell = await undisturbed(workers[rt], { op: 'throughput', concurrency, warmupMs: w.warmupMs, durationMs: w.durationMs });
@@ -562,7 +570,7 @@ function report(results) {
     p();
     p("| runtime | concurrency | images/s | p50 ms | p99 ms | event-loop delay p99 ms | CPU % | peak RSS MiB | other processes' CPU % |");
     p('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const rt of RUNTIMES) {
+    for (const rt of withPt2(RUNTIMES, model).filter((x) => s[`${x}@1`])) {
       for (const c of CONCURRENCY) {
         const x = s[`${rt}@${c}`];
         p(
@@ -590,7 +598,7 @@ function report(results) {
     const fw = out.forward;
     p(`| raw forward (${results.threads} threads) | median ms | p90 ms | ÷ onnxruntime |`);
     p('| --- | ---: | ---: | ---: |');
-    for (const rt of FORWARD_RUNTIMES.filter((x) => fw[x])) {
+    for (const rt of withPt2(FORWARD_RUNTIMES, model).filter((x) => fw[x])) {
       const form = out.hello[rt]?.info?.optimize ?? out.hello[rt]?.optimize;
       p(`| ${NAMES[rt]}${form ? ` (${form})` : ''} | ${f(fw[rt].median, 2)} | ${f(fw[rt].p90, 2)} | ${fr(fw[rt].median / fw['ort-sharp'].median)} |`);
     }

@@ -2,12 +2,13 @@
 // One Node runtime under benchmark, in its own process (so its peak RSS is its own), driven by
 // bench/run.js over stdin/stdout (bench/lib.js serveCommands):
 //
-//   node bench/worker.js --runtime chori|chori-batch|chori-bf16|chori-none|ort-sharp --model NAME --threads N
+//   node bench/worker.js --runtime chori|chori-batch|chori-bf16|chori-none|chori-pt2|ort-sharp --model NAME --threads N
 //
 // chori        require('chori-torch').load(artifact, { threads })          (the defaults: optimize 'auto', batching off)
 // chori-batch  the same with { batch: true }
 // chori-bf16   the same with { precision: 'bf16' }
 // chori-none   the same with { optimize: 'none' }: the artifact as saved
+// chori-pt2    the defaults on the model's .pt2 package (bench/prepare.py), when it has one
 // ort-sharp    what a Node user assembles today: sharp resizes the shorter side and decodes to
 //              raw RGB, JS centre-crops and normalises into a Float32Array, onnxruntime-node runs
 //              the ONNX export of the same weights (InferenceSession.run), JS does softmax + top-k.
@@ -31,6 +32,7 @@ const CHORI_OPTIONS = {
   'chori-batch': { batch: true },
   'chori-bf16': { precision: 'bf16' },
   'chori-none': { optimize: 'none' },
+  'chori-pt2': {},
 };
 
 async function chori(modelPath, options) {
@@ -120,7 +122,7 @@ async function ortSharp(name) {
 }
 
 async function main() {
-  const modelPath = lib.modelPaths()[args.model];
+  const modelPath = args.runtime === 'chori-pt2' ? lib.pt2Paths()[args.model] : lib.modelPaths()[args.model];
   const corpus = lib.loadCorpus();
   const loadStart = performance.now();
   const runtime =

@@ -101,6 +101,8 @@ export type OptimizeChoice = 'auto' | Optimization;
 
 /** How a loaded model runs. */
 export interface ModelInfo {
+  /** What the artifact is: a TorchScript file, or an AOTInductor package (`chori export --format pt2`). */
+  readonly format: 'torchscript' | 'pt2';
   /** The load-time optimisation applied ('auto' resolved). */
   readonly optimize: Optimization;
   readonly requestedOptimize: OptimizeChoice;

@@ -9,7 +9,7 @@ const { parseMetadata, nativeSpec } = require('./metadata');
 const { native } = require('./native');
 const optimize = require('./optimize');
 const validate = require('./validate');
-const { torchMismatch } = require('./versions');
+const { torchMismatch, torchRelease, versions } = require('./versions');
 
 // PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS; we reject where it does.
 const DEFAULT_MAX_PIXELS = 2 * 89478485;
@@ -120,7 +120,24 @@ function defaultModelPath() {
   return path.resolve(process.env.CHORI_TORCH_MODEL || path.join('export', 'model.pt'));
 }
 
-/** Loads a TorchScript artifact written by `chori export`. */
+/**
+ * A .pt2 package is compiled: no load-time passes apply ('auto' means none), and its kernels
+ * were built against one libtorch, so another release is refused rather than warned about.
+ */
+function checkPackage(metadata, requestedOptimize, resolved) {
+  if (requestedOptimize !== 'auto' && requestedOptimize !== 'none') {
+    throw new ChoriError(codes.INVALID_ARGUMENT,
+      `options.optimize '${requestedOptimize}' does not apply to ${resolved}: a .pt2 package is optimised when it is compiled (use 'auto' or 'none')`);
+  }
+  const exported = metadata.provenance.torch_version;
+  const linked = versions().libtorch;
+  if (typeof exported === 'string' && torchRelease(exported) !== torchRelease(linked)) {
+    throw new ChoriError(codes.MODEL_LOAD,
+      `${resolved} was compiled with torch ${exported} and chori-torch's addon runs libtorch ${linked}: a .pt2 package only runs on the torch release it was compiled with (export it again with torch ${torchRelease(linked)})`);
+  }
+}
+
+/** Loads an artifact written by `chori export`: TorchScript (.pt) or an AOTInductor package (.pt2). */
 async function load(modelPath, opts) {
   if (!validate.is.string(modelPath)) throw validate.invalidParameterError('path', 'a non-empty string path', modelPath);
   const o = validate.options(opts, 'options', LOAD_OPTIONS);
@@ -153,7 +170,9 @@ async function load(modelPath, opts) {
   let info;
   try {
     metadata = parseMetadata(nativeModel.metadata, resolved);
-    const form = optimize.resolveOptimize(requestedOptimize, metadata.input);
+    const format = nativeModel.format;
+    if (format === 'pt2') checkPackage(metadata, requestedOptimize, resolved);
+    const form = format === 'pt2' ? 'none' : optimize.resolveOptimize(requestedOptimize, metadata.input);
     const shape = optimize.warmupShape(metadata.input);
     // configure() starts the inference thread, on which optimize() then prepares the module.
     nativeModel.configure({ ...nativeSpec(metadata, maxPixels), ...batching });
@@ -161,6 +180,7 @@ async function load(modelPath, opts) {
       throw fromNative(err);
     });
     info = {
+      format,
       optimize: form,
       requestedOptimize,
       warmupRuns: shape ? optimize.WARMUP_RUNS : 0,

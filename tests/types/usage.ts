@@ -11,6 +11,7 @@ async function main(): Promise<void> {
   const m = await chori.load('export/model.pt', { threads: 2, maxPixels: 1_000_000, optimize: 'auto' });
   const form: chori.Optimization = m.info.optimize;
   const warmupMs: number = m.info.warmupMs;
+  const format: 'torchscript' | 'pt2' = m.info.format;
   const r2 = await m.predict(buf, { topk: 5, logits: true });
   const logits: Float32Array | undefined = r2.logits;
   const ms: number = r2.timings.decodeMs + r2.timings.inferenceMs;

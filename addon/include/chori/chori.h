@@ -42,7 +42,8 @@ struct Prediction {
 
 // What load() did, as the JavaScript `model.info` says it.
 struct ModelInfo {
-  std::string requestedOptimize, optimize;  // as asked ("auto") and as resolved ("onednn")
+  std::string format;                       // "torchscript", or "pt2" (an AOTInductor package)
+  std::string requestedOptimize, optimize;  // as asked ("auto") and as resolved ("onednn"; "none" for a .pt2)
   std::string precision;
   int threads = 0;
   int warmupRuns = 0;
@@ -54,9 +55,9 @@ struct ModelInfo {
 
 class Model {
  public:
-  // [blocking] Reads the artifact, validates its chori.json, applies the load-time passes and
-  // warms up. Throws CHORI_MODEL_LOAD, CHORI_MODEL_METADATA, or CHORI_INVALID_ARGUMENT for a
-  // bad option.
+  // [blocking] Reads the artifact (TorchScript or .pt2, told apart by their contents),
+  // validates its chori.json, applies the load-time passes and warms up. Throws
+  // CHORI_MODEL_LOAD, CHORI_MODEL_METADATA, or CHORI_INVALID_ARGUMENT for a bad option.
   static Model load(const std::string& path, const LoadOptions& options = {});
 
   Model(Model&&) noexcept;

@@ -75,8 +75,25 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   const auto [height, width] = api::staticInputSize(metadata.input);
   const bool fixedSize = height > 0;
   ModelInfo& info = impl->info;
+  info.format = impl->classifier->format();
   info.requestedOptimize = options.optimize;
-  info.optimize = options.optimize != "auto" ? options.optimize : fixedSize ? "onednn" : "freeze";
+  const std::string linked = model::runtimeInfo().torchVersion;
+  const bool releaseDiffers = !metadata.torchVersion.empty() && torchRelease(metadata.torchVersion) != torchRelease(linked);
+  if (info.format == std::string("pt2")) {
+    // Compiled: no passes apply, and the kernels only run on the libtorch they were built for
+    // (js/model.js checkPackage).
+    if (options.optimize != "auto" && options.optimize != "none") {
+      throw Error(code::kInvalidArgument, "optimize '" + options.optimize + "' does not apply to " + path +
+                                              ": a .pt2 package is optimised when it is compiled (use auto or none)");
+    }
+    if (releaseDiffers) {
+      throw Error(code::kModelLoad, path + " was compiled with torch " + metadata.torchVersion + " and chori runs libtorch " +
+                                        linked + ": a .pt2 package only runs on the torch release it was compiled with");
+    }
+    info.optimize = "none";
+  } else {
+    info.optimize = options.optimize != "auto" ? options.optimize : fixedSize ? "onednn" : "freeze";
+  }
   info.precision = options.precision;
   info.threads = options.threads > 0 ? options.threads : model::runtimeInfo().intraOpThreads;
   info.warmupRuns = fixedSize ? kWarmupRuns : 0;
@@ -85,8 +102,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   info.optimizeMs = report.optimizeMs;
   info.warmupMs = report.warmupMs;
 
-  const std::string linked = model::runtimeInfo().torchVersion;
-  if (!metadata.torchVersion.empty() && torchRelease(metadata.torchVersion) != torchRelease(linked)) {
+  if (releaseDiffers) {
     info.warnings.push_back(path + " was exported with torch " + metadata.torchVersion + " but chori runs libtorch " +
                             linked + ": it loads and runs, but bit-exact parity with the golden set is only promised "
                             "for the same torch release");

@@ -150,6 +150,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
   Napi::Function ctor = DefineClass(env, "NativeModel",
                                     {
                                         InstanceAccessor<&ModelWrap::Metadata>("metadata"),
+                                        InstanceAccessor<&ModelWrap::Format>("format"),
                                         InstanceMethod<&ModelWrap::Optimize>("optimize"),
                                         InstanceMethod<&ModelWrap::Configure>("configure"),
                                         InstanceMethod<&ModelWrap::Predict>("predict"),
@@ -197,6 +198,11 @@ std::shared_ptr<model::Classifier> ModelWrap::usable(Napi::Env env, Napi::Value*
 Napi::Value ModelWrap::Metadata(const Napi::CallbackInfo& info) {
   if (!classifier_) return info.Env().Null();
   return Napi::String::New(info.Env(), classifier_->metadataJson());
+}
+
+Napi::Value ModelWrap::Format(const Napi::CallbackInfo& info) {
+  if (!classifier_) return info.Env().Null();
+  return Napi::String::New(info.Env(), classifier_->format());
 }
 
 Napi::Value ModelWrap::Optimize(const Napi::CallbackInfo& info) {

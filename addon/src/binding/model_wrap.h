@@ -23,6 +23,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  private:
   // [sync] metadata: string — the artifact's chori.json, verbatim.
   Napi::Value Metadata(const Napi::CallbackInfo& info);
+  // [sync] format: "torchscript" | "pt2" — which backend read the artifact.
+  Napi::Value Format(const Napi::CallbackInfo& info);
   // [async] optimize(form: "none" | "freeze" | "ofi" | "onednn", warmupShape: number[] | null,
   //   warmupRuns: number) → Promise<{ optimizeMs, warmupMs }>: the load-time passes and the
   //   warm-up forwards, run on the model's inference thread (a libuv thread waits for them).

@@ -58,6 +58,9 @@ class Backend {
   virtual ~Backend() = default;
   // The embedded chori.json, verbatim; JS parses and validates it.
   virtual const std::string& metadataJson() const = 0;
+  // "torchscript" (torch.jit.save) or "pt2" (an AOTInductor package): what the front ends
+  // resolve `optimize` against, since a compiled package takes no load-time passes.
+  virtual const char* format() const = 0;
   // [blocking] Converts to the requested precision and applies `form`, once, before the first
   // forward and on the thread that will run the forwards, then runs `warmupRuns` forwards
   // on zeros of `warmupShape` (N×3×H×W; empty skips the warm-up) so that the profiling executor
@@ -69,8 +72,10 @@ class Backend {
   virtual Output forward(const Batch& batch, bool outputsAreProbabilities) const = 0;
 };
 
-// [blocking] Throws chori::Error(CHORI_MODEL_LOAD) when the file is missing, unreadable or
-// not an artifact, CHORI_MODEL_METADATA when it carries no chori.json.
+// [blocking] Picks the backend from the file's contents (never its name): a PT2 archive
+// (AOTInductor, model/aoti.cc) or a TorchScript archive (model/torchscript.cc). Throws
+// chori::Error(CHORI_MODEL_LOAD) when the file is missing, unreadable, not an artifact or not
+// runnable here, CHORI_MODEL_METADATA when it carries no chori.json.
 std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& options);
 
 }  // namespace chori::model

@@ -38,6 +38,7 @@ class Classifier {
   explicit Classifier(std::unique_ptr<Backend> backend) : backend_(std::move(backend)) {}
 
   const std::string& metadataJson() const { return backend_->metadataJson(); }
+  const char* format() const { return backend_->format(); }
   int64_t numClasses() const { return config_.numClasses; }
 
   // Called once, on the JS thread, before any work is queued; starts the inference thread.

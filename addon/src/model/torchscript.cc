@@ -1,47 +1,22 @@
-// The TorchScript backend: the only translation unit that includes libtorch.
-#include <ATen/Parallel.h>
+// The TorchScript backend (torch.jit.save artifacts) and its load-time passes.
 #include <torch/csrc/jit/codegen/onednn/interface.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/script.h>
 #include <torch/version.h>
 
-#include <chrono>
-#include <cstring>
-#include <fstream>
 #include <mutex>
 
 #include "chori/error.h"
 #include "model/backend.h"
+#include "model/torch_util.h"
 
 namespace chori::model {
 namespace {
 
+using detail::brief;
+using detail::msSince;
+
 constexpr const char* kMetadataFile = "chori.json";
-
-// c10 messages carry a C++ backtrace; users need the first sentence only.
-std::string brief(const c10::Error& e) {
-  std::string msg = e.what_without_backtrace();
-  if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-  return msg;
-}
-
-// A TorchScript file is a zip archive: check before libtorch does, so a text file, an empty
-// file or a plain state_dict pickle gets a sentence instead of a parser error.
-void checkArtifactFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error(code::kModelLoad, "cannot open model file '" + path + "': " + std::strerror(errno));
-  char magic[4] = {};
-  file.read(magic, sizeof magic);
-  if (file.gcount() != sizeof magic || std::memcmp(magic, "PK\x03\x04", 4) != 0) {
-    throw Error(code::kModelLoad, "'" + path +
-                                      "' is not a TorchScript artifact (expected a zip archive written by "
-                                      "torch.jit.save; export one with `chori export`)");
-  }
-}
-
-double msSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
 
 // oneDNN Graph fusion is a pre-pass of the profiling executor, registered process-wide (what
 // torch.jit.enable_onednn_fusion(True) does in Python). Registering it changes every graph the
@@ -59,6 +34,7 @@ class TorchScriptBackend final : public Backend {
       : module_(std::move(module)), metadata_(std::move(metadata)), dtype_(dtype), threads_(threads) {}
 
   const std::string& metadataJson() const override { return metadata_; }
+  const char* format() const override { return "torchscript"; }
 
   OptimizeReport optimize(Optimization form, const std::vector<int64_t>& warmupShape, int warmupRuns) override {
     OptimizeReport report;
@@ -86,19 +62,7 @@ class TorchScriptBackend final : public Backend {
       torch::jit::IValue result = run(batch);
       if (result.isTuple()) result = result.toTupleRef().elements().at(0);
       if (!result.isTensor()) throw Error(code::kInference, "the model returned " + result.tagKind() + ", not a tensor");
-      auto logits = result.toTensor().to(torch::kFloat32).contiguous();
-      if (logits.dim() != 2 || logits.size(0) != batch.n) {
-        throw Error(code::kInference, "the model returned a tensor of shape " + shapeOf(logits) +
-                                          ", expected [" + std::to_string(batch.n) + ", classes]");
-      }
-      auto probabilities = outputsAreProbabilities ? logits : torch::softmax(logits, 1).contiguous();
-      Output out;
-      out.n = logits.size(0);
-      out.classes = logits.size(1);
-      out.logits.assign(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
-      out.probabilities.assign(probabilities.data_ptr<float>(),
-                               probabilities.data_ptr<float>() + probabilities.numel());
-      return out;
+      return detail::toOutput(result.toTensor(), batch.n, outputsAreProbabilities);
     } catch (const c10::Error& e) {
       throw Error(code::kInference, "forward failed: " + brief(e));
     } catch (const Error&) {
@@ -130,24 +94,10 @@ class TorchScriptBackend final : public Backend {
   }
 
   torch::jit::IValue run(const Batch& batch) const {
-    // OpenMP keeps the thread count per calling thread and each model has its own inference
-    // thread, so setting it here gives every model its own `threads`. (ATen may reset a
-    // thread's count from the process-wide value on its first parallel region; checking on
-    // every call puts it back.)
-    if (threads_ > 0 && at::get_num_threads() != threads_) at::set_num_threads(threads_);
+    detail::useThreads(threads_);
     c10::InferenceMode guard;
     torch::jit::GraphOptimizerEnabledGuard executor(executorOptimizes_);
-    // from_blob borrows: `batch` outlives the call and the result is copied out by the caller.
-    auto input = torch::from_blob(const_cast<float*>(batch.data.data()), {batch.n, 3, batch.height, batch.width},
-                                  torch::kFloat32)
-                     .to(dtype_);
-    return module_.forward({input});
-  }
-
-  static std::string shapeOf(const torch::Tensor& t) {
-    std::string s = "[";
-    for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
-    return s + "]";
+    return module_.forward({detail::inputTensor(batch).to(dtype_)});
   }
 
   mutable torch::jit::Module module_;  // Module::forward is not const; one thread calls it
@@ -181,8 +131,9 @@ const char* optimizationName(Optimization form) {
   return "none";
 }
 
-std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& options) {
-  checkArtifactFile(path);
+namespace detail {
+
+std::unique_ptr<Backend> loadTorchScript(const std::string& path, const LoadOptions& options) {
   torch::jit::ExtraFilesMap extra{{kMetadataFile, ""}};
   torch::jit::Module module;
   try {
@@ -204,5 +155,7 @@ std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& option
   }
   return std::make_unique<TorchScriptBackend>(std::move(module), std::move(metadata), dtype, options.threads);
 }
+
+}  // namespace detail
 
 }  // namespace chori::model
