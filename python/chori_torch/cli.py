@@ -23,6 +23,7 @@ from .export import export_artifact, load_model
 from .golden import write_golden
 from .metadata import INTERPOLATIONS, OUTPUT_KINDS, InputSpec
 from .optimize import CHOICES
+from .pt2 import FORMATS
 
 log = logging.getLogger("chori_torch")
 
@@ -115,7 +116,11 @@ def _export(args: argparse.Namespace) -> int:
     )
     labels = read_labels(args.labels, args.labels_file)
     loaded = load_model(
-        weights=args.weights, arch=args.arch, model=args.model, num_classes=args.num_classes
+        weights=args.weights,
+        arch=args.arch,
+        model=args.model,
+        num_classes=args.num_classes,
+        exported_program=args.exported_program,
     )
     result = export_artifact(
         loaded,
@@ -124,6 +129,7 @@ def _export(args: argparse.Namespace) -> int:
         out=args.out,
         method="script" if args.script else "trace",
         output_kind=args.output_kind,
+        format=args.format,
     )
     print(result.summary())
     return 0
@@ -183,20 +189,27 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         parents=[verbose],
         formatter_class=formatter,
-        help="write a verified TorchScript artifact with its chori.json metadata",
+        help="write a verified TorchScript (or .pt2) artifact with its chori.json metadata",
         description=_paragraph(
-            "Export a classifier to one TorchScript file that embeds its labels and "
-            "preprocessing (chori.json). The file is loaded back and compared with the eager "
-            "model on a seeded input; if they differ, nothing is written."
+            "Export a classifier to one TorchScript file (or, with --format pt2, one "
+            "torch.export + AOTInductor package) that embeds its labels and preprocessing "
+            "(chori.json). The file is loaded back and compared with the eager model on a "
+            "seeded input; if they differ, nothing is written."
         ),
         epilog="examples:\n"
         "  chori export --arch resnet34 --weights stage1.pth \\\n"
         '      --labels "Not Choripan,Choripan" --out export/choripan.pt\n'
         "  chori export --arch mypkg.models:build --weights best.pth --labels-file labels.txt \\\n"
         "      --resize 64 --crop 56 --out export/model.pt\n"
-        "  chori export --model whole_model.pt --labels cat,dog --script --out export/pets.pt",
+        "  chori export --model whole_model.pt --labels cat,dog --script --out export/pets.pt\n"
+        "  chori export --arch resnet34 --weights stage1.pth --labels-file labels.txt \\\n"
+        "      --format pt2 --out export/choripan.pt2\n"
+        "  chori export --exported-program program.pt2 --labels cat,dog --format pt2 \\\n"
+        "      --out export/pets.pt2",
     )
-    source = export.add_argument_group("model source (--weights with --arch, or --model)")
+    source = export.add_argument_group(
+        "model source (--weights with --arch, --model, or --exported-program)"
+    )
     source.add_argument(
         "--weights",
         type=Path,
@@ -223,6 +236,15 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         metavar="FILE",
         help="a whole pickled model (torch.save(model)); its class must be importable",
+    )
+    source.add_argument(
+        "--exported-program",
+        type=Path,
+        metavar="FILE",
+        help="a program saved with torch.export.save, compiled as it is (--format pt2 only); "
+        "it must take one Nx3xHxW batch with a dynamic N (dynamic_shapes={x: {0: "
+        "torch.export.Dim('batch')}}) at the H,W that --crop / --resize give. A separate flag "
+        "rather than --model because both are zip files: what you saved decides, not the name",
     )
     names = export.add_argument_group("labels (one is required)").add_mutually_exclusive_group(
         required=True
@@ -292,6 +314,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: trace)",
     )
     conversion.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="torchscript",
+        help="torchscript: one TorchScript file (.pt), loaded by libtorch's torch::jit::load. "
+        "pt2: torch.export (dynamic batch 1-64) compiled by AOTInductor into one .pt2 package "
+        "for this CPU and torch release; needs a C++ compiler, takes seconds to minutes, needs "
+        "a fixed input size (--crop, or --resize H,W) and runs only on the torch release it was "
+        "compiled with; Node's load-time --optimize passes do not apply to it (default: "
+        "torchscript)",
+    )
+    conversion.add_argument(
         "--output-kind",
         choices=OUTPUT_KINDS,
         default="logits",
@@ -299,7 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: logits)",
     )
     conversion.add_argument(
-        "--out", type=Path, required=True, metavar="FILE", help="artifact to write (e.g. model.pt)"
+        "--out",
+        type=Path,
+        required=True,
+        metavar="FILE",
+        help="artifact to write (e.g. model.pt, or model.pt2 with --format pt2)",
     )
     export.set_defaults(handler=_export)
 
@@ -355,7 +392,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the load-time graph passes, as the Node addon's load({optimize}) applies them: "
         "auto (onednn when the model's input size is fixed, else freeze), none (the artifact as "
         "saved), freeze, ofi (freeze + optimize_for_inference) or onednn (freeze + oneDNN Graph "
-        "fusion). Use the value your Node service loads with (default: auto, as Node's default)",
+        "fusion). Use the value your Node service loads with (default: auto, as Node's default). "
+        "A .pt2 package was optimised when compiled: only auto and none apply, both recorded as "
+        "none",
     )
     golden.set_defaults(handler=_golden)
 

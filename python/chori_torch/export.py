@@ -1,9 +1,11 @@
 """Turn a trained classifier into a verified chori-torch artifact.
 
-A model arrives either as a state_dict checkpoint plus the architecture that fits it, or as a
-whole pickled ``nn.Module``. It is converted to TorchScript (traced by default, scripted on
-request), saved with its ``chori.json`` metadata, loaded back and compared with the eager model
-on a seeded input; an artifact that disagrees is never written. The TorchScript deprecation
+A model arrives as a state_dict checkpoint plus the architecture that fits it, as a whole
+pickled ``nn.Module``, or (for ``.pt2`` only) as a program saved by ``torch.export.save``. It is
+converted to TorchScript (traced by default, scripted on request) or, with ``format="pt2"``,
+captured by ``torch.export`` and compiled by AOTInductor (:mod:`chori_torch.pt2`); either way it
+is saved with its ``chori.json`` metadata, loaded back and compared with the eager model on a
+seeded input, and an artifact that disagrees is never written. The TorchScript deprecation
 warnings this raises are expected: see :mod:`chori_torch.torchscript`.
 """
 
@@ -16,6 +18,7 @@ import inspect
 import logging
 import math
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,7 +29,7 @@ import torch
 import torchvision
 from torch import nn
 
-from . import torchscript
+from . import pt2, torchscript
 from ._version import __version__
 from .errors import ChoriError, first_line
 from .files import replacing, sha256_file
@@ -65,6 +68,8 @@ class LoadedModel:
     module: nn.Module
     arch: str
     source: Path
+    # Set for a torch.export.save source: compiled as it is, ``module`` is its eager form.
+    program: torch.export.ExportedProgram | None = None
 
 
 @dataclass(frozen=True)
@@ -74,14 +79,18 @@ class ExportResult:
     path: Path
     metadata: Metadata
     max_abs_diff: float
+    compile_seconds: float | None = None  # the AOTInductor compile, for .pt2 only
 
     def summary(self) -> str:
         labels = self.metadata.labels
         shown = ", ".join(labels if len(labels) <= 6 else [*labels[:3], "…", labels[-1]])
+        how = self.metadata.provenance.method
+        if self.metadata.provenance.format == "pt2":
+            how = f"torch.export + AOTInductor .pt2 (compiled in {self.compile_seconds or 0:.1f} s)"
         return (
             f"wrote {self.path}: arch {self.metadata.provenance.arch}, "
             f"{len(labels)} labels [{shown}], input {self.metadata.input.describe()}, "
-            f"{self.metadata.provenance.method}, check max |Δ| {self.max_abs_diff:.3g}"
+            f"{how}, check max |Δ| {self.max_abs_diff:.3g}"
         )
 
 
@@ -91,10 +100,24 @@ def load_model(
     arch: str | None = None,
     model: Path | None = None,
     num_classes: int | None = None,
+    exported_program: Path | None = None,
 ) -> LoadedModel:
-    """Load the eager model from exactly one source: ``weights`` + ``arch``, or ``model``."""
-    if (weights is None) == (model is None):
-        raise ChoriError("give either --weights (with --arch) or --model, not both or neither")
+    """Load the model from exactly one source: ``weights`` + ``arch``, ``model`` or
+    ``exported_program``."""
+    if sum(source is not None for source in (weights, model, exported_program)) != 1:
+        raise ChoriError(
+            "give exactly one of --weights (with --arch), --model or --exported-program"
+        )
+    if exported_program is not None:
+        if arch is not None or num_classes is not None:
+            raise ChoriError("--arch and --num-classes go with --weights, not --exported-program")
+        program = pt2.load_program(exported_program)
+        return LoadedModel(
+            module=program.module(),
+            arch="torch.export.ExportedProgram",
+            source=exported_program,
+            program=program,
+        )
     if model is not None:
         if arch is not None or num_classes is not None:
             raise ChoriError("--arch and --num-classes go with --weights; --model is a whole model")
@@ -256,7 +279,7 @@ def sample_input(spec: InputSpec, seed: int, batch: int = SAMPLE_BATCH) -> torch
     return torch.randn(batch, 3, height, width, generator=generator)
 
 
-def forward(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+def forward(model: Callable[[torch.Tensor], object], batch: torch.Tensor) -> torch.Tensor:
     """Run ``model`` and insist on the artifact contract: float32 ``N x num_classes``."""
     with torch.no_grad():
         out = model(batch)
@@ -280,11 +303,28 @@ def export_artifact(
     out: Path,
     method: Method = "trace",
     output_kind: OutputKind = "logits",
+    format: pt2.Format = "torchscript",
 ) -> ExportResult:
     """Convert, save with metadata, reload and verify; ``out`` is only written if it verifies."""
+    if format not in pt2.FORMATS:
+        raise ChoriError(f"--format must be one of {', '.join(pt2.FORMATS)}, got {format!r}")
     if out.is_dir():
-        raise ChoriError(f"--out {out} is a directory; name the artifact file, e.g. {out}/model.pt")
-    model = loaded.module.float().eval()
+        suffix = ".pt2" if format == "pt2" else ".pt"
+        raise ChoriError(
+            f"--out {out} is a directory; name the artifact file, e.g. {out}/model{suffix}"
+        )
+    if format == "pt2":
+        if method == "script":
+            raise ChoriError("--script is TorchScript's; --format pt2 captures with torch.export")
+        # Before anything slow: the whole export is pointless for a size the package cannot take.
+        size = pt2.fixed_size(input_spec)
+        if loaded.program is not None:
+            pt2.check_program(loaded.program, size)
+    elif loaded.program is not None:
+        raise ChoriError("--exported-program can only be compiled to a .pt2: add --format pt2")
+    # An exported program's module is already in the mode it was captured in: it refuses
+    # eval(), and .float() would rewrite its buffers.
+    model = loaded.module if loaded.program is not None else loaded.module.float().eval()
     num_classes = forward(model, sample_input(input_spec, TRACE_SEED)).shape[1]
     check_labels(labels, num_classes)
     metadata = Metadata(
@@ -297,10 +337,13 @@ def export_artifact(
             chori_torch_version=__version__,
             arch=loaded.arch,
             weights_sha256=sha256_file(loaded.source),
-            method=method,
+            method="export" if format == "pt2" else method,
             exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            format="pt2" if format == "pt2" else None,
         ),
     )
+    if format == "pt2":
+        return _export_pt2(loaded, model, metadata, out)
     compiled = _compile(model, input_spec, method)
     with replacing(out) as tmp:
         torchscript.save(compiled, tmp, {EXTRA_FILE: metadata.to_json()})
@@ -309,6 +352,26 @@ def export_artifact(
             raise ChoriError(f"{EXTRA_FILE} did not survive the round trip through {tmp}")
         max_abs_diff = _verify(model, artifact.module, input_spec, method)
     return ExportResult(path=out, metadata=metadata, max_abs_diff=max_abs_diff)
+
+
+def _export_pt2(
+    loaded: LoadedModel, model: nn.Module, metadata: Metadata, out: Path
+) -> ExportResult:
+    example = sample_input(metadata.input, TRACE_SEED)
+    program = loaded.program or pt2.capture(model, example)
+    start = time.perf_counter()
+    package = pt2.compile_package(program, example, metadata.to_json())
+    seconds = time.perf_counter() - start
+    with replacing(out) as tmp:
+        tmp.write_bytes(package)
+        artifact = load_artifact(tmp)
+        if artifact.metadata != metadata:
+            raise ChoriError(f"{EXTRA_FILE} did not survive the round trip through {tmp}")
+        max_abs_diff = _verify(model, artifact.module, metadata.input, "export")
+    log.info("export check: max |Δ| %.3g against the eager model", max_abs_diff)
+    return ExportResult(
+        path=out, metadata=metadata, max_abs_diff=max_abs_diff, compile_seconds=seconds
+    )
 
 
 def _compile(model: nn.Module, spec: InputSpec, method: Method) -> torch.jit.ScriptModule:
@@ -322,7 +385,10 @@ def _compile(model: nn.Module, spec: InputSpec, method: Method) -> torch.jit.Scr
 
 
 def _verify(
-    eager: nn.Module, compiled: torch.jit.ScriptModule, spec: InputSpec, method: Method
+    eager: nn.Module,
+    compiled: Callable[[torch.Tensor], object],
+    spec: InputSpec,
+    method: Method | Literal["export"],
 ) -> float:
     """Max |Δ| between the reloaded artifact and the eager model at batch 2 and batch 1."""
     batch = sample_input(spec, CHECK_SEED)
@@ -335,6 +401,8 @@ def _verify(
             "above); try --script"
             if method == "trace"
             else "the scripted model computes something else than the eager one"
+            if method == "script"
+            else "the compiled package computes something else than the eager model"
         )
         raise ChoriError(
             f"export check failed, nothing written: the reloaded artifact differs from the eager "

@@ -2,7 +2,9 @@
 
 Each image goes through the reference pipeline (:mod:`chori_torch.preprocessing`) described by
 the artifact's own metadata, then through the artifact itself as loaded by ``torch.jit.load``
-with the addon's load-time optimisation applied (:mod:`chori_torch.optimize`), one image at a
+with the addon's load-time optimisation applied (:mod:`chori_torch.optimize`), or for a .pt2
+package as loaded by ``torch._inductor.aoti_load_package`` (no passes: they were compiled in at
+export time, so its form is always ``none``), one image at a
 time (batch 1) under ``torch.inference_mode()`` with a fixed thread count, so the numbers depend
 on nothing but the artifact, the optimisation, the image bytes and the torch build.
 
@@ -50,7 +52,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,8 +61,8 @@ from PIL import Image
 
 from .errors import ChoriError
 from .files import absolute, replacing, sha256_file
-from .metadata import load_artifact
-from .optimize import optimize, resolve
+from .metadata import InputSpec, load_artifact
+from .optimize import WARMUP_RUNS, optimize, resolve, static_input_size
 from .preprocessing import build_transform, open_image
 
 log = logging.getLogger(__name__)
@@ -114,7 +116,14 @@ def compute_golden(
     base = absolute(relative_to or Path.cwd())
     artifact = load_artifact(model_path)
     meta = artifact.metadata
-    form = resolve(optimize_form, meta.input)
+    form = resolve(optimize_form, meta.input)  # validates the name for either format
+    if artifact.format == "pt2" and optimize_form not in ("auto", "none"):
+        raise ChoriError(
+            f"--optimize {optimize_form} does not apply to {model_path}: the passes of a .pt2 "
+            "package are compiled into it at export time (use --optimize auto or none)"
+        )
+    if artifact.format == "pt2":
+        form = "none"
     transform = build_transform(meta.input)
     files = sorted(collect_images(inputs), key=lambda p: _relative(p, base))
     show_counter = progress and sys.stderr.isatty() and len(files) >= PROGRESS_MIN_IMAGES
@@ -126,7 +135,11 @@ def compute_golden(
     torch.set_num_threads(threads)
     try:
         # After set_num_threads: the addon warms up with the model's own thread count too.
-        model = optimize(artifact.module, form, meta.input)
+        model = (
+            _warmed_up(artifact.module, meta.input)
+            if artifact.format == "pt2"
+            else optimize(artifact.module, form, meta.input)
+        )
         for n, path in enumerate(files, 1):
             name = _relative(path, base)
             try:
@@ -161,6 +174,31 @@ def compute_golden(
         "images": images,
         "rejected": rejected,
     }
+
+
+class _Package:
+    """A loaded .pt2 runner with the interface :class:`~chori_torch.optimize.Optimized` has."""
+
+    form = "none"
+
+    def __init__(self, runner: Callable[[torch.Tensor], torch.Tensor], warmup_runs: int) -> None:
+        self.runner = runner
+        self.warmup_runs = warmup_runs
+
+    def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.runner(batch)
+
+
+def _warmed_up(runner: Callable[[torch.Tensor], torch.Tensor], spec: InputSpec) -> _Package:
+    """The addon warms a package up like a TorchScript model (zeros, same count); it changes no
+    output, but the golden run then does what Node does."""
+    size = static_input_size(spec)
+    if size is None:
+        return _Package(runner, 0)
+    with torch.inference_mode():
+        for _ in range(WARMUP_RUNS):
+            runner(torch.zeros(1, 3, *size))
+    return _Package(runner, WARMUP_RUNS)
 
 
 def _record(

@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import torch
-
 from . import torchscript
 from .errors import ChoriError, first_line
 
@@ -196,9 +194,15 @@ class Provenance:
     weights_sha256: str | None = None
     method: str | None = None
     exported_at: str | None = None
+    # "pt2" for AOTInductor packages. Written only when set: TorchScript artifacts keep the
+    # provenance keys they always had (readers ignore unknown provenance keys either way).
+    format: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        d = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        if d["format"] is None:
+            del d["format"]
+        return d
 
     @classmethod
     def from_dict(cls, value: object) -> Provenance:
@@ -284,17 +288,31 @@ def check_labels(labels: Sequence[str], num_classes: int) -> None:
 
 @dataclass(frozen=True)
 class Artifact:
-    """A loaded artifact: the TorchScript module and how to feed it."""
+    """A loaded artifact: the model and how to feed it.
+
+    ``module`` is a ``torch.jit.ScriptModule`` for ``format == "torchscript"`` and the
+    compiled AOTInductor runner (called like a module, no ``eval()`` or passes) for ``"pt2"``.
+    """
 
     path: Path
-    module: torch.jit.ScriptModule
+    module: Any
     metadata: Metadata
+    format: str = "torchscript"
 
 
 def load_artifact(path: Path) -> Artifact:
-    """Load an artifact exactly as the golden run and the addon do: TorchScript plus chori.json."""
+    """Load an artifact exactly as the golden run and the addon do: the model plus chori.json.
+
+    TorchScript and .pt2 are told apart by the file's contents, never by its name.
+    """
     if not path.is_file():
         raise ChoriError(f"no such model file: {path}")
+    # Imported here: pt2 builds on this module's types.
+    from . import pt2
+
+    if pt2.artifact_format(path) == "pt2":
+        metadata = _parse(path, pt2.read_extra(path))
+        return Artifact(path=path, module=pt2.load(path), metadata=metadata, format="pt2")
     try:
         module, extra = torchscript.load(path, [EXTRA_FILE])
     except RuntimeError as e:
@@ -304,14 +322,22 @@ def load_artifact(path: Path) -> Artifact:
             f"{path} has no {EXTRA_FILE}: it is TorchScript but not a chori-torch artifact "
             "(create one with `chori export`)"
         )
-    try:
-        metadata = Metadata.from_json(extra[EXTRA_FILE])
-    except MetadataError as e:
-        raise MetadataError(f"{path}: {e}") from e
+    metadata = _parse(path, extra[EXTRA_FILE])
     module.eval()
     return Artifact(path=path, module=module, metadata=metadata)
 
 
+def _parse(path: Path, text: str) -> Metadata:
+    try:
+        return Metadata.from_json(text)
+    except MetadataError as e:
+        raise MetadataError(f"{path}: {e}") from e
+
+
 def read_metadata(path: Path) -> Metadata:
-    """The metadata of the artifact at ``path``."""
+    """The metadata of the artifact at ``path``; a .pt2's compiled model is not loaded."""
+    from . import pt2
+
+    if path.is_file() and pt2.artifact_format(path) == "pt2":
+        return _parse(path, pt2.read_extra(path))
     return load_artifact(path).metadata

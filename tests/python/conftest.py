@@ -27,6 +27,9 @@ LABELS = ("cat", "dog", "bird")
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DRIVER = ROOT / "tests" / "tools" / "predict-files.js"
+# Where `make cpp` builds libchori and the command.
+BUILD = ROOT / "build"
+CHORI_PREDICT = BUILD / "chori-predict"
 DEMO_MODEL = ROOT / "export" / "model.pt"
 DEMO_IMAGES = ROOT / "export" / "images"
 # Same graph, same libtorch, same input, one thread: nothing is left to differ.
@@ -93,6 +96,35 @@ def run_node(
         assert document["info"]["optimize"] == expect_form, document["info"]
     check_simd(document, simd)
     return {r["file"]: r for r in document["results"]}
+
+
+def predict(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CHORI_PREDICT), *args], capture_output=True, text=True, cwd=ROOT, check=check
+    )
+
+
+def run_cpp(
+    model: Path, files: list[Path], *, optimize: str = "auto", threads: int = 1
+) -> dict[str, dict]:
+    """chori-predict's JSON lines by file, every label ranked, with the logits."""
+    r = predict(
+        "--model",
+        str(model),
+        "--json",
+        "--logits",
+        "--topk",
+        "1000000",
+        "--threads",
+        str(threads),
+        "--optimize",
+        optimize,
+        *map(str, files),
+    )
+    assert r.returncode in (0, 1), r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert len(rows) == len(files)
+    return {row["file"]: row for row in rows}
 
 
 @pytest.fixture

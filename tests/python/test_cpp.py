@@ -18,11 +18,18 @@ import numpy as np
 import pytest
 
 from chori_torch.golden import compute_golden
-from conftest import DEMO_IMAGES, DEMO_MODEL, ROOT, real_photographs, run_node
+from conftest import (
+    BUILD,
+    CHORI_PREDICT,
+    DEMO_IMAGES,
+    DEMO_MODEL,
+    ROOT,
+    predict,
+    real_photographs,
+    run_cpp,
+    run_node,
+)
 from image_corpus import Sample, write_corpus
-
-BUILD = ROOT / "build"
-CHORI_PREDICT = BUILD / "chori-predict"
 
 
 def cmake() -> str:
@@ -40,35 +47,6 @@ def built() -> None:
         pytest.fail(
             f"{CHORI_PREDICT} is missing; run the tests through `make test` (or `make cpp`)"
         )
-
-
-def predict(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(CHORI_PREDICT), *args], capture_output=True, text=True, cwd=ROOT, check=check
-    )
-
-
-def run_cpp(
-    model: Path, files: list[Path], *, optimize: str = "auto", threads: int = 1
-) -> dict[str, dict]:
-    """chori-predict's JSON lines by file, every label ranked, with the logits."""
-    r = predict(
-        "--model",
-        str(model),
-        "--json",
-        "--logits",
-        "--topk",
-        "1000000",
-        "--threads",
-        str(threads),
-        "--optimize",
-        optimize,
-        *map(str, files),
-    )
-    assert r.returncode in (0, 1), r.stderr
-    rows = [json.loads(line) for line in r.stdout.splitlines()]
-    assert len(rows) == len(files)
-    return {row["file"]: row for row in rows}
 
 
 def max_logit_delta(results: dict[str, dict], golden: dict) -> float:

@@ -324,5 +324,6 @@ def test_console_entry_point_runs_as_module() -> None:
     assert done.returncode == 2
     assert (
         done.stderr.strip()
-        == "chori: error: give either --weights (with --arch) or --model, not both or neither"
+        == "chori: error: give exactly one of --weights (with --arch), --model or "
+        "--exported-program"
     )

@@ -140,8 +140,8 @@ namespace detail {
 std::unique_ptr<Backend> loadAoti(const std::string& path, const LoadOptions& options) {
   const std::string what = "cannot load '" + path + "' with libtorch " + TORCH_VERSION;
   if (options.precision != Precision::Float32) {
-    throw Error(code::kModelLoad, "precision 'bf16' does not apply to a .pt2 package: its kernels were compiled "
-                                  "for the dtype it was exported with");
+    throw Error(code::kInvalidArgument, "precision 'bf16' does not apply to a .pt2 package: its kernels were compiled "
+                                        "for the dtype it was exported with");
   }
   std::string metadata = translated(code::kModelLoad, what, [&] {
     caffe2::serialize::PyTorchStreamReader reader(path);
