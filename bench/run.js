@@ -41,7 +41,7 @@ const MACHINE = machineDescription();
 const HAS_BF16 = MACHINE.features.includes('avx512_bf16') || MACHINE.features.includes('amx_bf16');
 // End to end; the forward alone; preprocessing alone (the Python runtimes share a pipeline, as
 // do the chori ones).
-const RUNTIMES = ['chori', 'chori-batch', ...(HAS_BF16 ? ['chori-bf16'] : []), 'python', 'python-opt', 'ort-sharp'];
+const RUNTIMES = ['chori', 'chori-batch', 'chori-workers', ...(HAS_BF16 ? ['chori-bf16'] : []), 'python', 'python-opt', 'ort-sharp'];
 const FORWARD_RUNTIMES = ['chori', 'chori-none', ...(HAS_BF16 ? ['chori-bf16'] : []), 'python', 'python-opt', 'ort-sharp'];
 const PREPROCESS_RUNTIMES = ['chori', 'python', 'ort-sharp'];
 // The .pt2 form (AOTInductor) of the models bench/prepare.py compiled one for, beside the
@@ -54,6 +54,7 @@ const NAMES = {
   'chori-bf16': "chori-torch, precision: 'bf16'",
   'chori-none': "chori-torch, optimize: 'none'",
   'chori-pt2': 'chori-torch, the .pt2 package (AOTInductor)',
+  'chori-workers': 'chori-torch, workers: N, threads: 1',
   python: 'Python reference (PIL + torchvision + torch.jit.load)',
   'python-opt': 'Python reference with the same load-time passes',
   'ort-sharp': 'onnxruntime-node + sharp',
@@ -64,6 +65,7 @@ const SHORT = {
   'chori-bf16': 'chori bf16',
   'chori-none': 'chori none',
   'chori-pt2': 'chori pt2',
+  'chori-workers': 'chori workers',
   python: 'Python',
   'python-opt': 'Python opt',
   'ort-sharp': 'ort+sharp',
@@ -588,6 +590,8 @@ function report(results) {
     row('chori-torch ÷ ort+sharp, throughput', (c) => s[`chori@${c}`].throughput / s[`ort-sharp@${c}`].throughput);
     row('chori-torch batch ÷ Python, throughput', (c) => s[`chori-batch@${c}`].throughput / s[`python@${c}`].throughput);
     row('chori-torch batch ÷ ort+sharp, throughput', (c) => s[`chori-batch@${c}`].throughput / s[`ort-sharp@${c}`].throughput);
+    if (s['chori-workers@1']) row('chori-torch workers ÷ ort+sharp, throughput', (c) => s[`chori-workers@${c}`].throughput / s[`ort-sharp@${c}`].throughput);
+    if (s['chori-pt2@1']) row('chori-torch .pt2 ÷ chori-torch, throughput', (c) => s[`chori-pt2@${c}`].throughput / s[`chori@${c}`].throughput);
     if (s['chori-bf16@1']) row('chori-torch bf16 ÷ ort+sharp, throughput', (c) => s[`chori-bf16@${c}`].throughput / s[`ort-sharp@${c}`].throughput);
     row('Python with the same passes ÷ Python, throughput', (c) => s[`python-opt@${c}`].throughput / s[`python@${c}`].throughput);
     row('chori-torch ÷ Python, p50 latency', (c) => s[`chori@${c}`].p50 / s[`python@${c}`].p50);

@@ -2,13 +2,14 @@
 // One Node runtime under benchmark, in its own process (so its peak RSS is its own), driven by
 // bench/run.js over stdin/stdout (bench/lib.js serveCommands):
 //
-//   node bench/worker.js --runtime chori|chori-batch|chori-bf16|chori-none|chori-pt2|ort-sharp --model NAME --threads N
+//   node bench/worker.js --runtime chori|chori-batch|chori-bf16|chori-none|chori-pt2|chori-workers|ort-sharp --model NAME --threads N
 //
 // chori        require('chori-torch').load(artifact, { threads })          (the defaults: optimize 'auto', batching off)
 // chori-batch  the same with { batch: true }
 // chori-bf16   the same with { precision: 'bf16' }
 // chori-none   the same with { optimize: 'none' }: the artifact as saved
 // chori-pt2    the defaults on the model's .pt2 package (bench/prepare.py), when it has one
+// chori-workers { workers: N, threads: 1 }: N forwards at once instead of one N-threaded forward
 // ort-sharp    what a Node user assembles today: sharp resizes the shorter side and decodes to
 //              raw RGB, JS centre-crops and normalises into a Float32Array, onnxruntime-node runs
 //              the ONNX export of the same weights (InferenceSession.run), JS does softmax + top-k.
@@ -33,6 +34,8 @@ const CHORI_OPTIONS = {
   'chori-bf16': { precision: 'bf16' },
   'chori-none': { optimize: 'none' },
   'chori-pt2': {},
+  // As many inference threads as intra-op threads would have been, one thread each.
+  'chori-workers': { workers: THREADS, threads: 1 },
 };
 
 async function chori(modelPath, options) {

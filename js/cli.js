@@ -29,7 +29,8 @@ predict options:
   --model PATH   the artifact to use (default: $CHORI_TORCH_MODEL, else export/model.pt)
   --topk K       how many ranked labels to report per image (default: 1 in the table, 5 with --json)
   --json         print one JSON object per image instead of a table
-  --threads N    libtorch intra-op threads (default: all cores)
+  --threads N    libtorch intra-op threads of each worker (default: cores / workers)
+  --workers N    inference threads, each running its own forward (default: 1)
   --optimize F   load-time graph passes: auto, none, freeze, ofi, onednn (default: auto)
   -h, --help     show this help
   --version      print the version
@@ -102,6 +103,7 @@ async function predictCommand(argv) {
       topk: { type: 'string' },
       json: { type: 'boolean', default: false },
       threads: { type: 'string' },
+      workers: { type: 'string' },
       optimize: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -112,6 +114,7 @@ async function predictCommand(argv) {
   if (!Number.isInteger(topk) || topk < 1) throw usage(`--topk must be a positive integer, not ${values.topk}`);
   const loadOptions = {};
   if (values.threads !== undefined) loadOptions.threads = Number(values.threads);
+  if (values.workers !== undefined) loadOptions.workers = Number(values.workers);
   if (values.optimize !== undefined) loadOptions.optimize = values.optimize;
 
   const files = listImages(positionals);

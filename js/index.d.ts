@@ -92,6 +92,13 @@ export interface LoadOptions {
   maxDelayMs?: number;
   /** Most calls in flight; more reject with CHORI_OVERLOADED. Default: 1024. */
   maxQueue?: number;
+  /**
+   * Inference threads of this model, each running its own forward (with `threads` intra-op
+   * threads, which then defaults to cores ÷ workers). On few cores `{ workers: 2, threads: 1 }`
+   * raises throughput under concurrency (resnet18 on 2 cores: about 1.1×) at the cost of
+   * batch-1 latency; answers stay bit-identical. Default: 1.
+   */
+  workers?: number;
 }
 
 /** none: the artifact as saved; freeze: torch.jit.freeze; ofi: freeze + optimize_for_inference;
@@ -111,6 +118,7 @@ export interface ModelInfo {
   readonly optimizeMs: number;
   readonly warmupMs: number;
   readonly threads: number;
+  readonly workers: number;
   readonly precision: 'fp32' | 'bf16';
   /** 1 when batching is off. */
   readonly maxBatch: number;
@@ -220,8 +228,10 @@ export interface ServeOptions {
   host?: string;
   /** 0 picks a free port. Default 8080. */
   port?: number;
-  /** libtorch intra-op threads. Default 1: concurrent requests already use libuv's thread pool. */
+  /** libtorch intra-op threads of each worker. Default 1: concurrent requests already use libuv's thread pool. */
   threads?: number;
+  /** Inference threads per model, each running its own forward (load()'s `workers`). Default 1. */
+  workers?: number;
   /** Dynamic batching of concurrent requests (load()'s `batch`). Default false. */
   batch?: boolean;
   maxPixels?: number;

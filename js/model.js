@@ -13,7 +13,7 @@ const { torchMismatch, torchRelease, versions } = require('./versions');
 
 // PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS; we reject where it does.
 const DEFAULT_MAX_PIXELS = 2 * 89478485;
-const LOAD_OPTIONS = ['threads', 'maxPixels', 'precision', 'optimize', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue'];
+const LOAD_OPTIONS = ['threads', 'workers', 'maxPixels', 'precision', 'optimize', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue'];
 const PRECISIONS = ['fp32', 'bf16'];
 const DEFAULT_MAX_BATCH = 8;
 const DEFAULT_MAX_DELAY_MS = 5;
@@ -141,7 +141,10 @@ function checkPackage(metadata, requestedOptimize, resolved) {
 async function load(modelPath, opts) {
   if (!validate.is.string(modelPath)) throw validate.invalidParameterError('path', 'a non-empty string path', modelPath);
   const o = validate.options(opts, 'options', LOAD_OPTIONS);
-  const threads = validate.integerOption(o, 'options', 'threads', 1, 1024, os.availableParallelism?.() ?? os.cpus().length);
+  const cores = os.availableParallelism?.() ?? os.cpus().length;
+  const workers = validate.integerOption(o, 'options', 'workers', 1, 64, 1);
+  // Several workers share the cores: by default each gets its part of them.
+  const threads = validate.integerOption(o, 'options', 'threads', 1, 1024, Math.max(1, Math.floor(cores / workers)));
   const maxPixels = validate.integerOption(o, 'options', 'maxPixels', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_PIXELS);
   const precision = o.precision ?? 'fp32';
   if (!PRECISIONS.includes(precision)) {
@@ -159,10 +162,11 @@ async function load(modelPath, opts) {
     maxBatch: validate.boolOption(o, 'options', 'batch', false) ? maxBatch : 1,
     maxDelayMs: validate.numberOption(o, 'options', 'maxDelayMs', 0, 1000, DEFAULT_MAX_DELAY_MS),
     maxQueue: validate.integerOption(o, 'options', 'maxQueue', 1, 1 << 20, DEFAULT_MAX_QUEUE),
+    workers,
   };
   const resolved = path.resolve(modelPath);
   const nativeModel = await native()
-    .load(resolved, threads, precision)
+    .load(resolved, threads, precision, workers)
     .catch((err) => {
       throw fromNative(err);
     });
@@ -187,6 +191,7 @@ async function load(modelPath, opts) {
       optimizeMs: report.optimizeMs,
       warmupMs: report.warmupMs,
       threads,
+      workers,
       precision,
       maxBatch: batching.maxBatch,
     };

@@ -52,6 +52,7 @@ class ChoriServer {
       loadOptions: {
         maxPixels: options.maxPixels,
         threads: options.threads,
+        workers: options.workers,
         batch: options.batch,
         optimize: options.optimize,
       },

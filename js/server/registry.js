@@ -232,6 +232,7 @@ class ModelRegistry extends EventEmitter {
       input: artifactInput(metadata.input),
       output: { kind: metadata.output.kind, num_classes: metadata.output.numClasses },
       optimize: entry.model.info.optimize,
+      workers: entry.model.info.workers,
     };
   }
 }

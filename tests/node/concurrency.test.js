@@ -102,6 +102,37 @@ test('the event loop stays free while predictions run', async () => {
   await m.dispose();
 });
 
+test('several workers answer what one does, bit for bit, and dispose() settles them all', async () => {
+  const one = await chori.load(modelPath, { threads: 1 });
+  const two = await chori.load(modelPath, { workers: 2, threads: 1 });
+  assert.equal(two.info.workers, 2);
+  assert.equal(two.info.threads, 1);
+  const inputs = [...images(), ...images(), ...images()];
+  const expected = [];
+  for (const img of inputs) expected.push((await one.predict(img, { logits: true })).logits);
+  const got = await Promise.all(inputs.map((img) => two.predict(img, { logits: true })));
+  got.forEach((r, i) => assert.deepEqual(r.logits, expected[i], `image ${i}`));
+
+  const calls = Array.from({ length: 64 }, (_, i) => two.predict(inputs[i % inputs.length]));
+  const settled = Promise.allSettled(calls);
+  await new Promise((resolve) => setImmediate(resolve));
+  await two.dispose();
+  for (const o of await settled) {
+    if (o.status === 'rejected') assert.equal(o.reason.code, 'CHORI_DISPOSED', o.reason.message);
+  }
+  await one.dispose();
+});
+
+test('workers share the cores: threads defaults to cores / workers', async () => {
+  const cores = require('node:os').availableParallelism();
+  const m = await chori.load(modelPath, { workers: 2 });
+  assert.equal(m.info.threads, Math.max(1, Math.floor(cores / 2)));
+  await m.dispose();
+  for (const workers of [0, 65, 1.5, '2']) {
+    await assert.rejects(chori.load(modelPath, { workers }), { code: 'CHORI_INVALID_ARGUMENT', message: /options\.workers/ });
+  }
+});
+
 test('batching options are validated', async () => {
   await assert.rejects(chori.load(modelPath, { maxBatch: 0 }), /options.maxBatch/);
   await assert.rejects(chori.load(modelPath, { maxDelayMs: -1 }), /options.maxDelayMs/);

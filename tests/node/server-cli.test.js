@@ -38,7 +38,7 @@ function startCli(args) {
 }
 
 test('serve answers `curl --data-binary @image.jpg …/predict`, logs a line per request, drains on SIGTERM', async (t) => {
-  const server = startCli(['--model', `faces=${modelPath}`, '--model', `other=${modelPath}`, '--optimize', 'none']);
+  const server = startCli(['--model', `faces=${modelPath}`, '--model', `other=${modelPath}`, '--optimize', 'none', '--workers', '2']);
   t.after(() => server.child.kill('SIGKILL'));
   const url = await server.url;
   assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -56,6 +56,7 @@ test('serve answers `curl --data-binary @image.jpg …/predict`, logs a line per
   const models = await call(url, 'GET', '/models');
   assert.deepEqual(models.json.models.map((m) => m.name), ['faces', 'other']);
   assert.deepEqual(models.json.models.map((m) => m.optimize), ['none', 'none'], '--optimize reaches load()');
+  assert.deepEqual(models.json.models.map((m) => m.workers), [2, 2], '--workers reaches load()');
   await sleep(50);
   assert.ok(
     server.lines.some((l) => /^\S+Z POST \/predict 200 "Face" model=faces@1 \d+\.\d ms$/.test(l)),

@@ -39,6 +39,8 @@ test('flags are typed and checked, with the flag in the message', () => {
   assert.deepEqual([o.sloMs, o.defaultLabel, o.allowUrl, o.allowPrivateUrls, o.logFormat], [50, 'Not Choripan', true, true, 'json']);
   assert.throws(() => fromArgv(['--port', '8o8o']), /^TypeError: Expected an integer between 0 and 65535 for --port but received "8o8o" of type string$/);
   assert.throws(() => fromArgv(['--max-queue=-1']), /for --max-queue but received -1/);
+  assert.equal(fromArgv(['--workers', '2']).options.workers, 2);
+  assert.throws(() => fromArgv(['--workers', '0']), /between 1 and 64 for --workers/);
   assert.throws(() => fromArgv(['--model', 'my model.pt']), /model name in --model/);
   assert.throws(() => fromArgv(['--host', '']), /a non-empty string for --host/);
 });

@@ -105,7 +105,7 @@ def predict(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]
 
 
 def run_cpp(
-    model: Path, files: list[Path], *, optimize: str = "auto", threads: int = 1
+    model: Path, files: list[Path], *, optimize: str = "auto", threads: int = 1, workers: int = 1
 ) -> dict[str, dict]:
     """chori-predict's JSON lines by file, every label ranked, with the logits."""
     r = predict(
@@ -117,6 +117,8 @@ def run_cpp(
         "1000000",
         "--threads",
         str(threads),
+        "--workers",
+        str(workers),
         "--optimize",
         optimize,
         *map(str, files),

@@ -85,6 +85,12 @@ def test_photographs_match_golden_bit_for_bit(
     assert delta == 0.0
 
 
+def test_two_workers_give_the_same_bits(photographs: list[Path]) -> None:
+    one = run_cpp(DEMO_MODEL, photographs)
+    two = run_cpp(DEMO_MODEL, photographs, workers=2)
+    assert {f: r["logits"] for f, r in two.items()} == {f: r["logits"] for f, r in one.items()}
+
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[Sample]:
     return write_corpus(tmp_path_factory.mktemp("cpp-corpus"))
@@ -158,7 +164,10 @@ def test_exit_statuses_and_messages(tmp_path: Path) -> None:
 
 def test_help_explains_every_flag() -> None:
     r = predict("--help", check=True)
-    flags = "--model --topk --json --logits --threads --optimize --precision --max-pixels --version"
+    flags = (
+        "--model --topk --json --logits --threads --workers --optimize --precision --max-pixels "
+        "--version"
+    )
     for flag in flags.split():
         assert flag in r.stdout
     assert "Exit status" in r.stdout

@@ -12,6 +12,8 @@ async function main(): Promise<void> {
   const form: chori.Optimization = m.info.optimize;
   const warmupMs: number = m.info.warmupMs;
   const format: 'torchscript' | 'pt2' = m.info.format;
+  const pooled = await chori.load('export/model.pt', { workers: 2, threads: 1 });
+  const workers: number = pooled.info.workers;
   const r2 = await m.predict(buf, { topk: 5, logits: true });
   const logits: Float32Array | undefined = r2.logits;
   const ms: number = r2.timings.decodeMs + r2.timings.inferenceMs;

@@ -19,7 +19,8 @@
 namespace chori {
 
 struct LoadOptions {
-  int threads = 0;                 // libtorch intra-op threads of this model; 0 = all cores
+  int threads = 0;                 // libtorch intra-op threads of each worker; 0 = cores ÷ workers
+  int workers = 1;                 // inference threads, each running its own forward (see js/index.d.ts)
   std::string optimize = "auto";   // load-time passes: auto, none, freeze, ofi, onednn
   std::string precision = "fp32";  // or "bf16": faster where the CPU has AVX512_BF16/AMX, not bit-exact
   uint64_t maxPixels = 0;          // decompression-bomb limit; 0 = PIL's (2 × 89,478,485)
@@ -45,7 +46,7 @@ struct ModelInfo {
   std::string format;                       // "torchscript", or "pt2" (an AOTInductor package)
   std::string requestedOptimize, optimize;  // as asked ("auto") and as resolved ("onednn"; "none" for a .pt2)
   std::string precision;
-  int threads = 0;
+  int threads = 0, workers = 1;
   int warmupRuns = 0;
   double optimizeMs = 0, warmupMs = 0;
   // For example: the artifact was exported with another torch release than the linked libtorch

@@ -3,9 +3,11 @@
 // the same core, so both front ends run the same code between the bytes and the logits.
 #include "chori/chori.h"
 
+#include <algorithm>
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <thread>
 
 #include "api/metadata.h"
 #include "image/versions.h"
@@ -25,6 +27,9 @@ constexpr int kWarmupRuns = 3;  // js/optimize.js WARMUP_RUNS
 std::string torchRelease(const std::string& version) { return version.substr(0, version.find('+')); }
 
 void validate(const LoadOptions& options) {
+  if (options.workers < 1 || options.workers > 64) {
+    throw Error(code::kInvalidArgument, "workers must be between 1 and 64, not " + std::to_string(options.workers));
+  }
   if (options.threads < 0) {
     throw Error(code::kInvalidArgument, "threads must be 0 (all cores) or a positive integer, not " + std::to_string(options.threads));
   }
@@ -56,7 +61,10 @@ Model::~Model() = default;
 Model Model::load(const std::string& path, const LoadOptions& options) {
   validate(options);
   model::LoadOptions backendOptions;
-  backendOptions.threads = options.threads;
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = options.threads > 0 ? options.threads : std::max(1, cores / options.workers);
+  backendOptions.threads = threads;
+  backendOptions.workers = options.workers;
   backendOptions.precision = options.precision == "bf16" ? model::Precision::BFloat16 : model::Precision::Float32;
   auto impl = std::make_unique<Impl>();
   impl->classifier = std::make_unique<model::Classifier>(model::load(path, backendOptions));
@@ -68,6 +76,7 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   config.decode.applyExifOrientation = metadata.exifOrientation;
   if (options.maxPixels > 0) config.decode.maxPixels = options.maxPixels;
   config.batch.maxBatch = 1;  // one image per forward: the bit-exact default, as in Node
+  config.batch.workers = options.workers;
   config.numClasses = static_cast<int64_t>(metadata.labels.size());
   config.outputsAreProbabilities = metadata.outputsAreProbabilities;
   impl->classifier->configure(config);
@@ -95,7 +104,8 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     info.optimize = options.optimize != "auto" ? options.optimize : fixedSize ? "onednn" : "freeze";
   }
   info.precision = options.precision;
-  info.threads = options.threads > 0 ? options.threads : model::runtimeInfo().intraOpThreads;
+  info.threads = threads;
+  info.workers = options.workers;
   info.warmupRuns = fixedSize ? kWarmupRuns : 0;
   const std::vector<int64_t> warmupShape = fixedSize ? std::vector<int64_t>{1, 3, height, width} : std::vector<int64_t>{};
   const auto report = impl->classifier->optimize(model::parseOptimization(info.optimize), warmupShape, info.warmupRuns);

@@ -2,6 +2,7 @@
 #include <napi.h>
 #include <torch/version.h>
 
+#include <algorithm>
 #include <string>
 
 #include "binding/errors.h"
@@ -30,7 +31,8 @@ class LoadWorker final : public PromiseWorker {
   std::shared_ptr<model::Classifier> classifier_;
 };
 
-// [async] load(path: string, threads: number, precision: "fp32" | "bf16") → Promise<NativeModel>;
+// [async] load(path: string, threads: number, precision: "fp32" | "bf16", workers: number)
+// → Promise<NativeModel>;
 // rejects with CHORI_MODEL_LOAD or CHORI_MODEL_METADATA.
 Napi::Value Load(const Napi::CallbackInfo& info) {
   return atBoundary(info.Env(), [&]() -> Napi::Value {
@@ -41,6 +43,7 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
     if (info[2].IsString() && info[2].As<Napi::String>().Utf8Value() == "bf16") {
       options.precision = model::Precision::BFloat16;
     }
+    if (info[3].IsNumber()) options.workers = std::max(1, info[3].As<Napi::Number>().Int32Value());
     auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), options);  // napi deletes it
     worker->Queue();
     return worker->promise();

@@ -69,6 +69,8 @@ NativeConfig readConfig(const Napi::Object& spec) {
   config.classifier.batch.background = true;  // the event loop comes first (thread_priority.h)
   if (config.classifier.batch.maxBatch < 1 || config.classifier.batch.maxDelayMs < 0) throw Napi::RangeError::New(spec.Env(), "bad batch options");
   config.maxQueue = static_cast<size_t>(number(spec, "maxQueue"));
+  config.classifier.batch.workers = static_cast<int>(number(spec, "workers"));
+  if (config.classifier.batch.workers < 1) throw Napi::RangeError::New(spec.Env(), "spec.workers must be at least 1");
   return config;
 }
 

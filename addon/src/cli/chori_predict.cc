@@ -35,7 +35,8 @@ Options:
   --topk K          how many ranked labels to report per image (default: 1 in the table, 5 with --json)
   --json            print one JSON object per image (JSON lines) instead of a table
   --logits          with --json, add each image's raw logits ("logits": [...], float32 values)
-  --threads N       libtorch intra-op threads (default: all cores)
+  --threads N       libtorch intra-op threads of each worker (default: cores / workers)
+  --workers N       inference threads, each running its own forward (default: 1)
   --optimize F      load-time graph passes: auto, none, freeze, ofi, onednn (default: auto)
   --precision P     fp32 (default) or bf16 (faster on CPUs with AVX512_BF16/AMX, not bit-exact)
   --max-pixels N    refuse images with more pixels than N (default: PIL's limit, 178956970)
@@ -104,6 +105,8 @@ std::optional<Options> parseArgs(int argc, char** argv) {
       o.logits = true;
     } else if (arg == "--threads") {
       o.load.threads = static_cast<int>(parseInteger(arg, value(), 1));
+    } else if (arg == "--workers") {
+      o.load.workers = static_cast<int>(parseInteger(arg, value(), 1));
     } else if (arg == "--optimize") {
       o.load.optimize = value();
     } else if (arg == "--precision") {

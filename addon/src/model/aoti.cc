@@ -158,7 +158,10 @@ std::unique_ptr<Backend> loadAoti(const std::string& path, const LoadOptions& op
   checkRunnableHere(path, packageMeta);
   loadLibtorch();
   auto loader = translated(code::kModelLoad, what, [&] {
-    return std::make_unique<torch::inductor::AOTIModelPackageLoader>(path, kModelName);
+    // One runner per worker: a package's container lends each run() a runner, and with a
+    // single one concurrent forwards would queue behind each other.
+    return std::make_unique<torch::inductor::AOTIModelPackageLoader>(path, kModelName, false,
+                                                                     static_cast<size_t>(options.workers));
   });
   return std::make_unique<AotiBackend>(std::move(loader), std::move(metadata), options.threads);
 }

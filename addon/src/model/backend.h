@@ -38,6 +38,9 @@ struct LoadOptions {
   // AVX512_BF16 where the CPU has it); inputs and outputs stay float32. Opt-in: it trades
   // the bit-exact match with the golden set for speed.
   Precision precision = Precision::Float32;
+  // How many inference threads will call forward() at once (BatchOptions::workers); a .pt2
+  // package sizes its pool of runners to it.
+  int workers = 1;
 };
 
 // A float32 N×3×H×W batch, contiguous.
@@ -68,7 +71,7 @@ class Backend {
   // chori::Error(CHORI_MODEL_LOAD) when a pass fails on this model.
   virtual OptimizeReport optimize(Optimization form, const std::vector<int64_t>& warmupShape, int warmupRuns) = 0;
   // [blocking] Runs the model; throws chori::Error(CHORI_INFERENCE) on failure.
-  // Called from one thread at a time (the model's inference thread).
+  // Called from the model's inference threads: with `workers` > 1, from that many at once.
   virtual Output forward(const Batch& batch, bool outputsAreProbabilities) const = 0;
 };
 

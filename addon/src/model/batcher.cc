@@ -32,8 +32,8 @@ void Batcher::closeAll() {
 Batcher::Batcher(const Backend& backend, BatchOptions options, bool outputsAreProbabilities)
     : backend_(backend),
       options_(options),
-      outputsAreProbabilities_(outputsAreProbabilities),
-      thread_([this] { run(); }) {
+      outputsAreProbabilities_(outputsAreProbabilities) {
+  for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { run(); });
   static std::once_flag registered;
   std::call_once(registered, [] { std::atexit(closeAll); });
   std::lock_guard lock(liveMutex);
@@ -58,7 +58,7 @@ void Batcher::withdraw() {
     std::lock_guard lock(mutex_);
     --upstream_;
   }
-  wake_.notify_one();
+  wake_.notify_all();
 }
 
 void Batcher::submit(std::vector<float> input, int64_t height, int64_t width, Callback done) {
@@ -68,7 +68,7 @@ void Batcher::submit(std::vector<float> input, int64_t height, int64_t width, Ca
     if (closed_) throw Error(code::kDisposed, "the model has been disposed");
     queue_.push_back({std::move(input), height, width, std::move(done), Clock::now()});
   }
-  wake_.notify_one();
+  wake_.notify_all();
 }
 
 void Batcher::runOnInferenceThread(std::function<void()> task) {
@@ -79,7 +79,7 @@ void Batcher::runOnInferenceThread(std::function<void()> task) {
     if (closed_) throw Error(code::kDisposed, "the model has been disposed");
     tasks_.push_back(std::move(packaged));
   }
-  wake_.notify_one();
+  wake_.notify_all();
   try {
     done.get();
   } catch (const std::future_error&) {  // dropped unrun by close()
@@ -97,19 +97,21 @@ void Batcher::close() {
     abandoned.swap(queue_);
     unrun.swap(tasks_);
   }
-  wake_.notify_one();
+  wake_.notify_all();
   for (auto& job : abandoned) {
     RowResult result;
     result.error = std::make_exception_ptr(Error(code::kDisposed, "the model was disposed before this request ran"));
     job.done(std::move(result));
   }
-  if (!thread_.joinable()) return;
-  // Only reachable from the inference thread itself if the env shut down while a result was
-  // being delivered (the last reference then drops there); a thread cannot join itself.
-  if (thread_.get_id() == std::this_thread::get_id()) {
-    thread_.detach();
-  } else {
-    thread_.join();
+  for (auto& thread : threads_) {
+    if (!thread.joinable()) continue;
+    // Only reachable from an inference thread itself if the env shut down while a result was
+    // being delivered (the last reference then drops there); a thread cannot join itself.
+    if (thread.get_id() == std::this_thread::get_id()) {
+      thread.detach();
+    } else {
+      thread.join();
+    }
   }
 }
 

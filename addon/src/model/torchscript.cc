@@ -100,7 +100,8 @@ class TorchScriptBackend final : public Backend {
     return module_.forward({detail::inputTensor(batch).to(dtype_)});
   }
 
-  mutable torch::jit::Module module_;  // Module::forward is not const; one thread calls it
+  // Module::forward is not const; the graph executor lets several workers run it at once.
+  mutable torch::jit::Module module_;
   std::string metadata_;
   torch::ScalarType dtype_;
   int threads_;
