@@ -25,6 +25,7 @@
         "src/image/resample_x86.cc",
         "src/image/simd.cc",
         "src/image/preprocess.cc",
+        "src/image/fastai_resize.cc",
         "src/image/versions.cc",
         "src/model/batcher.cc",
         "src/model/classifier.cc",

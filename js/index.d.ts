@@ -38,9 +38,18 @@ export class ChoriError extends Error {
 
 export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'box' | 'hamming' | 'lanczos';
 
+export interface FastaiResize {
+  /** [height, width] */
+  readonly size: readonly [number, number];
+  readonly method: 'crop' | 'squish' | 'pad';
+  /** How `pad` fills, as fastai's PadMode: zeros, border (edge pixels) or reflection. */
+  readonly padMode: 'zeros' | 'border' | 'reflection';
+}
+
 /** The artifact's chori.json, validated. */
 export interface Metadata {
-  readonly schemaVersion: 1;
+  /** 2 when the artifact uses fastaiResize, else 1 (or 2). */
+  readonly schemaVersion: 1 | 2;
   readonly labels: readonly string[];
   readonly input: {
     readonly colorMode: 'RGB';
@@ -58,6 +67,12 @@ export interface Metadata {
      * and for artifacts that predate the field: Image.open ignores the tag.
      */
     readonly exifOrientation: boolean;
+    /**
+     * fastai's Resize, in place of resize and crop (which are then null): centre-crop (crop) or
+     * pad (pad) to the target's aspect ratio, then one resize to exactly `size`; squish only
+     * resizes. Set by `chori export --fastai` / `--fastai-arch`; null otherwise.
+     */
+    readonly fastaiResize: FastaiResize | null;
   };
   readonly output: { readonly kind: 'logits' | 'probabilities'; readonly numClasses: number };
   readonly provenance: Readonly<Record<string, unknown>>;
@@ -283,6 +298,9 @@ export interface ServedModel {
     interpolation: Interpolation;
     mean: readonly [number, number, number];
     std: readonly [number, number, number];
+    exif_orientation: boolean;
+    /** Only for fastai artifacts. */
+    fastai_resize?: { size: readonly [number, number]; method: 'crop' | 'squish' | 'pad'; pad_mode: 'zeros' | 'border' | 'reflection' };
   };
   output: { kind: 'logits' | 'probabilities'; num_classes: number };
 }

@@ -5,7 +5,10 @@
 const { ChoriError, codes } = require('./errors');
 const { is } = require('./validate');
 
-const SCHEMA_VERSION = 1;
+// 2 adds input.fastai_resize; a file without it may say 1 (every artifact written before).
+const SCHEMA_VERSIONS = [1, 2];
+const RESIZE_METHODS = ['crop', 'squish', 'pad'];
+const PAD_MODES = ['zeros', 'border', 'reflection'];
 const INTERPOLATIONS = ['nearest', 'bilinear', 'bicubic', 'box', 'hamming', 'lanczos'];
 const OUTPUT_KINDS = ['logits', 'probabilities'];
 
@@ -28,8 +31,8 @@ function parseMetadata(text, source) {
     if (!ok) throw fail(source, message);
   };
   check(is.plainObject(raw), 'expected a JSON object');
-  check(raw.schema_version === SCHEMA_VERSION,
-    `schema_version is ${JSON.stringify(raw.schema_version)}; this chori-torch reads version ${SCHEMA_VERSION}`);
+  check(SCHEMA_VERSIONS.includes(raw.schema_version),
+    `schema_version is ${JSON.stringify(raw.schema_version)}; this chori-torch reads versions ${SCHEMA_VERSIONS.join(' and ')}`);
 
   const { labels, input, output } = raw;
   check(Array.isArray(labels) && labels.length > 0 && labels.every(is.string), 'labels must be a non-empty array of strings');
@@ -40,6 +43,7 @@ function parseMetadata(text, source) {
   check(maxSize === null || (is.integer(maxSize) && input.resize?.length === 1 && maxSize > input.resize[0]),
     'input.max_size must be null, or an integer larger than input.resize[0] when resize is [size]');
   check(input.crop === null || positiveInts(input.crop, [2]), 'input.crop must be null or [height, width]');
+  const fastai = parseFastaiResize(input, raw.schema_version, check);
   check(INTERPOLATIONS.includes(input.interpolation), `input.interpolation must be one of ${INTERPOLATIONS.join(', ')}`);
   for (const key of ['mean', 'std']) {
     check(Array.isArray(input[key]) && input[key].length === 3 && input[key].every(is.number), `input.${key} must hold 3 numbers`);
@@ -64,10 +68,24 @@ function parseMetadata(text, source) {
       mean: [...input.mean],
       std: [...input.std],
       exifOrientation,
+      fastaiResize: fastai,
     },
     output: { kind: output.kind, numClasses: output.num_classes },
     provenance: is.plainObject(raw.provenance) ? { ...raw.provenance } : {},
   });
+}
+
+// fastai's Resize (its size, crop/squish/pad and padding mode), in place of resize and crop.
+function parseFastaiResize(input, schemaVersion, check) {
+  const f = input.fastai_resize ?? null;
+  if (f === null) return null;
+  check(schemaVersion === 2, 'input.fastai_resize needs schema_version 2');
+  check(is.plainObject(f) && positiveInts(f.size, [2]), 'input.fastai_resize.size must be [height, width]');
+  check(input.resize === null && (input.max_size ?? null) === null && input.crop === null,
+    'input.fastai_resize replaces resize, max_size and crop, which must be null');
+  check(RESIZE_METHODS.includes(f.method), `input.fastai_resize.method must be one of ${RESIZE_METHODS.join(', ')}`);
+  check(PAD_MODES.includes(f.pad_mode), `input.fastai_resize.pad_mode must be one of ${PAD_MODES.join(', ')}`);
+  return { size: [...f.size], method: f.method, padMode: f.pad_mode };
 }
 
 /** The spec the native Classifier is configured with. */
@@ -81,6 +99,12 @@ function nativeSpec(metadata, maxPixels) {
     mean: input.mean,
     std: input.std,
     exifOrientation: input.exifOrientation,
+    fastai: input.fastaiResize && {
+      height: input.fastaiResize.size[0],
+      width: input.fastaiResize.size[1],
+      method: input.fastaiResize.method,
+      padMode: input.fastaiResize.padMode,
+    },
     numClasses: output.numClasses,
     outputsAreProbabilities: output.kind === 'probabilities',
     maxPixels,
@@ -98,6 +122,9 @@ function artifactInput(input) {
     mean: input.mean,
     std: input.std,
     exif_orientation: input.exifOrientation,
+    ...(input.fastaiResize && {
+      fastai_resize: { size: input.fastaiResize.size, method: input.fastaiResize.method, pad_mode: input.fastaiResize.padMode },
+    }),
   };
 }
 
@@ -109,4 +136,4 @@ function deepFreeze(value) {
   return value;
 }
 
-module.exports = { parseMetadata, nativeSpec, artifactInput, SCHEMA_VERSION, INTERPOLATIONS };
+module.exports = { parseMetadata, nativeSpec, artifactInput, SCHEMA_VERSIONS, INTERPOLATIONS };

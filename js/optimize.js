@@ -15,6 +15,7 @@ const WARMUP_RUNS = 3;
 
 /** [height, width] of every model input when the spec fixes it (a crop, or a squashing resize). */
 function staticInputSize(input) {
+  if (input.fastaiResize) return input.fastaiResize.size;
   if (input.crop) return input.crop;
   if (input.resize?.length === 2) return input.resize;
   return null;

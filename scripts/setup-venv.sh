@@ -11,8 +11,8 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv with $($python --version)"
   "$python" -m venv .venv
 fi
-echo "setup: installing chori-torch with torch==2.14.1 and torchvision==0.29.1 into .venv (a minute the first time)"
-.venv/bin/pip install --disable-pip-version-check --quiet --editable '.[demo,dev]'
+echo "setup: installing chori-torch with torch==2.14.1, torchvision==0.29.1 and fastai into .venv (a minute or two the first time)"
+.venv/bin/pip install --disable-pip-version-check --quiet --editable '.[demo,dev,fastai]'
 
 export PATH="$PWD/.venv/node-bin:$PATH"
 node_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }

@@ -9,6 +9,7 @@ its traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import textwrap
@@ -16,12 +17,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import fastai_learner
 from ._version import __version__
 from .demo import run_demo
 from .errors import ChoriError
 from .export import export_artifact, load_model
 from .golden import write_golden
-from .metadata import INTERPOLATIONS, OUTPUT_KINDS, InputSpec
+from .metadata import (
+    INTERPOLATIONS,
+    OUTPUT_KINDS,
+    PAD_MODES,
+    RESIZE_METHODS,
+    FastaiResize,
+    InputSpec,
+)
 from .optimize import CHOICES
 from .pt2 import FORMATS
 
@@ -104,24 +113,88 @@ def read_labels(labels: str | None, labels_file: Path | None) -> list[str]:
 # -- subcommands ---------------------------------------------------------------------------------
 
 
-def _export(args: argparse.Namespace) -> int:
-    spec = InputSpec(
-        resize=args.resize,
-        max_size=args.max_size,
-        crop=args.crop,
-        interpolation=args.interpolation,
-        mean=args.mean,
-        std=args.std,
-        exif_orientation=args.exif_orientation,
+# Preprocessing flags whose default is argparse.SUPPRESS: absent from the namespace unless given.
+_PREP = ("resize", "max_size", "crop", "interpolation", "mean", "std")
+
+
+def _input_spec(args: argparse.Namespace) -> InputSpec:
+    """The spec the preprocessing flags describe: torchvision's, or fastai's Resize for a
+    ``--fastai-arch`` checkpoint."""
+    given = {k: getattr(args, k) for k in _PREP if hasattr(args, k)}
+    common = {
+        "interpolation": given.get("interpolation", DEFAULT_INPUT.interpolation),
+        "mean": given.get("mean", DEFAULT_INPUT.mean),
+        "std": given.get("std", DEFAULT_INPUT.std),
+        "exif_orientation": args.exif_orientation,
+    }
+    if args.fastai_arch is None:
+        if args.resize_method is not None or args.pad_mode is not None:
+            raise ChoriError(
+                "--resize-method and --pad-mode are fastai's: use them with --fastai-arch"
+            )
+        return InputSpec(
+            resize=given.get("resize", DEFAULT_INPUT.resize),
+            max_size=given.get("max_size", DEFAULT_INPUT.max_size),
+            crop=given.get("crop", DEFAULT_INPUT.crop),
+            **common,
+        )
+    if "crop" in given or "max_size" in given:
+        raise ChoriError(
+            "--crop and --max-size are torchvision's; fastai's Resize crops by itself "
+            "(--resize-method crop, its default)"
+        )
+    size = given.get("resize")
+    if size is None:
+        raise ChoriError("--fastai-arch needs --resize S or H,W: the size of fastai's Resize")
+    return InputSpec(
+        resize=None,
+        crop=None,
+        fastai_resize=FastaiResize(
+            size=(size[0], size[-1]),
+            method=args.resize_method or "crop",
+            pad_mode=args.pad_mode or "reflection",
+        ),
+        **common,
     )
-    labels = read_labels(args.labels, args.labels_file)
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.fastai is not None:
+        extra = [f"--{k.replace('_', '-')}" for k in _PREP if hasattr(args, k)]
+        named = {
+            "--labels": args.labels,
+            "--labels-file": args.labels_file,
+            "--resize-method": args.resize_method,
+            "--pad-mode": args.pad_mode,
+            "--exif-orientation": args.exif_orientation or None,
+            "--aug-transforms": args.aug_transforms or None,
+        }
+        extra += [flag for flag, value in named.items() if value is not None]
+        if extra:
+            raise ChoriError(
+                f"--fastai reads the labels and the preprocessing from the learner; drop "
+                f"{', '.join(extra)}"
+            )
+    elif args.labels is None and args.labels_file is None:
+        raise ChoriError("give the labels: --labels A,B,... or --labels-file FILE")
+    if args.aug_transforms and args.fastai_arch is None:
+        raise ChoriError("--aug-transforms goes with --fastai-arch (a --fastai pickle says itself)")
     loaded = load_model(
         weights=args.weights,
         arch=args.arch,
         model=args.model,
         num_classes=args.num_classes,
         exported_program=args.exported_program,
+        fastai=args.fastai,
+        fastai_arch=args.fastai_arch,
     )
+    if loaded.labels is not None and loaded.input_spec is not None:
+        labels, spec = list(loaded.labels), loaded.input_spec
+    else:
+        labels, spec = read_labels(args.labels, args.labels_file), _input_spec(args)
+    if args.aug_transforms:
+        module, spec = fastai_learner.in_graph(loaded.module, spec, fastai_learner.Resampling())
+        loaded = dataclasses.replace(loaded, module=module)
     result = export_artifact(
         loaded,
         labels=labels,
@@ -197,6 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
             "seeded input; if they differ, nothing is written."
         ),
         epilog="examples:\n"
+        "  chori export --fastai export.pkl --out export/choripan.pt\n"
+        "  chori export --fastai-arch resnet34 --weights models/stage1.pth --resize 224 \\\n"
+        '      --labels "Not Choripan,Choripan" --out export/choripan.pt\n'
         "  chori export --arch resnet34 --weights stage1.pth \\\n"
         '      --labels "Not Choripan,Choripan" --out export/choripan.pt\n'
         "  chori export --arch mypkg.models:build --weights best.pth --labels-file labels.txt \\\n"
@@ -208,7 +284,28 @@ def build_parser() -> argparse.ArgumentParser:
         "      --out export/pets.pt2",
     )
     source = export.add_argument_group(
-        "model source (--weights with --arch, --model, or --exported-program)"
+        "model source (--fastai, --weights with --arch or --fastai-arch, --model, or "
+        "--exported-program)"
+    )
+    source.add_argument(
+        "--fastai",
+        type=Path,
+        metavar="EXPORT.PKL",
+        help="a fastai learner saved with learn.export(): the model, its labels (dls.vocab) and "
+        "its inference preprocessing (Resize, ToTensor, IntToFloatTensor, Normalize) are read "
+        "from it, so no --labels or preprocessing flags are given; needs fastai installed "
+        "(pip install 'chori-torch[fastai]'). A pipeline step chori-torch cannot reproduce is "
+        "refused by name",
+    )
+    source.add_argument(
+        "--fastai-arch",
+        metavar="NAME",
+        help="for a learn.save() checkpoint in --weights (models/stage1.pth, with or without the "
+        "optimizer state): the torchvision architecture the learner was built on (resnet34, as "
+        "vision_learner(dls, resnet34) or create_cnn took it); the model is rebuilt with "
+        "fastai's create_vision_model. Give --resize (and --resize-method, --pad-mode) as the "
+        "learner's Resize, --labels in dls.vocab order, and --mean/--std if it normalised with "
+        "other statistics than ImageNet's",
     )
     source.add_argument(
         "--weights",
@@ -246,18 +343,21 @@ def build_parser() -> argparse.ArgumentParser:
         "torch.export.Dim('batch')}}) at the H,W that --crop / --resize give. A separate flag "
         "rather than --model because both are zip files: what you saved decides, not the name",
     )
-    names = export.add_argument_group("labels (one is required)").add_mutually_exclusive_group(
-        required=True
-    )
+    names = export.add_argument_group(
+        "labels (one is required, except with --fastai)"
+    ).add_mutually_exclusive_group()
     names.add_argument("--labels", metavar="A,B,...", help="comma-separated, in output order")
     names.add_argument(
         "--labels-file", type=Path, metavar="FILE", help="one label per line, in output order"
     )
-    prep = export.add_argument_group("preprocessing (torchvision semantics; ImageNet defaults)")
+    prep = export.add_argument_group(
+        "preprocessing (torchvision semantics and ImageNet defaults; with --fastai-arch, --resize "
+        "is fastai's Resize)"
+    )
     prep.add_argument(
         "--resize",
         type=resize_arg,
-        default=DEFAULT_INPUT.resize,
+        default=argparse.SUPPRESS,
         metavar="S|H,W|none",
         help="S resizes the shorter side to S keeping the aspect ratio; H,W resizes to exactly "
         f"HxW (default: {_show(DEFAULT_INPUT.resize)})",
@@ -265,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--max-size",
         type=max_size_arg,
-        default=DEFAULT_INPUT.max_size,
+        default=argparse.SUPPRESS,
         metavar="N|none",
         help="with --resize S, cap the longer side at N (default: "
         f"{_show(DEFAULT_INPUT.max_size)})",
@@ -273,29 +373,42 @@ def build_parser() -> argparse.ArgumentParser:
     prep.add_argument(
         "--crop",
         type=crop_arg,
-        default=DEFAULT_INPUT.crop,
+        default=argparse.SUPPRESS,
         metavar="N|H,W|none",
         help=f"center crop after resizing (default: {_show(DEFAULT_INPUT.crop)})",
     )
     prep.add_argument(
         "--interpolation",
         choices=INTERPOLATIONS,
-        default=DEFAULT_INPUT.interpolation,
+        default=argparse.SUPPRESS,
         help=f"resize filter, PIL's, antialiased (default: {DEFAULT_INPUT.interpolation})",
     )
     prep.add_argument(
         "--mean",
         type=floats3_arg,
-        default=DEFAULT_INPUT.mean,
+        default=argparse.SUPPRESS,
         metavar="R,G,B",
         help=f"Normalize mean after ToTensor (default: {_show(DEFAULT_INPUT.mean)})",
     )
     prep.add_argument(
         "--std",
         type=floats3_arg,
-        default=DEFAULT_INPUT.std,
+        default=argparse.SUPPRESS,
         metavar="R,G,B",
         help=f"Normalize std after ToTensor (default: {_show(DEFAULT_INPUT.std)})",
+    )
+    prep.add_argument(
+        "--resize-method",
+        choices=RESIZE_METHODS,
+        help="with --fastai-arch, fastai's Resize method: crop (centre crop to the aspect ratio, "
+        "then resize), squish (resize, ignoring the aspect ratio) or pad (pad to the aspect "
+        "ratio, then resize) (default: crop, fastai's)",
+    )
+    prep.add_argument(
+        "--pad-mode",
+        choices=PAD_MODES,
+        help="with --fastai-arch and --resize-method pad: how fastai pads, zeros, border or "
+        "reflection (default: reflection, fastai's)",
     )
     prep.add_argument(
         "--exif-orientation",
@@ -305,6 +418,14 @@ def build_parser() -> argparse.ArgumentParser:
         "tag saying so); recorded in chori.json so the addon does the same. Use it if the model "
         "was trained on exif_transpose'd images (default: off, the tag is ignored as "
         "Image.open ignores it)",
+    )
+    prep.add_argument(
+        "--aug-transforms",
+        action="store_true",
+        help="with --fastai-arch: the learner's batch_tfms included aug_transforms() (with its "
+        "default mode, pad_mode and align_corners). fastai still resamples each batch through "
+        "an identity grid at inference, which moves the input by up to ~3e-5; the export runs "
+        "that step and Normalize inside the graph to match (a --fastai pickle is read as it is)",
     )
     conversion = export.add_argument_group("conversion and output")
     conversion.add_argument(

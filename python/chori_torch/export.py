@@ -29,7 +29,7 @@ import torch
 import torchvision
 from torch import nn
 
-from . import pt2, torchscript
+from . import fastai_learner, pt2, torchscript
 from ._version import __version__
 from .errors import ChoriError, first_line
 from .files import replacing, sha256_file
@@ -58,7 +58,8 @@ ATOL = RTOL = 1e-4
 # Training wrappers prefix every key: DataParallel/DistributedDataParallel with "module.",
 # torch.compile with "_orig_mod.".
 _WRAPPER_PREFIXES = ("module.", "_orig_mod.")
-_CHECKPOINT_KEYS = ("state_dict", "model_state_dict")
+# "model": fastai's learn.save(), which stores {"model": state_dict, "opt": optimizer state}.
+_CHECKPOINT_KEYS = ("state_dict", "model_state_dict", "model")
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class LoadedModel:
     source: Path
     # Set for a torch.export.save source: compiled as it is, ``module`` is its eager form.
     program: torch.export.ExportedProgram | None = None
+    # Read from the source itself (a fastai learner), rather than given on the command line.
+    labels: tuple[str, ...] | None = None
+    input_spec: InputSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -101,13 +105,35 @@ def load_model(
     model: Path | None = None,
     num_classes: int | None = None,
     exported_program: Path | None = None,
+    fastai: Path | None = None,
+    fastai_arch: str | None = None,
 ) -> LoadedModel:
-    """Load the model from exactly one source: ``weights`` + ``arch``, ``model`` or
-    ``exported_program``."""
-    if sum(source is not None for source in (weights, model, exported_program)) != 1:
+    """Load the model from exactly one source: ``weights`` + ``arch`` (or ``fastai_arch``),
+    ``model``, ``exported_program`` or a fastai ``learn.export()`` pickle."""
+    if sum(source is not None for source in (weights, model, exported_program, fastai)) != 1:
         raise ChoriError(
-            "give exactly one of --weights (with --arch), --model or --exported-program"
+            "give exactly one of --fastai, --weights (with --arch or --fastai-arch), --model or "
+            "--exported-program"
         )
+    if fastai is not None:
+        if arch is not None or fastai_arch is not None or num_classes is not None:
+            raise ChoriError(
+                "--fastai holds the whole learner: drop --arch, --fastai-arch and --num-classes"
+            )
+        module, arch_name, labels, spec = fastai_learner.load_export(fastai)
+        return LoadedModel(
+            module=module,
+            arch=arch_name,
+            source=fastai,
+            labels=labels,
+            input_spec=spec,
+        )
+    if fastai_arch is not None:
+        if weights is None or arch is not None:
+            raise ChoriError(
+                "--fastai-arch goes with --weights (a learn.save checkpoint), not with --arch"
+            )
+        return load_fastai_checkpoint(weights, fastai_arch, num_classes)
     if exported_program is not None:
         if arch is not None or num_classes is not None:
             raise ChoriError("--arch and --num-classes go with --weights, not --exported-program")
@@ -147,6 +173,24 @@ def load_state_dict_model(weights: Path, arch: str, num_classes: int | None) -> 
     return LoadedModel(module=module, arch=arch, source=weights)
 
 
+def load_fastai_checkpoint(weights: Path, arch: str, num_classes: int | None) -> LoadedModel:
+    """A ``learn.save`` checkpoint loaded into fastai's ``create_vision_model(arch)``."""
+    with torch.serialization.safe_globals(fastai_learner.checkpoint_globals()):
+        checkpoint = _torch_load(weights, weights_only=True, flag="--weights")
+    state_dict = extract_state_dict(checkpoint)
+    if num_classes is None:
+        num_classes, key = infer_num_classes(state_dict)
+        log.info("inferred --num-classes %d from %s", num_classes, key)
+    module = fastai_learner.build_model(arch, num_classes)
+    try:
+        module.load_state_dict(state_dict)
+    except RuntimeError as e:
+        raise ChoriError(
+            f"--weights {weights} does not fit fastai's create_vision_model({arch}): {e}"
+        ) from e
+    return LoadedModel(module=module, arch=f"fastai:{arch}", source=weights)
+
+
 def load_pickled(path: Path) -> LoadedModel:
     """Unpickle a whole model saved with ``torch.save(model, path)``."""
     obj = _torch_load(path, weights_only=False, flag="--model")
@@ -173,6 +217,11 @@ def _torch_load(path: Path, *, weights_only: bool, flag: str) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only)
     except ImportError as e:
+        if e.name == "dill":
+            raise ChoriError(
+                f"{flag} {path} was pickled with dill (torch.save(..., pickle_module=dill)): "
+                "pip install dill, then export again"
+            ) from e
         what = f"module {e.name!r} is not importable ({e})" if e.name else str(e)
         raise ChoriError(f"cannot unpickle {flag} {path}: {what}. {advice}") from e
     except AttributeError as e:

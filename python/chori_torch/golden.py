@@ -1,7 +1,8 @@
 """Golden predictions: what Python answers for each image, for Node to reproduce exactly.
 
-Each image goes through the reference pipeline (:mod:`chori_torch.preprocessing`) described by
-the artifact's own metadata, then through the artifact itself as loaded by ``torch.jit.load``
+Each image goes through the reference pipeline (:mod:`chori_torch.preprocessing`: PIL and
+torchvision, or fastai's own transforms for a fastai artifact) described by the artifact's own
+metadata, then through the artifact itself as loaded by ``torch.jit.load``
 with the addon's load-time optimisation applied (:mod:`chori_torch.optimize`), or for a .pt2
 package as loaded by ``torch._inductor.aoti_load_package`` (no passes: they were compiled in at
 export time, so its form is always ``none``), one image at a
@@ -149,7 +150,11 @@ def compute_golden(
                 rejected.append({"file": name, "error": str(e)})
                 continue
             with torch.inference_mode():
-                logits = model(transform(image).unsqueeze(0))[0]
+                # Contiguous NCHW, as the addon's input always is: fastai's ToTensor gives a
+                # permuted view, and oneDNN Graph's fused partitions, compiled on the contiguous
+                # warm-up, read such a view as if it were contiguous rather than falling back
+                # (torch 2.14: wrong logits, no error).
+                logits = model(transform(image).unsqueeze(0).contiguous())[0]
                 scores = logits if meta.output.kind == "probabilities" else logits.softmax(0)
             images.append(_record(name, path, logits, scores, meta.labels, topk))
             if counter is not None:

@@ -1,9 +1,13 @@
-"""The ``chori.json`` metadata embedded in every artifact (schema version 1).
+"""The ``chori.json`` metadata embedded in every artifact (schema versions 1 and 2).
 
 docs/ARCHITECTURE.md is the specification; the C++ addon parses the same JSON, so this module
 is strict where a mistake would change predictions: unknown keys in ``input``/``output`` or at
 the top level are rejected rather than ignored, because a key we do not understand might change
 how an image must be fed. ``provenance`` is informative only, so it is read leniently.
+
+Schema 2 adds ``input.fastai_resize``; artifacts that do not use it are still written as
+schema 1, so the addons released before it keep loading them, while one that does use it is
+refused by those addons instead of being fed the wrong way.
 """
 
 from __future__ import annotations
@@ -19,10 +23,15 @@ from typing import Any, Literal, get_args
 from . import torchscript
 from .errors import ChoriError, first_line
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the newest this module reads
+SCHEMA_VERSIONS = (1, 2)
 EXTRA_FILE = "chori.json"
 
 Interpolation = Literal["nearest", "bilinear", "bicubic", "box", "hamming", "lanczos"]
+ResizeMethod = Literal["crop", "squish", "pad"]
+PadMode = Literal["zeros", "border", "reflection"]
+RESIZE_METHODS: tuple[str, ...] = get_args(ResizeMethod)
+PAD_MODES: tuple[str, ...] = get_args(PadMode)
 OutputKind = Literal["logits", "probabilities"]
 INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
 OUTPUT_KINDS: tuple[str, ...] = get_args(OutputKind)
@@ -64,6 +73,41 @@ def _object(value: object, what: str, known: Sequence[str]) -> Mapping[str, Any]
 
 
 @dataclass(frozen=True)
+class FastaiResize:
+    """fastai's ``Resize(size, method, pad_mode)`` as it runs on validation and test items."""
+
+    size: tuple[int, int]  # (height, width), as fastai's Resize takes it
+    method: ResizeMethod = "crop"
+    pad_mode: PadMode = "reflection"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "size", _positive_ints(self.size, "input.fastai_resize.size", (2,))
+        )
+        if self.method not in RESIZE_METHODS:
+            raise MetadataError(
+                f"input.fastai_resize.method must be one of {', '.join(RESIZE_METHODS)}, "
+                f"got {self.method!r}"
+            )
+        if self.pad_mode not in PAD_MODES:
+            raise MetadataError(
+                f"input.fastai_resize.pad_mode must be one of {', '.join(PAD_MODES)}, "
+                f"got {self.pad_mode!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"size": list(self.size), "method": self.method, "pad_mode": self.pad_mode}
+
+    @classmethod
+    def from_dict(cls, value: object) -> FastaiResize:
+        d = _object(value, "input.fastai_resize", ("size", "method", "pad_mode"))
+        missing = [k for k in ("size", "method", "pad_mode") if k not in d]
+        if missing:
+            raise MetadataError(f"input.fastai_resize is missing {missing}")
+        return cls(size=d["size"], method=d["method"], pad_mode=d["pad_mode"])
+
+
+@dataclass(frozen=True)
 class InputSpec:
     """How an image becomes the model's input; the defaults are the ImageNet recipe."""
 
@@ -77,6 +121,8 @@ class InputSpec:
     # Turn images upright by their EXIF orientation tag (ImageOps.exif_transpose) before
     # convert("RGB"). Off by default, as Image.open ignores the tag; absent in older artifacts.
     exif_orientation: bool = False
+    # fastai's Resize in place of torchvision's Resize and CenterCrop (schema 2).
+    fastai_resize: FastaiResize | None = None
 
     def __post_init__(self) -> None:
         # Validate (and normalise lists to tuples) here rather than only when parsing, so a spec
@@ -110,9 +156,17 @@ class InputSpec:
             raise MetadataError(
                 f"input.exif_orientation must be true or false, got {self.exif_orientation!r}"
             )
+        if self.fastai_resize is not None and (
+            self.resize is not None or self.max_size is not None or self.crop is not None
+        ):
+            raise MetadataError(
+                "input.fastai_resize replaces resize, max_size and crop, which must be null"
+            )
 
     def sample_size(self) -> tuple[int, int]:
         """The (H, W) the model sees; a bare shorter-side resize is taken as a square image."""
+        if self.fastai_resize is not None:
+            return self.fastai_resize.size
         if self.crop is not None:
             return (self.crop[0], self.crop[1])
         if self.resize is not None:
@@ -131,21 +185,27 @@ class InputSpec:
             "mean": list(self.mean),
             "std": list(self.std),
             "exif_orientation": self.exif_orientation,
-        }
+        } | ({} if self.fastai_resize is None else {"fastai_resize": self.fastai_resize.to_dict()})
 
     @classmethod
     def from_dict(cls, value: object) -> InputSpec:
         keys = ("color_mode", "resize", "max_size", "crop", "interpolation", "mean", "std")
         # Optional: artifacts written before a key existed stay valid (schema_version 1).
-        d = _object(value, "input", (*keys, "exif_orientation"))
+        d = dict(_object(value, "input", (*keys, "exif_orientation", "fastai_resize")))
         missing = [k for k in keys if k not in d]
         if missing:
             raise MetadataError(f"input is missing {missing}")
+        if d.get("fastai_resize") is not None:
+            d["fastai_resize"] = FastaiResize.from_dict(d["fastai_resize"])
         return cls(**d)
 
     def describe(self) -> str:
         """One human line, e.g. ``resize 256, crop 224x224, bilinear``."""
         parts = []
+        if self.fastai_resize is not None:
+            f = self.fastai_resize
+            how = f"{f.method}, {f.pad_mode} padding" if f.method == "pad" else f.method
+            parts.append(f"fastai Resize {f.size[0]}x{f.size[1]} ({how})")
         if self.resize is not None:
             parts.append("resize " + "x".join(map(str, self.resize)))
         if self.max_size is not None:
@@ -231,7 +291,7 @@ class Metadata:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "schema_version": SCHEMA_VERSION,
+            "schema_version": 1 if self.input.fastai_resize is None else 2,
             "labels": list(self.labels),
             "input": self.input.to_dict(),
             "output": self.output.to_dict(),
@@ -246,9 +306,10 @@ class Metadata:
         keys = ("schema_version", "labels", "input", "output", "provenance")
         d = _object(value, "chori.json", keys)
         version = d.get("schema_version")
-        if version != SCHEMA_VERSION:
+        if version not in SCHEMA_VERSIONS:
             raise MetadataError(
-                f"chori.json schema_version is {version!r}; this chori-torch reads {SCHEMA_VERSION}"
+                f"chori.json schema_version is {version!r}; this chori-torch reads versions "
+                f"{' and '.join(map(str, SCHEMA_VERSIONS))}"
             )
         for key in ("labels", "input", "output"):
             if key not in d:
@@ -256,9 +317,12 @@ class Metadata:
         labels = d["labels"]
         if not isinstance(labels, list):
             raise MetadataError("labels must be a list of strings")
+        spec = InputSpec.from_dict(d["input"])
+        if spec.fastai_resize is not None and version < 2:
+            raise MetadataError("input.fastai_resize needs schema_version 2")
         return cls(
             labels=tuple(labels),
-            input=InputSpec.from_dict(d["input"]),
+            input=spec,
             output=OutputSpec.from_dict(d["output"]),
             provenance=Provenance.from_dict(d.get("provenance", {})),
         )

@@ -48,7 +48,10 @@ WARMUP_RUNS = 3
 
 
 def static_input_size(spec: InputSpec) -> tuple[int, int] | None:
-    """(H, W) of every model input when the spec fixes it: a crop, or a squashing resize."""
+    """(H, W) of every model input when the spec fixes it: a crop, a squashing resize, or
+    fastai's Resize."""
+    if spec.fastai_resize is not None:
+        return spec.fastai_resize.size
     if spec.crop is not None:
         return (spec.crop[0], spec.crop[1])
     if spec.resize is not None and len(spec.resize) == 2:

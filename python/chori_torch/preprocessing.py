@@ -1,4 +1,4 @@
-"""The reference preprocessing: Pillow decoding plus torchvision transforms, nothing else.
+"""The reference preprocessing: Pillow decoding plus torchvision (or fastai) transforms.
 
 Golden predictions are defined by this pipeline, and the addon's C++ pipeline is judged against
 them, so every step is a call into Pillow or torchvision, never a re-implementation: whatever
@@ -77,8 +77,13 @@ _EXIF_TRANSPOSE = {
 }
 
 
-def build_transform(spec: InputSpec) -> transforms.Compose:
-    """The torchvision pipeline that turns an RGB image into the model's ``3 x H x W`` input."""
+def build_transform(spec: InputSpec) -> Callable[[Image.Image], Any]:
+    """The pipeline that turns an RGB image into the model's ``3 x H x W`` input: torchvision's
+    transforms, or for a fastai artifact fastai's own (``fastai_learner.transform``)."""
+    if spec.fastai_resize is not None:
+        from .fastai_learner import transform
+
+        return transform(spec)
     steps: list[Callable[[Any], Any]] = []
     if spec.resize is not None:
         steps.append(

@@ -107,8 +107,11 @@ def test_dataparallel_checkpoint(tmp_path: Path) -> None:
 def test_checkpoint_unwrapping_keys() -> None:
     tensor = torch.zeros(2, 3)
     assert extract_state_dict({"state_dict": {"module.fc.weight": tensor}}).keys() == {"fc.weight"}
+    # fastai's learn.save(): the weights under "model", beside the optimizer state.
+    fastai = {"model": {"fc.weight": tensor}, "opt": {"state": [], "hypers": []}}
+    assert extract_state_dict(fastai).keys() == {"fc.weight"}
     with pytest.raises(ChoriError, match="not a named tensor"):
-        extract_state_dict({"model": {"fc.weight": tensor}, "epoch": 3})
+        extract_state_dict({"net": {"fc.weight": tensor}, "epoch": 3})
 
 
 def test_pickled_model(tmp_path: Path) -> None:
@@ -250,7 +253,7 @@ def test_metadata_round_trip(artifact: Path) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"schema_version": 2}, "schema_version is 2"),
+        ({"schema_version": 3}, "schema_version is 3"),
         ({"labels": ["a", "b"]}, "2 labels for a model with 3 outputs"),
         ({"labels": ["a", "a", "b"]}, "labels must be unique"),
         ({"input.interpolation": "cubic"}, "interpolation must be one of"),
@@ -324,6 +327,6 @@ def test_console_entry_point_runs_as_module() -> None:
     assert done.returncode == 2
     assert (
         done.stderr.strip()
-        == "chori: error: give exactly one of --weights (with --arch), --model or "
-        "--exported-program"
+        == "chori: error: give exactly one of --fastai, --weights (with --arch or --fastai-arch), "
+        "--model or --exported-program"
     )

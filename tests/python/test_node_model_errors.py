@@ -49,7 +49,7 @@ def test_torchscript_without_metadata_is_model_metadata(tmp_path: Path) -> None:
     ("metadata", "complaint"),
     [
         ("not json", "not JSON"),
-        (json.dumps({"schema_version": 2}), "schema_version"),
+        (json.dumps({"schema_version": 3}), "schema_version"),
         (
             json.dumps(
                 {

@@ -12,7 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-constexpr int kSchemaVersion = 1;  // js/metadata.js SCHEMA_VERSION
+// js/metadata.js SCHEMA_VERSIONS: 2 adds input.fastai_resize; 1 is every artifact before it.
+constexpr int kSchemaVersion = 2;
 
 class Checker {
  public:
@@ -55,9 +56,9 @@ Metadata parseMetadata(const std::string& text, const std::string& source) {
   json raw = json::parse(text, nullptr, /*allow_exceptions=*/false);
   check(!raw.is_discarded(), "not JSON");
   check(raw.is_object(), "expected a JSON object");
-  check(raw.contains("schema_version") && raw["schema_version"] == kSchemaVersion,
+  check(raw.contains("schema_version") && (raw["schema_version"] == 1 || raw["schema_version"] == kSchemaVersion),
         "schema_version is " + (raw.contains("schema_version") ? raw["schema_version"].dump() : "undefined") +
-            "; this chori-torch reads version " + std::to_string(kSchemaVersion));
+            "; this chori-torch reads versions 1 to " + std::to_string(kSchemaVersion));
 
   Metadata m;
   const json& labels = raw.contains("labels") ? raw["labels"] : json();
@@ -81,6 +82,28 @@ Metadata parseMetadata(const std::string& text, const std::string& source) {
   const json crop = get("crop");
   check(crop.is_null() || positiveInts(crop, {2}), "input.crop must be null or [height, width]");
   if (!crop.is_null()) m.input.crop = std::array<int, 2>{ints(crop)[0], ints(crop)[1]};
+  const json fastai = get("fastai_resize");
+  if (!fastai.is_null()) {
+    check(raw["schema_version"] == 2, "input.fastai_resize needs schema_version 2");
+    check(fastai.is_object() && fastai.contains("size") && positiveInts(fastai["size"], {2}),
+          "input.fastai_resize.size must be [height, width]");
+    check(m.input.resize.empty() && !m.input.maxSize && !m.input.crop,
+          "input.fastai_resize replaces resize, max_size and crop, which must be null");
+    image::FastaiResize resize;
+    resize.height = ints(fastai["size"])[0];
+    resize.width = ints(fastai["size"])[1];
+    const auto text = [&](const char* key) {
+      return fastai.contains(key) && fastai[key].is_string() ? fastai[key].get<std::string>() : std::string();
+    };
+    const std::string method = text("method"), padMode = text("pad_mode");
+    check(method == "crop" || method == "squish" || method == "pad",
+          "input.fastai_resize.method must be one of crop, squish, pad");
+    check(padMode == "zeros" || padMode == "border" || padMode == "reflection",
+          "input.fastai_resize.pad_mode must be one of zeros, border, reflection");
+    resize.method = image::parseResizeMethod(method);
+    resize.padMode = image::parsePadMode(padMode);
+    m.input.fastai = resize;
+  }
   const json interpolation = get("interpolation");
   try {
     m.input.interpolation = image::parseFilter(interpolation.is_string() ? interpolation.get<std::string>() : "");
@@ -119,6 +142,7 @@ Metadata parseMetadata(const std::string& text, const std::string& source) {
 }
 
 std::array<int, 2> staticInputSize(const image::InputSpec& input) {
+  if (input.fastai) return {input.fastai->height, input.fastai->width};
   if (input.crop) return *input.crop;
   if (input.resize.size() == 2) return {input.resize[0], input.resize[1]};
   return {0, 0};

@@ -56,6 +56,26 @@ NativeConfig readConfig(const Napi::Object& spec) {
   } catch (...) {
     throw makeError(spec.Env(), currentFailure());
   }
+  // { height, width, method, padMode } or null (js/metadata.js nativeSpec).
+  Napi::Value fastai = field(spec, "fastai");
+  if (!fastai.IsNull()) {
+    if (!fastai.IsObject()) throw Napi::TypeError::New(spec.Env(), "spec.fastai must be an object or null");
+    const auto f = fastai.As<Napi::Object>();
+    image::FastaiResize resize;
+    resize.height = static_cast<int>(number(f, "height"));
+    resize.width = static_cast<int>(number(f, "width"));
+    const Napi::Value method = field(f, "method"), padMode = field(f, "padMode");
+    if (!method.IsString() || !padMode.IsString()) {
+      throw Napi::TypeError::New(spec.Env(), "spec.fastai.method and padMode must be strings");
+    }
+    try {
+      resize.method = image::parseResizeMethod(method.As<Napi::String>().Utf8Value());
+      resize.padMode = image::parsePadMode(padMode.As<Napi::String>().Utf8Value());
+    } catch (...) {
+      throw makeError(spec.Env(), currentFailure());
+    }
+    config.classifier.input.fastai = resize;
+  }
   config.classifier.input.mean = triple(spec, "mean");
   config.classifier.input.std = triple(spec, "std");
   config.classifier.numClasses = static_cast<int64_t>(number(spec, "numClasses"));

@@ -25,6 +25,10 @@ namespace {
 }
 
 void validate(const InputSpec& spec) {
+  if (spec.fastai) {
+    if (!spec.resize.empty() || spec.maxSize || spec.crop) specError("fastai_resize replaces resize, max_size and crop");
+    if (spec.fastai->height < 1 || spec.fastai->width < 1) specError("fastai_resize.size values must be positive");
+  }
   if (spec.resize.size() > 2) specError("resize must have 1 or 2 values");
   for (int v : spec.resize) {
     if (v < 1) specError("resize values must be positive, got " + std::to_string(v));
@@ -143,14 +147,33 @@ Plan makePlan(const InputSpec& spec, int width, int height) {
   return p;
 }
 
+// After fastai's crop or padding, the rest of its Resize is one PIL resize to exactly h × w:
+// torchvision's squashing Resize([h, w]) does that very call.
+InputSpec squashTo(const InputSpec& spec) {
+  InputSpec squash = spec;
+  squash.fastai.reset();
+  squash.resize = {spec.fastai->height, spec.fastai->width};
+  return squash;
+}
+
 }  // namespace
 
 std::array<int, 2> outputSize(const InputSpec& spec, int width, int height) {
+  if (spec.fastai) {
+    validate(spec);
+    return {spec.fastai->height, spec.fastai->width};
+  }
   const Plan p = makePlan(spec, width, height);
   return {p.y.out, p.x.out};
 }
 
 void preprocess(const RgbImage& image, const InputSpec& spec, float* out) {
+  if (spec.fastai) {
+    validate(spec);
+    const std::optional<RgbImage> staged = fastaiCropPad(image, *spec.fastai);
+    preprocess(staged ? *staged : image, squashTo(spec), out);
+    return;
+  }
   const Plan p = makePlan(spec, image.width, image.height);
   if (image.pixels.size() != static_cast<size_t>(image.width) * image.height * 3) {
     throw Error(code::kDecode, "RgbImage buffer does not match its width and height");

@@ -1,11 +1,13 @@
 // RgbImage → the float32 CHW tensor that torchvision's
-// Compose([Resize, CenterCrop, ToTensor, Normalize]) makes from the same PIL image.
+// Compose([Resize, CenterCrop, ToTensor, Normalize]) makes from the same PIL image, or, for a
+// fastai learner, what its Resize, ToTensor, IntToFloatTensor and Normalize make.
 #pragma once
 
 #include <array>
 #include <optional>
 #include <vector>
 
+#include "image/fastai_resize.h"
 #include "image/image.h"
 #include "image/resample.h"
 
@@ -20,6 +22,9 @@ struct InputSpec {
   Filter interpolation = Filter::Bilinear;
   std::array<float, 3> mean{0.f, 0.f, 0.f};
   std::array<float, 3> std{1.f, 1.f, 1.f};
+  // fastai's Resize instead of torchvision's Resize and CenterCrop (which are then empty).
+  // fastai's IntToFloatTensor (÷255) and Normalize do torchvision's arithmetic in its order.
+  std::optional<FastaiResize> fastai;
 };
 
 // The {height, width} the pipeline produces for an input of the given size.

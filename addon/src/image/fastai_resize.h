@@ -1,0 +1,34 @@
+// fastai's `Resize` as it runs at validation and inference time (fastai/vision/augment.py,
+// `Resize.encodes` → `Image.crop_pad` → `_do_crop_pad`): the image is first cropped (method
+// crop) or padded (method pad) to the target's aspect ratio, centred, and then resized to
+// exactly the target size in one PIL resize; method squish only resizes. This file does the
+// crop and the padding; the resize is the shared PIL resampler (preprocess.cc).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "image/image.h"
+
+namespace chori::image {
+
+struct FastaiResize {
+  enum class Method { Crop, Squish, Pad };
+  // fastai's PadMode, carried out by torchvision's pad: zeros = constant 0, border = edge,
+  // reflection = numpy's reflect (the edge pixel is not repeated).
+  enum class PadMode { Zeros, Border, Reflection };
+  int height = 0;
+  int width = 0;
+  Method method = Method::Crop;
+  PadMode padMode = PadMode::Reflection;
+};
+
+// Throw chori::Error(CHORI_MODEL_METADATA) for a name fastai does not have.
+FastaiResize::Method parseResizeMethod(const std::string& name);
+FastaiResize::PadMode parsePadMode(const std::string& name);
+
+// The image `_do_crop_pad` hands to PIL's resize; nullopt when that is `image` itself
+// (squish, or a crop box that is the whole image with nothing to pad).
+std::optional<RgbImage> fastaiCropPad(const RgbImage& image, const FastaiResize& resize);
+
+}  // namespace chori::image
