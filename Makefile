@@ -17,13 +17,16 @@ CPP := build/chori-predict
 PY_SOURCES := $(shell find python -name '*.py')
 DEMO := export/model.pt
 
-.PHONY: help setup cpp demo test lint bench clean
+FUZZ := build/fuzz/fuzz-image
+
+.PHONY: help setup cpp demo test lint bench fuzz clean
 help:
 	@echo "make demo   set up, train and export the demo model, classify the example images with Node"
 	@echo "make test   set up, then run the Python, Node and cross-runtime parity tests"
 	@echo "make bench  benchmarks against the Python reference and onnxruntime-node + sharp -> docs/"
 	@echo "make cpp    build the C++ front end: build/libchori.so and build/chori-predict (CMake)"
 	@echo "make lint   ruff + TypeScript declaration check"
+	@echo "make fuzz   fuzz the image pipeline under ASan + UBSan for FUZZ_SECONDS (default 600)"
 	@echo "make clean  remove build outputs and generated artifacts (keeps .venv and node_modules)"
 
 setup: $(VENV)/.installed node_modules/.installed $(ADDON)
@@ -56,6 +59,19 @@ $(CPP): $(CORE_SOURCES) addon/CMakeLists.txt addon/cmake/choriConfig.cmake.in pa
 
 cpp: $(CPP)
 
+# clang with libFuzzer and the sanitizer runtimes (apt-get, only for what is missing).
+$(VENV)/.fuzz-deps: scripts/setup-system.sh
+	bash scripts/setup-system.sh --fuzz
+	@touch $@
+
+# The image pipeline alone, without libtorch, under ASan + UBSan (addon/fuzz/).
+$(FUZZ): $(filter addon/src/image/%,$(CORE_SOURCES)) addon/fuzz/fuzz_image.cc scripts/fuzz.sh \
+		$(VENV)/.system-deps $(VENV)/.fuzz-deps
+	bash scripts/fuzz.sh build
+
+fuzz: setup $(FUZZ) $(DEMO)
+	bash scripts/fuzz.sh run
+
 $(DEMO): $(PY_SOURCES) $(VENV)/.installed
 	chori demo --out export
 
@@ -67,9 +83,10 @@ lint: setup
 	$(VENV)/bin/ruff format --check python tests bench
 	node_modules/.bin/tsc -p tests/types
 
-test: setup $(CPP) $(DEMO) lint
+test: setup $(CPP) $(FUZZ) $(DEMO) lint
 	node --test tests/node/
 	$(PY) -m pytest
+	bash scripts/fuzz.sh check
 
 # Speed goals live here, never in timed tests: every ratio is measured in this one run.
 bench: setup $(DEMO)

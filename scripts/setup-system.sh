@@ -7,9 +7,14 @@
 #   libwebp-dev  libwebp + libwebpdemux: WebP (PIL reads WebP through the same animation API)
 #   nlohmann-json3-dev, pkg-config: the C++ front end's build (addon/CMakeLists.txt); the Node
 #                addon needs neither
+# With --fuzz, only what the fuzz target needs on top (scripts/fuzz.sh):
+#   clang, libclang-rt-dev: clang and its libFuzzer, ASan and UBSan runtimes
 set -euo pipefail
 
 packages=(libjpeg-dev libpng-dev libwebp-dev nlohmann-json3-dev pkg-config)
+if [ "${1:-}" = "--fuzz" ]; then
+  packages=(clang libclang-rt-dev)
+fi
 missing=()
 for pkg in "${packages[@]}"; do
   if dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then

@@ -1,0 +1,32 @@
+"""Writes the fuzz target's seed corpus into a folder: the demo images, the parity photographs
+and every file of the generated corpus (valid files of each format and layout, and their
+broken versions), so fuzzing starts from every decoder path the tests know.
+
+    python tests/tools/write-fuzz-seeds.py build/fuzz/seeds
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
+
+from conftest import DEMO_IMAGES, real_photographs
+from image_corpus import write_corpus
+
+
+def main(folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    corpus = write_corpus(folder / "generated")
+    files = [*sorted(DEMO_IMAGES.glob("*.*")), *real_photographs()]
+    for i, f in enumerate(files):
+        shutil.copyfile(f, folder / f"{i:03d}-{f.name}")
+    print(f"write-fuzz-seeds: {len(files) + len(corpus)} files in {folder}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
