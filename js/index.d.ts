@@ -239,6 +239,11 @@ export interface ResolvedAddress {
 export interface ServeOptions {
   /** Model name → artifact path; the first answers POST /predict. Default: { model: defaultModelPath() }. */
   models?: Record<string, string>;
+  /**
+   * Serve the models that load when others fail to at start (each failure is logged as a warning
+   * and listed by failed()); serve() still rejects when none loads. Default false: any failure rejects.
+   */
+  allowPartial?: boolean;
   /** Default '127.0.0.1'. */
   host?: string;
   /** 0 picks a free port. Default 8080. */
@@ -305,17 +310,26 @@ export interface ServedModel {
   output: { kind: 'logits' | 'probabilities'; num_classes: number };
 }
 
+/** GET /models `failed`: a model that failed to load at start (allowPartial) and has not loaded since. */
+export interface FailedModel {
+  name: string;
+  error: { code: string; message: string };
+}
+
 export interface Server {
   /** http://host:port */
   readonly url: string;
-  /** Every model loaded and not shutting down (GET /readyz). */
+  /** Every model loaded (with allowPartial: every model that could be) and not shutting down (GET /readyz). */
   readonly ready: boolean;
+  /** The models served. */
   models(): ServedModel[];
+  /** The models that failed to load at start (only with allowPartial); they answer 503 until a reload succeeds. */
+  failed(): FailedModel[];
   /** Loads the model's file again and swaps it in atomically (POST /models/:name/reload). Default: the first model. */
   reload(name?: string): Promise<ServedModel>;
   /** Stops accepting, finishes in-flight requests (shutdownTimeoutMs at most), unloads the models. */
   close(): Promise<{ forced: boolean }>;
 }
 
-/** Starts the HTTP server; resolves once it listens with every model loaded. */
+/** Starts the HTTP server; resolves once it listens with every model loaded (with allowPartial: at least one). */
 export function serve(options?: ServeOptions): Promise<Server>;

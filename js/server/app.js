@@ -41,6 +41,9 @@ class ChoriServer {
   #log;
   #routes;
   #closing = null;
+  #binding = null;
+  // Aborted by close(): loading stops before the next model.
+  #stopLoading = new AbortController();
 
   /** options: normalized (options.js). */
   constructor(options) {
@@ -60,6 +63,8 @@ class ChoriServer {
     });
     this.#metrics = createMetrics(this.#registry);
     this.#registry.on('loaded', (entry, previous) => this.#onLoaded(entry, previous));
+    this.#registry.on('load-failed', (name, err) =>
+      this.#log.event(options.allowPartial ? 'warn' : 'error', 'model failed to load', { model: name, code: err.code ?? 'CHORI_INTERNAL', error: err.message }));
     this.#registry.on('reload-failed', (name, err) =>
       this.#log.event('error', 'reload failed', { model: name, code: err.code ?? 'CHORI_INTERNAL', error: err.message }));
 
@@ -72,7 +77,7 @@ class ChoriServer {
     this.#routes = routes({
       healthz: async () => ({ status: 200, body: { status: 'ok' } }),
       readyz: async () => this.#readyz(),
-      models: async () => ({ status: 200, body: { models: this.#registry.describe() } }),
+      models: async () => ({ status: 200, body: { models: this.#registry.describe(), failed: this.#registry.failed() } }),
       metrics: async () => ({
         status: 200,
         headers: { 'Content-Type': this.#metrics.register.contentType },
@@ -98,23 +103,39 @@ class ChoriServer {
     return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
   }
 
-  /** Binds the port (GET /healthz answers at once), then loads every model (GET /readyz turns 200). */
+  /**
+   * Binds the port (GET /healthz answers at once), then loads every model (GET /readyz turns 200).
+   * Resolves once every model is loaded (with allowPartial: those that could be), or, when
+   * close() is called meanwhile, once that stop is done; rejects when a model fails to load.
+   */
   async listen() {
-    await new Promise((resolve, reject) => {
+    this.#binding = new Promise((resolve, reject) => {
       this.#http.once('error', reject);
       this.#http.listen(this.#options.port, this.#options.host, () => {
         this.#http.off('error', reject);
         resolve();
       });
     });
+    await this.#binding;
+    this.#log.event('info', 'loading models', { url: this.url, models: this.#registry.names.join(','), pid: process.pid });
     try {
-      await this.#registry.loadAll();
+      await this.#registry.loadAll({ allowPartial: this.#options.allowPartial, signal: this.#stopLoading.signal });
     } catch (err) {
+      // Read before close() below aborts it: was this stop asked for, or caused by the failure?
+      const stopped = this.#stopLoading.signal.aborted;
       await this.close();
+      if (stopped) return this;
       throw err;
     }
+    if (this.#closing) {
+      await this.#closing; // the last model loaded as the stop began
+      return this;
+    }
     if (this.#options.watch) this.#registry.watch(this.#options.watchIntervalMs);
-    this.#log.event('info', 'listening', { url: this.url, models: this.#registry.names.join(','), pid: process.pid });
+    const failed = this.#registry.failed().map((f) => f.name);
+    this.#log.event('info', 'listening', {
+      url: this.url, models: this.#registry.loadedNames.join(','), ...(failed.length > 0 && { failed: failed.join(',') }), pid: process.pid,
+    });
     return this;
   }
 
@@ -122,12 +143,18 @@ class ChoriServer {
    * Stops accepting connections, lets requests in flight finish (at most shutdownTimeoutMs, then
    * closes the rest), and unloads the models. Resolves { forced } once everything is closed.
    */
-  close() {
-    this.#closing ??= this.#drain();
+  close(signal) {
+    this.#closing ??= this.#drain(signal);
     return this.#closing;
   }
 
-  async #drain() {
+  /** signal: the signal that asked for the stop (logged), if any. */
+  async #drain(signal) {
+    const loading = this.#binding !== null && !this.#registry.ready;
+    this.#stopLoading.abort(new HttpError(serverCodes.NOT_READY, 'the server is shutting down'));
+    if (signal) this.#log.event('info', 'stopping', { signal, while: loading ? 'loading' : 'serving' });
+    // A port still being bound would start listening after close(): wait for it first.
+    await this.#binding?.catch(() => {});
     const wasListening = this.#http.listening;
     const closed = new Promise((resolve) => this.#http.close(() => resolve(false)));
     this.#http.closeIdleConnections();
@@ -146,7 +173,7 @@ class ChoriServer {
   #readyz() {
     if (this.#closing) throw new HttpError(serverCodes.NOT_READY, 'the server is shutting down');
     if (!this.#registry.ready) throw new HttpError(serverCodes.NOT_READY, 'the models are still loading');
-    return { status: 200, body: { status: 'ready', models: this.#registry.names } };
+    return { status: 200, body: { status: 'ready', models: this.#registry.loadedNames } };
   }
 
   async #reload(ctx, name) {
@@ -159,7 +186,8 @@ class ChoriServer {
       return { status: 200, body: { model: { name, version: info.version }, previous_version: before?.version ?? null, sha256: info.sha256, load_ms: info.load_ms } };
     } catch (err) {
       if (!err.code || err instanceof HttpError) throw err;
-      throw new HttpError(err.code, `${err.message}; version ${before?.version} of "${name}" keeps serving`);
+      const keeps = before ? `version ${before.version} of "${name}" keeps serving` : `"${name}" is still not served`;
+      throw new HttpError(err.code, `${err.message}; ${keeps}`);
     }
   }
 

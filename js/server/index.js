@@ -24,14 +24,42 @@ function handle(server) {
       return server.registry.ready;
     },
     models: () => server.registry.describe(),
+    failed: () => server.registry.failed(),
     reload: (name = server.registry.defaultName) => server.registry.reload(name),
     close: () => server.close(),
   });
 }
 
 /**
- * `chori-torch serve`: runs until SIGTERM or SIGINT, then drains. Resolves the exit status:
+ * Stops `server` on the first SIGTERM or SIGINT, whatever it is doing (binding, loading models,
+ * serving); a second one exits at once with 1. Returns { exitCode: Promise<0 | 1>, remove() }:
  * 0 after a clean drain, 1 when in-flight requests had to be cut off.
+ */
+function stopOnSignals(server) {
+  let onSignal;
+  const remove = () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  };
+  const exitCode = new Promise((resolve) => {
+    let stopping = false;
+    onSignal = (signal) => {
+      if (stopping) process.exit(1); // a second signal while draining stops at once
+      stopping = true;
+      server.close(signal).then(({ forced }) => {
+        remove();
+        resolve(forced ? 1 : 0);
+      });
+    };
+  });
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  return { exitCode, remove };
+}
+
+/**
+ * `chori-torch serve`: runs until SIGTERM or SIGINT, then drains. Resolves the exit status
+ * (see stopOnSignals); rejects when the models cannot be loaded.
  */
 async function serveCommand(argv) {
   const parsed = fromArgv(argv);
@@ -40,21 +68,16 @@ async function serveCommand(argv) {
     return 0;
   }
   const server = new ChoriServer(parsed.options);
-  await server.listen();
-  return new Promise((resolve) => {
-    let stopping = false;
-    const onSignal = () => {
-      if (stopping) process.exit(1); // a second signal while draining stops at once
-      stopping = true;
-      server.close().then(({ forced }) => {
-        process.off('SIGTERM', onSignal);
-        process.off('SIGINT', onSignal);
-        resolve(forced ? 1 : 0);
-      });
-    };
-    process.on('SIGTERM', onSignal);
-    process.on('SIGINT', onSignal);
-  });
+  // Before anything loads: a pod stopped while it starts must stop cleanly, not die of the
+  // signal's default action.
+  const stop = stopOnSignals(server);
+  try {
+    await server.listen();
+  } catch (err) {
+    stop.remove();
+    throw err;
+  }
+  return stop.exitCode;
 }
 
 module.exports = { serve, serveCommand };

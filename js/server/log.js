@@ -1,7 +1,7 @@
 'use strict';
 // One line per request (method, path, status, label or error code, execution time) and one per
-// server event (listening, model loaded, reload failed, shutdown). Text for people, JSON lines
-// for machines (--log-format json), or nothing.
+// server event (loading models, model loaded or failed to load, listening, reload failed,
+// stopping, stopped). Text for people, JSON lines for machines (--log-format json), or nothing.
 
 function textValue(value) {
   return typeof value === 'string' && /^[\w.:/@+-]+$/.test(value) ? value : JSON.stringify(value);

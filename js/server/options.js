@@ -18,6 +18,8 @@ const MODEL_NAME = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 const SPEC = [
   { key: 'models', flag: 'model', kind: 'models', arg: '[NAME=]PATH',
     help: 'a model to serve, named NAME (default: the file name without extension); repeat for several, the first answers /predict (default: $CHORI_TORCH_MODEL, else export/model.pt)' },
+  { key: 'allowPartial', kind: 'boolean', default: false,
+    help: 'keep serving the models that load when others fail to at start: each failure is logged as a warning and listed under "failed" in /models (default off: any failure exits 1; none loading always does)' },
   { key: 'host', kind: 'string', default: '127.0.0.1', arg: 'HOST', help: 'address to listen on (default 127.0.0.1: this machine only)' },
   { key: 'port', kind: 'integer', min: 0, max: 65535, default: 8080, arg: 'N', help: 'TCP port, 0 for any free one (default 8080)' },
   { key: 'threads', kind: 'integer', min: 1, max: 1024, default: 1, arg: 'N',
@@ -203,7 +205,9 @@ Options:
 ${rows.map(([f, h]) => `  ${f.padEnd(width)}${h}`).join('\n')}
   ${'-h, --help'.padEnd(width)}show this help
 
-SIGTERM or SIGINT stops accepting connections, lets in-flight requests finish, and exits 0.`;
+SIGTERM or SIGINT, at any time (model loading included), stops accepting connections, lets
+in-flight requests finish, unloads the models and exits 0; a second signal exits 1 at once.
+GET /healthz answers 200 from the start (liveness); GET /readyz only once the models are loaded.`;
 }
 
 module.exports = { normalize, fromArgv, helpText, SPEC, MODEL_NAME };

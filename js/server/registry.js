@@ -3,14 +3,16 @@
 // and swaps the new version in atomically: requests that already hold the old one finish on it,
 // and it is disposed when the last of them lets go. Each name also has a bounded number of
 // images in flight: past it, acquire() fails with CHORI_OVERLOADED (503 + Retry-After).
-// A new version is warmed up before it serves.
-// Events: 'loaded' (entry, previous | undefined), 'reload-failed' (name, error).
+// A new version is warmed up before it serves. A model whose file fails to load at start
+// (tolerated with allowPartial) is known but not served until a reload succeeds.
+// Events: 'loaded' (entry, previous | undefined), 'load-failed' (name, error) at start,
+// 'reload-failed' (name, error) under --watch.
 
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
-const { codes } = require('../errors');
+const { ChoriError, codes } = require('../errors');
 const { artifactInput } = require('../metadata');
 const { HttpError, serverCodes, overloaded } = require('./errors');
 const { encodePng } = require('./png');
@@ -58,7 +60,7 @@ class ModelRegistry extends EventEmitter {
     this.#loadOptions = loadOptions;
     this.#maxQueue = maxQueue;
     for (const { name, path } of models) {
-      this.#slots.set(name, { name, path, current: null, inFlight: 0, nextVersion: 1, reloading: Promise.resolve(), checking: false, failedStamp: null });
+      this.#slots.set(name, { name, path, current: null, failed: null, inFlight: 0, nextVersion: 1, reloading: Promise.resolve(), checking: false, failedStamp: null });
     }
   }
 
@@ -70,9 +72,17 @@ class ModelRegistry extends EventEmitter {
     return this.names[0];
   }
 
-  /** True once every model has a loaded version (and until close()). */
+  /**
+   * True once every model has a loaded version or failed to load at start (and until close()):
+   * loadAll() only lets failures through with allowPartial, and never when nothing loaded.
+   */
   get ready() {
-    return !this.#closed && [...this.#slots.values()].every((s) => s.current);
+    return !this.#closed && [...this.#slots.values()].every((s) => s.current || s.failed);
+  }
+
+  /** The names of the models with a version serving now. */
+  get loadedNames() {
+    return this.names.filter((name) => this.#slots.get(name).current);
   }
 
   /** Throws CHORI_MODEL_NOT_FOUND unless a model is called `name`. */
@@ -80,9 +90,44 @@ class ModelRegistry extends EventEmitter {
     this.#slot(name);
   }
 
-  /** Loads every model, one after the other. */
-  async loadAll() {
-    for (const name of this.names) await this.reload(name);
+  /**
+   * Loads every model, one after the other. Stops before the next model once `signal` aborts,
+   * throwing its reason. A model that fails throws, naming it, unless `allowPartial`: then it is
+   * recorded (failed(), 'load-failed') and the others load; throws still when none loaded.
+   */
+  async loadAll({ allowPartial = false, signal } = {}) {
+    for (const slot of this.#slots.values()) {
+      signal?.throwIfAborted();
+      try {
+        await this.reload(slot.name);
+      } catch (err) {
+        // Stopping makes loads fail too; that is not the model's fault.
+        signal?.throwIfAborted();
+        const failure = await this.#recordFailure(slot, err);
+        if (!allowPartial) throw failure;
+      }
+    }
+    if (this.loadedNames.length === 0) {
+      const reasons = this.failed().map((f) => `"${f.name}" (${f.error.code}: ${f.error.message})`);
+      throw new ChoriError(this.failed()[0].error.code, `no model could be loaded: ${reasons.join('; ')}`);
+    }
+  }
+
+  /** The models that failed to load at start and have not loaded since: [{ name, error: { code, message } }]. */
+  failed() {
+    return [...this.#slots.values()].filter((s) => s.failed).map((s) => ({ name: s.name, error: { ...s.failed } }));
+  }
+
+  async #recordFailure(slot, err) {
+    const code = typeof err?.code === 'string' ? err.code : codes.INTERNAL;
+    slot.failed = { code, message: err?.message ?? String(err) };
+    // --watch tries it again once the file changes (or appears).
+    slot.failedStamp = await fileStamp(slot.path);
+    this.emit('load-failed', slot.name, err);
+    const where = slot.failed.message.includes(slot.path) ? '' : ` (${slot.path})`;
+    const failure = new ChoriError(code, `model "${slot.name}"${where} failed to load: ${slot.failed.message}`);
+    failure.cause = err;
+    return failure;
   }
 
   /**
@@ -92,6 +137,10 @@ class ModelRegistry extends EventEmitter {
   acquire(name, count) {
     const slot = this.#slot(name);
     const entry = slot.current;
+    if (slot.failed && !entry) {
+      // 503 like a model still loading: a reload (or --watch, once the file changes) can fix it.
+      throw new HttpError(serverCodes.NOT_READY, `model "${name}" is not served: it failed to load at start (${slot.failed.code}: ${slot.failed.message}); fix the file and reload it`);
+    }
     if (!entry || this.#closed) throw new HttpError(serverCodes.NOT_READY, `model "${name}" is not loaded yet`);
     if (slot.inFlight + count > this.#maxQueue) {
       throw overloaded(`model "${name}" has ${slot.inFlight} images in flight; the limit is ${this.#maxQueue}`);
@@ -133,11 +182,11 @@ class ModelRegistry extends EventEmitter {
   }
 
   async #checkFile(slot) {
-    if (slot.checking || !slot.current) return;
+    if (slot.checking || !(slot.current || slot.failed)) return;
     slot.checking = true;
     try {
       const stamp = await fileStamp(slot.path);
-      if (!stamp || stamp === slot.current.stamp || stamp === slot.failedStamp) return;
+      if (!stamp || stamp === slot.current?.stamp || stamp === slot.failedStamp) return;
       await this.reload(slot.name).catch((err) => {
         slot.failedStamp = stamp;
         this.emit('reload-failed', slot.name, err);
@@ -177,6 +226,7 @@ class ModelRegistry extends EventEmitter {
   }
 
   async #swap(slot) {
+    if (this.#closed) throw new HttpError(serverCodes.NOT_READY, 'the server is shutting down');
     const started = performance.now();
     // Stamped before loading: a file replaced while it loads is seen as changed.
     const stamp = await fileStamp(slot.path);
@@ -205,6 +255,7 @@ class ModelRegistry extends EventEmitter {
     slot.nextVersion += 1;
     const previous = slot.current;
     slot.current = entry;
+    slot.failed = null;
     if (previous) this.#retire(previous);
     this.emit('loaded', entry, previous ?? undefined);
     return entry;

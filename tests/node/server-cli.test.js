@@ -7,35 +7,14 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const readline = require('node:readline');
-const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { spawnSync, execFileSync } = require('node:child_process');
 const { setTimeout: sleep } = require('node:timers/promises');
-const { call } = require('./server-harness');
+const { call, startCli } = require('./server-harness');
 const { root, modelPath, firstImage } = require('./helpers');
 const { SPEC } = require('../../js/server/options');
 
 const cli = path.join(root, 'js', 'cli.js');
 const run = (...args) => spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 20000 });
-
-/** Spawns `chori-torch serve --port 0 …` and resolves once it listens. */
-function startCli(args) {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  const lines = [];
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const url = new Promise((resolve, reject) => {
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      lines.push(line);
-      const m = line.match(/ listening url=(\S+)/);
-      if (m) resolve(m[1]);
-    });
-    exited.then(({ code }) => reject(new Error(`serve exited with ${code} before listening: ${stderr}`)));
-  });
-  return { child, lines, exited, url, stderr: () => stderr };
-}
 
 test('serve answers `curl --data-binary @image.jpg …/predict`, logs a line per request, drains on SIGTERM', async (t) => {
   const server = startCli(['--model', `faces=${modelPath}`, '--model', `other=${modelPath}`, '--optimize', 'none', '--workers', '2']);
@@ -106,10 +85,11 @@ test('serve refuses bad flags with exit status 2 and a sentence', () => {
   }
 });
 
-test('serve with a missing model exits 1 with CHORI_MODEL_LOAD', () => {
-  const r = run('serve', '--port', '0', '--model', '/nonexistent/model.pt');
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /CHORI_MODEL_LOAD/);
+test('serve with a missing model exits 1 with CHORI_MODEL_LOAD, naming the model and the file', () => {
+  const r = run('serve', '--port', '0', '--model', 'broken=/nonexistent/model.pt');
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^chori-torch: CHORI_MODEL_LOAD: model "broken" failed to load: cannot open model file '\/nonexistent\/model\.pt'/);
+  assert.match(r.stdout, / error model failed to load model=broken code=CHORI_MODEL_LOAD /);
 });
 
 test('--help names serve; serve --help lists every option', () => {

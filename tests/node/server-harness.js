@@ -6,6 +6,8 @@
 const assert = require('node:assert/strict');
 const http = require('node:http');
 const path = require('node:path');
+const readline = require('node:readline');
+const { spawn } = require('node:child_process');
 const Ajv2020 = require('ajv/dist/2020');
 const chori = require('chori-torch');
 const { encodePng } = require('../../js/server/png');
@@ -35,6 +37,35 @@ async function startServer(options = {}) {
     ...options,
   });
   return Object.create(server, { logs: { value: lines } });
+}
+
+const cli = path.join(root, 'js', 'cli.js');
+
+/**
+ * Spawns `chori-torch serve --port 0 …`. `url` resolves from the log line named by `until`:
+ * 'listening' (every model loaded) or 'loading models' (the port is bound, models start loading).
+ * `exited` resolves { code, signal }; `lines` are stdout's lines so far, `stderr()` its text.
+ */
+function startCli(args, { until = 'listening' } = {}) {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const lines = [];
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  // 'close', not 'exit': every line of stdout and stderr has been read by then.
+  const exited = new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  const pattern = new RegExp(` ${until} url=(\\S+)`);
+  const url = new Promise((resolve, reject) => {
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      lines.push(line);
+      const m = line.match(pattern);
+      if (m) resolve(m[1]);
+    });
+    exited.then(({ code }) => reject(new Error(`serve exited with ${code} before "${until}": ${stderr}`)));
+  });
+  url.catch(() => {}); // a test that expects the exit need not wait for the URL
+  return { child, lines, exited, url, stderr: () => stderr };
 }
 
 /**
@@ -126,4 +157,4 @@ function metricValue(text, name, labels) {
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
-module.exports = { startServer, call, multipart, assertConforms, largeImage, metricValue, openapi };
+module.exports = { startServer, startCli, call, multipart, assertConforms, largeImage, metricValue, openapi };

@@ -38,9 +38,12 @@ async function main(): Promise<void> {
   await m.predict(buf, { topK: 3 });
   // @ts-expect-error: not an optimisation
   await chori.load('export/model.pt', { optimize: 'fast' });
-  const server = await chori.serve({ models: { demo: 'export/model.pt' }, port: 0 });
+  const server = await chori.serve({ models: { demo: 'export/model.pt' }, port: 0, allowPartial: true });
+  const failedCodes: string[] = server.failed().map((f) => f.error.code);
+  // @ts-expect-error: allowPartial is a boolean
+  await chori.serve({ allowPartial: 'yes' });
   await server.close();
-  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp];
+  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes];
 }
 
 void main;
