@@ -17,6 +17,7 @@
         "src/image/limits.cc",
         "src/image/jpeg.cc",
         "src/image/png.cc",
+        "src/image/png_chunks.cc",
         "src/image/gif.cc",
         "src/image/bmp.cc",
         "src/image/webp.cc",
@@ -56,6 +57,7 @@
         "-lc10",
         "-ljpeg",
         "-lpng",
+        "-lz",
         "-lwebpdemux",
         "-lwebp",
         "-Wl,-rpath,<(libtorch)/lib"

@@ -14,9 +14,9 @@ cd "$(dirname "$0")/.."
 
 OUT=build/fuzz
 BIN=$OUT/fuzz-image
-LIBS=(libjpeg libpng libwebp libwebpdemux)
+LIBS=(libjpeg libpng zlib libwebp libwebpdemux)
 # The image sources of addon/CMakeLists.txt's core, without the model code (no libtorch).
-SOURCES=(addon/fuzz/fuzz_image.cc addon/src/image/{decode,limits,jpeg,png,gif,bmp,webp,orientation,resample,resample_x86,simd,preprocess,fastai_resize}.cc)
+SOURCES=(addon/fuzz/fuzz_image.cc addon/src/image/{decode,limits,jpeg,png,png_chunks,gif,bmp,webp,orientation,resample,resample_x86,simd,preprocess,fastai_resize}.cc)
 
 build() {
   command -v clang++ >/dev/null || {

@@ -1,6 +1,7 @@
-"""Writes the fuzz target's seed corpus into a folder: the demo images, the parity photographs
-and every file of the generated corpus (valid files of each format and layout, and their
-broken versions), so fuzzing starts from every decoder path the tests know.
+"""Writes the fuzz target's seed corpus into a folder: the demo images, the parity photographs,
+every file of the generated corpus (valid files of each format and layout, and their broken
+versions) and the PNG chunk cases of test_png_chunks.py, so fuzzing starts from every decoder
+path the tests know.
 
     python tests/tools/write-fuzz-seeds.py build/fuzz/seeds
 """
@@ -15,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 from conftest import DEMO_IMAGES, real_photographs
 from image_corpus import write_corpus
+from test_png_chunks import CASES as PNG_CHUNK_CASES
 
 
 def main(folder: Path) -> None:
@@ -25,7 +27,10 @@ def main(folder: Path) -> None:
     files = [*sorted(DEMO_IMAGES.glob("*.*")), *real_photographs()]
     for i, f in enumerate(files):
         shutil.copyfile(f, folder / f"{i:03d}-{f.name}")
-    print(f"write-fuzz-seeds: {len(files) + len(corpus)} files in {folder}")
+    for name, data in PNG_CHUNK_CASES.items():
+        (folder / f"png-chunks-{name}.png").write_bytes(data)
+    total = len(files) + len(corpus) + len(PNG_CHUNK_CASES)
+    print(f"write-fuzz-seeds: {total} files in {folder}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@
 #include "chori/error.h"
 #include "image/limits.h"
 #include "image/orientation.h"
+#include "image/png_chunks.h"
 
 namespace chori::image {
 
@@ -223,8 +224,8 @@ bool readPixels(PngContext* ctx, Layout layout, png_bytepp rows, const uint8_t* 
   }
 
   ctx->pixelPhase = true;
-  // PIL skips IDAT CRCs (load_read only reads past them) and never reads the chunks
-  // after the image data; we stop after the last row for the same reason.
+  // PIL skips IDAT CRCs (load_read only reads past them) and checks no CRC after the image
+  // data; we stop after the last row (what PIL reads after it: checkPngChunks).
   png_set_crc_action(png, PNG_CRC_QUIET_USE, PNG_CRC_QUIET_USE);
   if (!ctx->interlaced) {
     for (png_uint_32 y = 0; y < ctx->height; ++y) {
@@ -286,6 +287,7 @@ std::pair<const uint8_t*, size_t> lastExifChunk(const uint8_t* data, size_t size
 }  // namespace
 
 RgbImage decodePng(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  detail::checkPngChunks(data, size);
   PngContext ctx;
   std::memset(&ctx, 0, sizeof ctx);
   ctx.data = data;

@@ -1,0 +1,190 @@
+#include "image/png_chunks.h"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "chori/error.h"
+
+namespace chori::image::detail {
+
+namespace {
+
+// PngImagePlugin: MAX_TEXT_CHUNK = ImageFile.SAFEBLOCK, MAX_TEXT_MEMORY = 64 * MAX_TEXT_CHUNK.
+constexpr size_t kMaxTextChunk = 1024 * 1024;
+constexpr size_t kMaxTextMemory = 64 * kMaxTextChunk;
+
+struct Bytes {
+  const uint8_t* data;
+  size_t size;
+};
+
+uint32_t u32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
+
+bool isType(const uint8_t* type, const char* name) { return std::memcmp(type, name, 4) == 0; }
+
+// ChunkStream.read: a chunk type is four ASCII letters (is_cid), or the walk stops.
+bool isChunkType(const uint8_t* type) {
+  for (int i = 0; i < 4; ++i) {
+    const uint8_t c = type[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) return false;
+  }
+  return true;
+}
+
+// bytes.split(b"\0", 1): the part before the first NUL and the rest, or nothing found.
+bool splitAtNul(Bytes in, Bytes* head, Bytes* tail) {
+  const void* nul = std::memchr(in.data, 0, in.size);
+  if (nul == nullptr) return false;
+  const size_t at = static_cast<const uint8_t*>(nul) - in.data;
+  *head = {in.data, at};
+  *tail = {in.data + at + 1, in.size - at - 1};
+  return true;
+}
+
+enum class Inflated { Ok, TooLarge, ZlibError };
+
+// _safe_zlib_decompress: zlib.decompressobj().decompress(s, MAX_TEXT_CHUNK) is too large when
+// the output limit is reached with input left over (unconsumed_tail); zlib errors are the
+// caller's to ignore, as PIL ignores them. `*produced` is the length of the text obtained.
+Inflated inflateText(Bytes in, size_t* produced) {
+  z_stream zs{};
+  if (inflateInit(&zs) != Z_OK) throw Error(code::kInternal, "cannot initialise zlib");
+  std::array<uint8_t, 64 * 1024> out;
+  zs.next_in = const_cast<Bytef*>(in.data);
+  zs.avail_in = static_cast<uInt>(in.size);
+  *produced = 0;
+  Inflated result = Inflated::Ok;
+  while (*produced < kMaxTextChunk) {
+    const size_t room = std::min(out.size(), kMaxTextChunk - *produced);
+    zs.next_out = out.data();
+    zs.avail_out = static_cast<uInt>(room);
+    const int ret = inflate(&zs, Z_NO_FLUSH);
+    *produced += room - zs.avail_out;
+    if (ret == Z_STREAM_END) break;
+    if (ret == Z_NEED_DICT || ret == Z_DATA_ERROR || ret == Z_MEM_ERROR) {
+      result = Inflated::ZlibError;
+      break;
+    }
+    if (ret == Z_BUF_ERROR || (zs.avail_in == 0 && zs.avail_out > 0)) break;  // input used up
+  }
+  if (result == Inflated::Ok && *produced == kMaxTextChunk && zs.avail_in > 0) {
+    // Output full, input left: unconsumed_tail, unless the stream ends right here.
+    zs.next_out = out.data();
+    zs.avail_out = 1;
+    const int ret = inflate(&zs, Z_NO_FLUSH);
+    if (!(ret == Z_STREAM_END && zs.avail_out == 1)) result = Inflated::TooLarge;
+  }
+  inflateEnd(&zs);
+  return result;
+}
+
+[[noreturn]] void tooLarge(const char* type) {
+  throw Error(code::kDecode, std::string("PNG ") + type +
+                                 " chunk inflates to more than 1 MiB of text (PIL refuses it: "
+                                 "PngImagePlugin.MAX_TEXT_CHUNK, a decompression-bomb guard)");
+}
+
+// The length PIL adds to text_memory for one chunk (chunk_tEXt, chunk_zTXt, chunk_iTXt), or
+// a throw where PIL raises.
+size_t textLength(const uint8_t* type, Bytes s) {
+  Bytes key{}, value{};
+  if (isType(type, "tEXt")) {
+    if (!splitAtNul(s, &key, &value)) key = s, value = {s.data, 0};
+    return key.size > 0 ? value.size : 0;  // latin-1: one character per byte
+  }
+  if (isType(type, "zTXt")) {
+    if (!splitAtNul(s, &key, &value)) key = s, value = {s.data, 0};
+    const int method = value.size > 0 ? value.data[0] : 0;
+    if (method != 0) {
+      throw Error(code::kDecode, "PNG zTXt chunk has unknown compression method " +
+                                     std::to_string(method) + " (PIL refuses it)");
+    }
+    size_t produced = 0;
+    const Bytes compressed = value.size > 0 ? Bytes{value.data + 1, value.size - 1} : value;
+    const Inflated r = inflateText(compressed, &produced);
+    if (r == Inflated::TooLarge) tooLarge("zTXt");
+    if (r == Inflated::ZlibError) produced = 0;  // PIL: v = b""
+    return key.size > 0 ? produced : 0;
+  }
+  // iTXt: keyword \0 flag method language \0 translated keyword \0 text.
+  Bytes rest{}, lang{}, tail{}, translated{}, text{};
+  if (!splitAtNul(s, &key, &rest) || rest.size < 2) return 0;
+  const uint8_t flag = rest.data[0], method = rest.data[1];
+  const Bytes fields{rest.data + 2, rest.size - 2};
+  if (!splitAtNul(fields, &lang, &tail) || !splitAtNul(tail, &translated, &text)) return 0;
+  if (flag == 0) {
+    // Counted in characters of the UTF-8 text (PIL skips the chunk if it is not UTF-8;
+    // continuation bytes are not characters).
+    size_t chars = 0;
+    for (size_t i = 0; i < text.size; ++i) chars += (text.data[i] & 0xC0) != 0x80;
+    return chars;
+  }
+  if (method != 0) return 0;
+  size_t produced = 0;
+  const Inflated r = inflateText(text, &produced);
+  if (r == Inflated::TooLarge) tooLarge("iTXt");
+  return r == Inflated::Ok ? produced : 0;  // bytes of UTF-8: at least the characters
+}
+
+}  // namespace
+
+void checkPngChunks(const uint8_t* data, size_t size) {
+  size_t pos = 8, textMemory = 0;
+  bool seenImage = false, afterImage = false, framed = false;
+  std::optional<uint32_t> frames;  // PngStream.im_n_frames, set by acTL
+  while (size - pos >= 8) {
+    const uint8_t* h = data + pos;
+    const uint64_t length = u32(h);
+    const uint8_t* type = h + 4;
+    if (!isChunkType(type) || isType(type, "IEND")) break;
+    if (isType(type, "IDAT")) {
+      seenImage = true;
+    } else if (seenImage) {
+      afterImage = true;
+    }
+    // load_end stops at the next frame's fcTL of an animated PNG (is_animated: more than one
+    // frame, the IDAT image counting as one more when no fcTL came before it).
+    const bool animated = frames && *frames + (framed ? 0 : 1) > 1;
+    if (afterImage && animated && isType(type, "fcTL")) break;
+    if (length > size - pos - 8) {
+      if (afterImage) {
+        throw Error(code::kTruncated, std::string("PNG chunk ") +
+                                          std::string(reinterpret_cast<const char*>(type), 4) +
+                                          " after the image data is cut short (PIL: Truncated "
+                                          "File Read)");
+      }
+      break;  // inside or before the image data: libpng's and patchTruncatedIdat's to judge
+    }
+    const Bytes body{h + 8, static_cast<size_t>(length)};
+    if (isType(type, "tEXt") || isType(type, "zTXt") || isType(type, "iTXt")) {
+      textMemory += textLength(type, body);
+      if (textMemory > kMaxTextMemory) {
+        throw Error(code::kDecode,
+                    "PNG text chunks hold more than 64 MiB of text (PIL refuses it: "
+                    "PngImagePlugin.MAX_TEXT_MEMORY)");
+      }
+    }
+    if (!seenImage && isType(type, "acTL")) {
+      // chunk_acTL: a second acTL unsets the count; 0 or more than 2^31 frames is ignored.
+      if (length < 8) throw Error(code::kDecode, "APNG contains truncated acTL chunk (PIL refuses it)");
+      const uint32_t count = u32(body.data);
+      if (frames) {
+        frames.reset();
+      } else if (count != 0 && count <= 0x80000000u) {
+        frames = count;
+      }
+    }
+    if (!seenImage && isType(type, "fcTL")) framed = true;
+    if (length + 12 > size - pos) break;  // the CRC is cut: PIL reads past it, then stops
+    pos += static_cast<size_t>(length) + 12;
+  }
+}
+
+}  // namespace chori::image::detail
