@@ -92,6 +92,7 @@ test: setup $(CPP) $(FUZZ) $(DEMO) lint
 bench: setup $(DEMO)
 	node bench/run.js
 	node bench/memory.js
+	$(PY) bench/decode_peak.py --out docs/benchmarks-decode.md
 	node bench/serve-load.js --threads 1,2 --write docs/benchmarks-serve.md
 
 clean:
