@@ -1,7 +1,7 @@
 """Writes the fuzz target's seed corpus into a folder: the demo images, the parity photographs,
 every file of the generated corpus (valid files of each format and layout, and their broken
-versions) and the PNG chunk cases of test_png_chunks.py, so fuzzing starts from every decoder
-path the tests know.
+versions) and the cases of test_png_chunks.py and test_bmp_parity.py, so fuzzing starts from
+every decoder path the tests know.
 
     python tests/tools/write-fuzz-seeds.py build/fuzz/seeds
 """
@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 from conftest import DEMO_IMAGES, real_photographs
 from image_corpus import write_corpus
+from test_bmp_parity import all_cases as bmp_cases
 from test_png_chunks import CASES as PNG_CHUNK_CASES
 
 
@@ -29,7 +30,10 @@ def main(folder: Path) -> None:
         shutil.copyfile(f, folder / f"{i:03d}-{f.name}")
     for name, data in PNG_CHUNK_CASES.items():
         (folder / f"png-chunks-{name}.png").write_bytes(data)
-    total = len(files) + len(corpus) + len(PNG_CHUNK_CASES)
+    bmps = bmp_cases()
+    for name, (_, data) in bmps.items():
+        (folder / f"bmp-{name}.bmp").write_bytes(data)
+    total = len(files) + len(corpus) + len(PNG_CHUNK_CASES) + len(bmps)
     print(f"write-fuzz-seeds: {total} files in {folder}")
 
 

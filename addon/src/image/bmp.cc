@@ -1,6 +1,7 @@
 // BMP → RgbImage: our own reader, mirroring PIL's BmpImagePlugin (_bitmap: header types,
-// palettes and the grey-ramp rule, BITFIELDS layouts) and its raw decoder (whole padded rows,
-// bottom-up unless the height is negative).
+// palettes and the grey-ramp rule, BITFIELDS layouts), its raw decoder (padded rows, the last
+// one without its padding, bottom-up unless the height is negative) and BmpRleDecoder (RLE4 and
+// RLE8, escapes and quirks included).
 #include "image/bmp.h"
 
 #include <cstring>
@@ -52,9 +53,11 @@ bool bitfieldsLayout(unsigned bits, uint32_t r, uint32_t g, uint32_t b, uint32_t
   return false;
 }
 
-// Pillow Unpack.c: 5 and 6 bit channels widen as (v << 3) | (v >> 2), (v << 2) | (v >> 4).
-inline uint8_t widen5(unsigned v) { return static_cast<uint8_t>((v << 3) | (v >> 2)); }
-inline uint8_t widen6(unsigned v) { return static_cast<uint8_t>((v << 2) | (v >> 4)); }
+// Pillow Unpack.c, ImagingUnpackBGR15 / ImagingUnpackBGR16 (raw modes "BGR;15", "BGR;16"):
+// a 5 or 6 bit channel becomes v * 255 / 31 or v * 255 / 63, truncated (not bit replication:
+// v = 4 is 32, not 33). Checked against Pillow 13 on all 65536 values of both layouts.
+inline uint8_t widen5(unsigned v) { return static_cast<uint8_t>(v * 255 / 31); }
+inline uint8_t widen6(unsigned v) { return static_cast<uint8_t>(v * 255 / 63); }
 
 }  // namespace
 
@@ -111,19 +114,23 @@ RgbImage decodeBmp(const uint8_t* data, size_t size, const DecodeOptions& option
     case 32: layout = Layout::Bgrx; break;
     default: corrupt("unsupported BMP pixel depth (" + std::to_string(bits) + ")");
   }
+  const bool rle = compression == 1 || compression == 2;
   if (compression == 3) {
     if (!bitfieldsLayout(bits, masks[0], masks[1], masks[2], masks[3], &layout)) {
       corrupt("unsupported BMP bitfields layout");
     }
-  } else if (compression == 1 || compression == 2) {
-    throw Error(code::kUnsupportedFormat, "run-length encoded BMP images are not supported yet");
-  } else if (compression != 0) {
+  } else if (compression != 0 && !rle) {
     corrupt("unsupported BMP compression (" + std::to_string(compression) + ")");
   }
   detail::checkImageSize(width, height, options, "BMP");
+  if (rle && layout != Layout::Indexed) {
+    // BmpRleDecoder hands its bytes to the raw decoder as "P" (or "L"): an RGB image has no
+    // such raw mode, so PIL opens the file and fails in load() ("unknown raw mode").
+    corrupt("run-length encoded BMP with " + std::to_string(bits) + " bits per pixel (PIL: unknown raw mode)");
+  }
 
-  // The palette (BGR or BGRX entries); PIL reads an identity grey ramp as "1"/"L", whose
-  // pixels equal the lookup for every index the ramp covers.
+  // The palette (BGR or BGRX entries); PIL reads an identity grey ramp as "1"/"L" (for
+  // 0/255 with <= 2 colours, else 0, 1, 2, ...): the lookup below is then the identity.
   uint8_t palette[256 * 3] = {};
   size_t paletteEntries = 0;
   bool grey = false;
@@ -148,36 +155,121 @@ RgbImage decodeBmp(const uint8_t* data, size_t size, const DecodeOptions& option
       palette[3 * i + 1] = e[1];
       palette[3 * i + 2] = e[0];
     }
-    if (grey && colors > 2 && bits != 8) {
-      // PIL then unpacks the packed indices with the 8-bit "L" unpacker: not reproduced.
-      throw Error(code::kUnsupportedFormat, "BMP images with an identity grey palette below 8 bits are not supported");
-    }
+    pos += have;  // where PIL's file pointer is after read(padding * colors)
     if (grey) {
-      paletteEntries = 256;  // "1" and "L": every index is its own grey (the ramp covers 0/255)
+      // "1" and "L": every index is its own grey (the ramp covers 0/255). "1" from the RLE
+      // decoder's "L" bytes is Unpack.c's unpack1L-style "non-zero is white", as here.
+      paletteEntries = 256;
       for (unsigned i = 0; i < 256; ++i) palette[3 * i] = palette[3 * i + 1] = palette[3 * i + 2] = static_cast<uint8_t>(i);
       if (colors <= 2) {
         for (unsigned i = 1; i < 256; ++i) palette[3 * i] = palette[3 * i + 1] = palette[3 * i + 2] = 255;
       }
     }
   }
-
-  // The raw decoder consumes whole rows of the padded stride, from `offset`.
-  const size_t stride = ((width * bits + 31) >> 3) & ~size_t(3);
-  if (offset > size || (size - offset) / stride < height) truncated("inside the pixel data");
+  // The tile's offset is `offset or self.fp.tell()`: 0 means "right after what was read".
+  const size_t start = offset != 0 ? size_t(offset) : pos;
 
   RgbImage image(static_cast<int>(width), static_cast<int>(height));
+  // PIL's decoders fill rows in file order; row 0 of the file is the bottom unless top-down.
+  auto fileRow = [&](uint64_t r) { return image.row(static_cast<int>(topDown ? r : height - 1 - r)); };
+  auto lookup = [&](uint8_t* out, unsigned index) {
+    if (index < paletteEntries) std::memcpy(out, palette + 3 * index, 3);
+    else out[0] = out[1] = out[2] = 0;  // past the table: black, as PIL's palette
+  };
+
+  if (rle) {
+    // BmpRleDecoder.decode, step for step. `n` is len(data): pixels produced in file order;
+    // `x` is the decoder's own column, which absolute runs advance by their full length and
+    // only end-of-line (0) and delta (x = n % width) resynchronise — so after an absolute run
+    // that overflows its row, encoded runs are clamped to nothing until one of them.
+    const bool rle4 = compression == 2;
+    const uint64_t dest = width * height;
+    uint64_t n = 0, x = 0;
+    size_t p = start;  // absolute file position (the word alignment below uses it)
+    auto put = [&](unsigned index) {
+      if (n >= dest) return;  // PIL's data may grow past dest; the raw decoder ignores the rest
+      lookup(fileRow(n / width) + 3 * (n % width), index);
+      ++n;
+    };
+    auto avail = [&](size_t want) -> size_t { return p >= size ? 0 : (size - p < want ? size - p : want); };
+    bool ranOut = false;
+    while (n < dest) {
+      if (avail(2) < 2) { ranOut = true; break; }  // read(1) or read(1) came back empty
+      uint64_t count = data[p];
+      const unsigned byte = data[p + 1];
+      p += 2;
+      if (count) {  // encoded mode: `count` pixels, clamped to what is left of the row
+        if (x + count > width) count = x < width ? width - x : 0;
+        for (uint64_t i = 0; i < count; ++i) put(rle4 ? ((i & 1) ? byte & 15 : byte >> 4) : byte);
+        x += count;
+      } else if (byte == 0) {  // end of line: zero-fill to the next multiple of the width
+        while (n % width != 0) put(0);
+        x = 0;
+      } else if (byte == 1) {  // end of bitmap: stop (an incomplete image is then an error)
+        break;
+      } else if (byte == 2) {  // delta: `right + up * width` zero pixels, capped at the end
+        if (avail(2) < 2) { ranOut = true; break; }
+        const uint64_t skip = data[p] + uint64_t(data[p + 1]) * width;
+        p += 2;
+        const uint64_t fill = dest - n < skip ? dest - n : skip;
+        for (uint64_t i = 0; i < fill; ++i) put(0);
+        x = n % width;
+      } else {  // absolute mode: `byte` literal pixels (capped at the end of the image)
+        const uint64_t dataCount = dest - n < byte ? dest - n : byte;
+        const size_t byteCount = rle4 ? (dataCount + 1) / 2 : dataCount;  // RLE4: 2 per byte
+        const size_t got = avail(byteCount);
+        for (size_t i = 0; i < got; ++i) {
+          const unsigned b = data[p + i];
+          if (!rle4) {
+            put(b);
+          } else {
+            put(b >> 4);
+            if (i * 2 + 1 < dataCount) put(b & 15);
+          }
+        }
+        p += got;
+        if (got < byteCount) { ranOut = true; break; }
+        if (n == dest) break;
+        x += byte;
+        if (p % 2 != 0) ++p;  // align to a 16-bit word boundary of the file (may pass the end)
+      }
+    }
+    if (n < dest) {
+      // set_as_raw: "not enough image data" (a ValueError, whatever the cause).
+      if (ranOut) truncated("inside the run-length encoded pixel data");
+      corrupt("the run-length encoded data ends (end of bitmap) before the last pixel (PIL: not enough image data)");
+    }
+    return image;
+  }
+
+  // A grey palette makes PIL's raw mode "1" (<= 2 colours) or "L", whatever the depth: the
+  // rows (stride from the file's depth) are unpacked 1 or 8 bits per pixel. With "L" on 1 or
+  // 4-bit rows wider than the stride, RawDecode.c refuses ("codec configuration error").
+  // (BmpRleDecoder, above, expands to one byte per pixel first: the lookup is then right.)
+  const unsigned unpackBits = grey ? (colors <= 2 ? 1 : 8) : bits;
+  // The raw decoder (RawDecode.c) unpacks a row once its (width * bits + 7) / 8 bytes are
+  // there and skips the padding up to `stride` before the next row; it stops after the last
+  // row, so the last row's padding may be missing, not more.
+  const uint64_t stride = ((width * bits + 31) >> 3) & ~uint64_t(3);
+  const uint64_t rowBytes = (width * unpackBits + 7) >> 3;
+  if (rowBytes > stride) {
+    // ImageFile.load: no pixel byte at all is "truncated" before the decoder is configured.
+    if (start >= size) truncated("inside the pixel data");
+    corrupt("grey palette rows are wider than the stride (PIL: codec configuration error)");
+  }
+  if (start > size || size - start < (height - 1) * stride + rowBytes) truncated("inside the pixel data");
+
   for (uint64_t row = 0; row < height; ++row) {
-    const uint8_t* in = data + offset + row * stride;
-    uint8_t* out = image.row(static_cast<int>(topDown ? row : height - 1 - row));
+    const uint8_t* in = data + start + row * stride;
+    uint8_t* out = fileRow(row);
     for (uint64_t x = 0; x < width; ++x, out += 3) {
       switch (layout) {
         case Layout::Indexed: {
           unsigned index;
-          if (bits == 8) index = in[x];
-          else if (bits == 4) index = (in[x >> 1] >> ((x & 1) ? 0 : 4)) & 15;
+          if (unpackBits == 8) index = in[x];
+          else if (unpackBits == 4) index = (in[x >> 1] >> ((x & 1) ? 0 : 4)) & 15;
           else index = (in[x >> 3] >> (7 - (x & 7))) & 1;
-          if (index < paletteEntries) std::memcpy(out, palette + 3 * index, 3);
-          else out[0] = out[1] = out[2] = 0;  // past the table: black, as PIL's palette
+          lookup(out, index);
           break;
         }
         case Layout::Bgr15: {
