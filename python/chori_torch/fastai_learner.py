@@ -264,8 +264,6 @@ def build_model(arch: str, num_classes: int) -> nn.Module:
 def checkpoint_globals() -> list[Any]:
     """What ``torch.load(weights_only=True)`` must allow in a ``learn.save`` file: the types of
     fastai's optimizer state, the same list fastai's own ``load_model`` allows."""
-    import numpy as np
-
     fv = _fastai()
     dtypes = [getattr(np.dtypes, name) for name in np.dtypes.__all__]
     return [fv.L, np.core.multiarray.scalar, np.dtype, *dtypes]
