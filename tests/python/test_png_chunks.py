@@ -69,6 +69,17 @@ def apng(frames: int, *, fctl_first: bool) -> bytes:
     return data[:at] + nxt[:-20]
 
 
+def fctl(seq: int, width: int = 37, height: int = 23) -> bytes:
+    return chunk(b"fcTL", struct.pack(">IIIIIHHBB", seq, width, height, 0, 0, 1, 10, 0, 0))
+
+
+def trailing(extra: bytes) -> bytes:
+    """``extra`` between the image data and IEND, after an acTL of 2 frames with no fcTL."""
+    return (
+        before_image(chunk(b"acTL", struct.pack(">II", 2, 0)))[:-12] + extra + chunk(b"IEND", b"")
+    )
+
+
 CASES = {
     "ztxt-1mib": before_image(ztxt(MIB)),  # exactly MAX_TEXT_CHUNK: allowed
     "ztxt-over-1mib": before_image(ztxt(MIB + 1)),
@@ -89,6 +100,13 @@ CASES = {
     "apng-stops-at-next-fctl": apng(2, fctl_first=True),
     "apng-default-image-stops-at-fctl": apng(1, fctl_first=False),
     "apng-one-frame-reads-on": apng(1, fctl_first=True),  # not animated: the cut fdAT is read
+    # acTL not followed by an fcTL before the image data: the first fdAT is a sequence error.
+    "apng-fdat-without-fctl": trailing(chunk(b"fdAT", b"\0\0\0\0" + b"x" * 10)),
+    "apng-fctl-first-sequence-1": before_image(fctl(1)),
+    "apng-fctl-sequence-0": before_image(fctl(0)),
+    "apng-fctl-truncated": before_image(chunk(b"fcTL", b"\0" * 20)),
+    "apng-fctl-outside-the-image": before_image(fctl(0, width=38)),
+    "apng-fdat-truncated": trailing(chunk(b"fdAT", b"\0\0")),
 }
 
 
@@ -121,5 +139,5 @@ def test_png_chunks_as_pil(files: dict[str, Path]) -> None:
     print("\n" + "\n".join(f"  {k}: {v}" for k, v in verdicts.items()))
     assert wrong == []
     # The cases are meant to cover both sides of every rule.
-    assert sum(v.startswith("PIL refuses") for v in verdicts.values()) >= 10
-    assert sum(v.startswith("PIL opens") for v in verdicts.values()) >= 7
+    assert sum(v.startswith("PIL refuses") for v in verdicts.values()) >= 14
+    assert sum(v.startswith("PIL opens") for v in verdicts.values()) >= 8

@@ -133,12 +133,28 @@ size_t textLength(const uint8_t* type, Bytes s) {
   return r == Inflated::Ok ? produced : 0;  // bytes of UTF-8: at least the characters
 }
 
+[[noreturn]] void apngError(const char* what) {
+  throw Error(code::kDecode, std::string("APNG contains ") + what + " (PIL refuses it)");
+}
+
+// Sequence numbers run 0, 1, 2... from the first fcTL: chunk_fcTL accepts 0 when none came
+// before (`_seq_num is None and seq != 0` is its error), chunk_fdAT nothing (`None != seq - 1`).
+void checkSequence(std::optional<uint64_t>* last, uint64_t seq, bool firstMayStart) {
+  const bool ok = last->has_value() ? **last + 1 == seq : firstMayStart && seq == 0;
+  if (!ok) apngError("frame sequence errors");
+  *last = seq;
+}
+
 }  // namespace
 
 void checkPngChunks(const uint8_t* data, size_t size) {
   size_t pos = 8, textMemory = 0;
   bool seenImage = false, afterImage = false, framed = false;
-  std::optional<uint32_t> frames;  // PngStream.im_n_frames, set by acTL
+  std::optional<uint32_t> frames;    // PngStream.im_n_frames, set by acTL
+  std::optional<uint64_t> sequence;  // PngStream._seq_num, set by fcTL and fdAT
+  // IHDR's size, for fcTL's frame bounds (libpng rejects a file without a proper IHDR).
+  const uint64_t imageWidth = size >= 24 ? u32(data + 16) : 0;
+  const uint64_t imageHeight = size >= 24 ? u32(data + 20) : 0;
   while (size - pos >= 8) {
     const uint8_t* h = data + pos;
     const uint64_t length = u32(h);
@@ -171,17 +187,33 @@ void checkPngChunks(const uint8_t* data, size_t size) {
                     "PngImagePlugin.MAX_TEXT_MEMORY)");
       }
     }
-    if (!seenImage && isType(type, "acTL")) {
+    if (isType(type, "acTL")) {
       // chunk_acTL: a second acTL unsets the count; 0 or more than 2^31 frames is ignored.
-      if (length < 8) throw Error(code::kDecode, "APNG contains truncated acTL chunk (PIL refuses it)");
+      // After the image data it no longer changes what is animated (decided at open).
+      if (length < 8) apngError("truncated acTL chunk");
       const uint32_t count = u32(body.data);
-      if (frames) {
+      if (!seenImage && frames) {
         frames.reset();
-      } else if (count != 0 && count <= 0x80000000u) {
+      } else if (!seenImage && count != 0 && count <= 0x80000000u) {
         frames = count;
       }
     }
-    if (!seenImage && isType(type, "fcTL")) framed = true;
+    if (isType(type, "fcTL")) {
+      // chunk_fcTL: at least 26 bytes, sequence numbers 0, 1, 2... across fcTL and fdAT, and
+      // a frame inside the image.
+      if (length < 26) apngError("truncated fcTL chunk");
+      checkSequence(&sequence, u32(body.data), /*firstMayStart=*/true);
+      const uint64_t width = u32(body.data + 4), height = u32(body.data + 8);
+      const uint64_t x = u32(body.data + 12), y = u32(body.data + 16);
+      if (x + width > imageWidth || y + height > imageHeight) apngError("invalid frames");
+      if (!seenImage) framed = true;
+    }
+    if (isType(type, "fdAT")) {
+      // chunk_fdAT: a sequence number first. Without an fcTL before it, PIL's _seq_num is
+      // None and any fdAT is a sequence error: an acTL not followed by an fcTL.
+      if (length < 4) apngError("truncated fdAT chunk");
+      checkSequence(&sequence, u32(body.data), /*firstMayStart=*/false);
+    }
     if (length + 12 > size - pos) break;  // the CRC is cut: PIL reads past it, then stops
     pos += static_cast<size_t>(length) + 12;
   }
