@@ -350,8 +350,44 @@ def grey_palette_cases() -> dict[str, tuple[str, bytes]]:
     return out
 
 
+def palette_size_cases() -> dict[str, tuple[str, bytes]]:
+    """A colour count over 256: PIL reads what is there, and a "P" image with more than 256
+    entries read is refused in load() ("invalid palette size"); a grey ramp (compared by
+    o8(index), the low byte) has no palette and opens."""
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, 8 * 3, dtype=np.uint8).tobytes()
+
+    def table(n: int, grey: bool = False) -> bytes:
+        if grey:
+            return b"".join(bytes([i & 255] * 3 + [0]) for i in range(n))
+        return rng.integers(0, 256, 4 * n, dtype=np.uint8).tobytes()
+
+    out: dict[str, tuple[str, bytes]] = {}
+    for colors, present, grey, expect in [
+        (256, 256, False, OK),
+        (257, 257, False, DECODE),
+        (300, 300, False, DECODE),
+        (65536, 65536, False, DECODE),
+        (300, 10, False, OK),
+        (300, 300, True, OK),
+        (65537, 10, False, DECODE),  # PIL's "Unsupported BMP Palette size"
+    ]:
+        # With fewer entries present than declared, the read runs into the pixels and stops at
+        # the end of the file: 10 entries + 24 pixel bytes = 16 entries read.
+        data = bmp(8, 3, 8, pixels, palette=table(present, grey), colors=colors)
+        kind = "grey" if grey else "colour"
+        out[f"palette-{colors}-of-{present}-{kind}"] = (expect, data)
+    return out
+
+
 def all_cases() -> dict[str, tuple[str, bytes]]:
-    return {**sixteen_bit_cases(), **rle_cases(), **short_data_cases(), **grey_palette_cases()}
+    return {
+        **sixteen_bit_cases(),
+        **rle_cases(),
+        **short_data_cases(),
+        **grey_palette_cases(),
+        **palette_size_cases(),
+    }
 
 
 @pytest.fixture(scope="module")

@@ -141,7 +141,8 @@ RgbImage decodeBmp(const uint8_t* data, size_t size, const DecodeOptions& option
     const size_t entries = have / paletteEntryBytes;
     grey = true;
     for (size_t i = 0; i < colors; ++i) {
-      const unsigned v = colors == 2 ? (i == 0 ? 0 : 255) : static_cast<unsigned>(i);
+      // o8(val): PIL compares with the index's low byte.
+      const unsigned v = colors == 2 ? (i == 0 ? 0 : 255) : static_cast<unsigned>(i & 255);
       const uint8_t* e = data + pos + i * paletteEntryBytes;
       if (i >= entries || e[0] != v || e[1] != v || e[2] != v) {
         grey = false;
@@ -156,6 +157,11 @@ RgbImage decodeBmp(const uint8_t* data, size_t size, const DecodeOptions& option
       palette[3 * i + 2] = e[0];
     }
     pos += have;  // where PIL's file pointer is after read(padding * colors)
+    // A "P" image takes at most 256 entries: load()'s putpalette raises "invalid palette size"
+    // when more were read (a grey ramp is "1"/"L" and has no palette to put).
+    if (!grey && entries > 256) {
+      corrupt("invalid palette size: " + std::to_string(entries) + " entries (PIL takes at most 256)");
+    }
     if (grey) {
       // "1" and "L": every index is its own grey (the ramp covers 0/255). "1" from the RLE
       // decoder's "L" bytes is Unpack.c's unpack1L-style "non-zero is white", as here.
