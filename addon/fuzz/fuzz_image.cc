@@ -64,13 +64,12 @@ const std::vector<InputSpec>& specs() {
 
 // fastai's pad first pads to the target's aspect ratio, as PIL does: a 13621 x 1 GIF of 207 bytes
 // becomes 13621 x 9729 before the resize, 20 s under the sanitizers. That is the reference's
-// own cost, not a bug (the pixel guard bounds it); the fuzzer skips such inputs for pad specs
-// so that its time goes to finding bugs rather than to legitimate slow inputs.
-bool paddingTooLarge(const InputSpec& spec, int width, int height) {
-  if (!spec.fastai || spec.fastai->method != FastaiResize::Method::Pad) return false;
-  const double w = width, h = height, ratio = double(spec.fastai->width) / spec.fastai->height;
-  const double padded = w / h > ratio ? w * (w / ratio) : (h * ratio) * h;
-  return padded > double(kFuzzMaxPixels);
+// own cost, not a bug (the pixel guard bounds it); the fuzzer skips such inputs so that its
+// time goes to finding bugs rather than to legitimate slow inputs.
+bool stagedTooLarge(const InputSpec& spec, int width, int height) {
+  if (!spec.fastai) return false;
+  const auto [h, w] = chori::image::fastaiStagedSize(width, height, *spec.fastai);
+  return static_cast<uint64_t>(h) * static_cast<uint64_t>(w) > kFuzzMaxPixels;
 }
 
 }  // namespace
@@ -82,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const auto image = chori::image::decode(data, size, options);
     const InputSpec& spec = specs()[size % specs().size()];
-    if (paddingTooLarge(spec, image.width, image.height)) return 0;
+    if (stagedTooLarge(spec, image.width, image.height)) return 0;
     const auto [height, width] = chori::image::outputSize(spec, image.width, image.height);
     std::vector<float> out(static_cast<size_t>(3) * height * width);
     chori::image::preprocess(image, spec, out.data());

@@ -158,7 +158,27 @@ def load_model(
 
 def load_state_dict_model(weights: Path, arch: str, num_classes: int | None) -> LoadedModel:
     """Build ``arch`` with ``num_classes`` outputs and load the checkpoint into it strictly."""
-    build = architecture(arch)
+    module = _load_checkpoint(weights, architecture(arch), num_classes, f"--arch {arch}")
+    return LoadedModel(module=module, arch=arch, source=weights)
+
+
+def load_fastai_checkpoint(weights: Path, arch: str, num_classes: int | None) -> LoadedModel:
+    """A ``learn.save`` checkpoint loaded into fastai's ``create_vision_model(arch)``."""
+    with torch.serialization.safe_globals(fastai_learner.checkpoint_globals()):
+        module = _load_checkpoint(
+            weights,
+            lambda n: fastai_learner.build_model(arch, n),
+            num_classes,
+            f"fastai's create_vision_model({arch})",
+        )
+    return LoadedModel(module=module, arch=f"fastai:{arch}", source=weights)
+
+
+def _load_checkpoint(
+    weights: Path, build: Callable[[int], nn.Module], num_classes: int | None, what: str
+) -> nn.Module:
+    """``build(num_classes)`` with the checkpoint's weights, loaded strictly; ``num_classes``
+    is read from the checkpoint when not given."""
     state_dict = extract_state_dict(_torch_load(weights, weights_only=True, flag="--weights"))
     if num_classes is None:
         num_classes, key = infer_num_classes(state_dict)
@@ -169,26 +189,8 @@ def load_state_dict_model(weights: Path, arch: str, num_classes: int | None) -> 
     try:
         module.load_state_dict(state_dict)
     except RuntimeError as e:
-        raise ChoriError(f"--weights {weights} does not fit --arch {arch}: {e}") from e
-    return LoadedModel(module=module, arch=arch, source=weights)
-
-
-def load_fastai_checkpoint(weights: Path, arch: str, num_classes: int | None) -> LoadedModel:
-    """A ``learn.save`` checkpoint loaded into fastai's ``create_vision_model(arch)``."""
-    with torch.serialization.safe_globals(fastai_learner.checkpoint_globals()):
-        checkpoint = _torch_load(weights, weights_only=True, flag="--weights")
-    state_dict = extract_state_dict(checkpoint)
-    if num_classes is None:
-        num_classes, key = infer_num_classes(state_dict)
-        log.info("inferred --num-classes %d from %s", num_classes, key)
-    module = fastai_learner.build_model(arch, num_classes)
-    try:
-        module.load_state_dict(state_dict)
-    except RuntimeError as e:
-        raise ChoriError(
-            f"--weights {weights} does not fit fastai's create_vision_model({arch}): {e}"
-        ) from e
-    return LoadedModel(module=module, arch=f"fastai:{arch}", source=weights)
+        raise ChoriError(f"--weights {weights} does not fit {what}: {e}") from e
+    return module
 
 
 def load_pickled(path: Path) -> LoadedModel:

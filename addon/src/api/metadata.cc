@@ -95,13 +95,16 @@ Metadata parseMetadata(const std::string& text, const std::string& source) {
     const auto text = [&](const char* key) {
       return fastai.contains(key) && fastai[key].is_string() ? fastai[key].get<std::string>() : std::string();
     };
-    const std::string method = text("method"), padMode = text("pad_mode");
-    check(method == "crop" || method == "squish" || method == "pad",
-          "input.fastai_resize.method must be one of crop, squish, pad");
-    check(padMode == "zeros" || padMode == "border" || padMode == "reflection",
-          "input.fastai_resize.pad_mode must be one of zeros, border, reflection");
-    resize.method = image::parseResizeMethod(method);
-    resize.padMode = image::parsePadMode(padMode);
+    try {
+      resize.method = image::parseResizeMethod(text("method"));
+    } catch (const Error&) {
+      check(false, "input.fastai_resize.method must be one of crop, squish, pad");
+    }
+    try {
+      resize.padMode = image::parsePadMode(text("pad_mode"));
+    } catch (const Error&) {
+      check(false, "input.fastai_resize.pad_mode must be one of zeros, border, reflection");
+    }
     m.input.fastai = resize;
   }
   const json interpolation = get("interpolation");

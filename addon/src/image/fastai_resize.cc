@@ -52,11 +52,13 @@ int64_t sourceIndex(int64_t i, int64_t before, int64_t n, FastaiResize::PadMode 
   return -1;
 }
 
-}  // namespace
+// _do_crop_pad's box for an image of w × h: the part of it kept, and the padding around it.
+struct CropPad {
+  int64_t x0, y0, cropW, cropH, padLeft, padTop, outW, outH;
+};
 
-std::optional<RgbImage> fastaiCropPad(const RgbImage& image, const FastaiResize& r) {
-  if (r.method == FastaiResize::Method::Squish) return std::nullopt;  // crop_pad to the full size: a no-op
-  const int64_t w = image.width, h = image.height;
+CropPad cropPad(int64_t w, int64_t h, const FastaiResize& r) {
+  if (r.method == FastaiResize::Method::Squish) return {0, 0, w, h, 0, 0, w, h};  // crop_pad to the full size
   // Resize.encodes: m = w/size_w if op(w/size_w, h/size_h) else h/size_h, op = lt for crop (the
   // box fits inside the image) and gt for pad (the image fits inside the box).
   const double rw = static_cast<double>(w) / r.width, rh = static_cast<double>(h) / r.height;
@@ -79,7 +81,19 @@ std::optional<RgbImage> fastaiCropPad(const RgbImage& image, const FastaiResize&
   const int64_t padLeft = std::max<int64_t>(-left, 0), padTop = std::max<int64_t>(-top, 0);
   const int64_t padRight = std::max<int64_t>(boxW - w + left, 0), padBottom = std::max<int64_t>(boxH - h + top, 0);
   const int64_t cropW = x1 - x0, cropH = y1 - y0;
-  const int64_t outW = cropW + padLeft + padRight, outH = cropH + padTop + padBottom;
+  return {x0, y0, cropW, cropH, padLeft, padTop, cropW + padLeft + padRight, cropH + padTop + padBottom};
+}
+
+}  // namespace
+
+std::array<int64_t, 2> fastaiStagedSize(int width, int height, const FastaiResize& resize) {
+  const CropPad c = cropPad(width, height, resize);
+  return {c.outH, c.outW};
+}
+
+std::optional<RgbImage> fastaiCropPad(const RgbImage& image, const FastaiResize& r) {
+  const int64_t w = image.width, h = image.height;
+  const auto [x0, y0, cropW, cropH, padLeft, padTop, outW, outH] = cropPad(w, h, r);
   if (x0 == 0 && y0 == 0 && cropW == w && cropH == h && outW == w && outH == h) return std::nullopt;
   // Padding an elongated image to a square can multiply its pixels: the padded image is held
   // to the same bound as a decoded one (PIL would try, and fail with a MemoryError).

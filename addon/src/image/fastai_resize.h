@@ -5,6 +5,8 @@
 // crop and the padding; the resize is the shared PIL resampler (preprocess.cc).
 #pragma once
 
+#include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -26,6 +28,11 @@ struct FastaiResize {
 // Throw chori::Error(CHORI_MODEL_METADATA) for a name fastai does not have.
 FastaiResize::Method parseResizeMethod(const std::string& name);
 FastaiResize::PadMode parsePadMode(const std::string& name);
+
+// {height, width} of the image `_do_crop_pad` makes from a width × height one, before the
+// resize: what the crop or the padding costs (throws CHORI_UNSUPPORTED_FORMAT where it would
+// crop to nothing).
+std::array<int64_t, 2> fastaiStagedSize(int width, int height, const FastaiResize& resize);
 
 // The image `_do_crop_pad` hands to PIL's resize; nullopt when that is `image` itself
 // (squish, or a crop box that is the whole image with nothing to pad).

@@ -114,7 +114,7 @@ void patchTruncatedIdat(PngContext* ctx) {
   uint64_t pos = 8;
   while (pos + 8 <= ctx->size) {
     const uint8_t* h = ctx->data + pos;
-    const uint64_t length = (uint64_t(h[0]) << 24) | (h[1] << 16) | (h[2] << 8) | h[3];
+    const uint64_t length = detail::readU32(h);
     const uint64_t end = pos + 12 + length;
     if (end > ctx->size) {
       if (std::memcmp(h + 4, "IDAT", 4) == 0 && pos + 8 + length > ctx->size) {
@@ -262,7 +262,7 @@ std::pair<const uint8_t*, size_t> lastExifChunk(const uint8_t* data, size_t size
   size_t pos = 8;
   while (size - pos >= 8) {
     const uint8_t* h = data + pos;
-    const uint64_t length = (uint64_t(h[0]) << 24) | (h[1] << 16) | (h[2] << 8) | h[3];
+    const uint64_t length = detail::readU32(h);
     if (std::memcmp(h + 4, "IEND", 4) == 0 || length > size - pos - 8) break;
     if (std::memcmp(h + 4, "eXIf", 4) == 0) found = {h + 8, static_cast<size_t>(length)};
     if (length + 12 > size - pos) break;

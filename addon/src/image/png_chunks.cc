@@ -23,10 +23,6 @@ struct Bytes {
   size_t size;
 };
 
-uint32_t u32(const uint8_t* p) {
-  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
-}
-
 bool isType(const uint8_t* type, const char* name) { return std::memcmp(type, name, 4) == 0; }
 
 // ChunkStream.read: a chunk type is four ASCII letters (is_cid), or the walk stops.
@@ -153,11 +149,11 @@ void checkPngChunks(const uint8_t* data, size_t size) {
   std::optional<uint32_t> frames;    // PngStream.im_n_frames, set by acTL
   std::optional<uint64_t> sequence;  // PngStream._seq_num, set by fcTL and fdAT
   // IHDR's size, for fcTL's frame bounds (libpng rejects a file without a proper IHDR).
-  const uint64_t imageWidth = size >= 24 ? u32(data + 16) : 0;
-  const uint64_t imageHeight = size >= 24 ? u32(data + 20) : 0;
+  const uint64_t imageWidth = size >= 24 ? readU32(data + 16) : 0;
+  const uint64_t imageHeight = size >= 24 ? readU32(data + 20) : 0;
   while (size - pos >= 8) {
     const uint8_t* h = data + pos;
-    const uint64_t length = u32(h);
+    const uint64_t length = readU32(h);
     const uint8_t* type = h + 4;
     if (!isChunkType(type) || isType(type, "IEND")) break;
     if (isType(type, "IDAT")) {
@@ -191,7 +187,7 @@ void checkPngChunks(const uint8_t* data, size_t size) {
       // chunk_acTL: a second acTL unsets the count; 0 or more than 2^31 frames is ignored.
       // After the image data it no longer changes what is animated (decided at open).
       if (length < 8) apngError("truncated acTL chunk");
-      const uint32_t count = u32(body.data);
+      const uint32_t count = readU32(body.data);
       if (!seenImage && frames) {
         frames.reset();
       } else if (!seenImage && count != 0 && count <= 0x80000000u) {
@@ -202,9 +198,9 @@ void checkPngChunks(const uint8_t* data, size_t size) {
       // chunk_fcTL: at least 26 bytes, sequence numbers 0, 1, 2... across fcTL and fdAT, and
       // a frame inside the image.
       if (length < 26) apngError("truncated fcTL chunk");
-      checkSequence(&sequence, u32(body.data), /*firstMayStart=*/true);
-      const uint64_t width = u32(body.data + 4), height = u32(body.data + 8);
-      const uint64_t x = u32(body.data + 12), y = u32(body.data + 16);
+      checkSequence(&sequence, readU32(body.data), /*firstMayStart=*/true);
+      const uint64_t width = readU32(body.data + 4), height = readU32(body.data + 8);
+      const uint64_t x = readU32(body.data + 12), y = readU32(body.data + 16);
       if (x + width > imageWidth || y + height > imageHeight) apngError("invalid frames");
       if (!seenImage) framed = true;
     }
@@ -212,7 +208,7 @@ void checkPngChunks(const uint8_t* data, size_t size) {
       // chunk_fdAT: a sequence number first. Without an fcTL before it, PIL's _seq_num is
       // None and any fdAT is a sequence error: an acTL not followed by an fcTL.
       if (length < 4) apngError("truncated fdAT chunk");
-      checkSequence(&sequence, u32(body.data), /*firstMayStart=*/false);
+      checkSequence(&sequence, readU32(body.data), /*firstMayStart=*/false);
     }
     if (length + 12 > size - pos) break;  // the CRC is cut: PIL reads past it, then stops
     pos += static_cast<size_t>(length) + 12;

@@ -8,6 +8,11 @@
 
 namespace chori::image::detail {
 
+// A big-endian 32-bit field: chunk lengths and every number in PNG's chunks.
+inline uint32_t readU32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
+
 // Throws chori::Error where PIL's open() + load() raise on the chunks themselves:
 // - zTXt with a compression method other than 0 (SyntaxError);
 // - zTXt or compressed iTXt whose text inflates to more than MAX_TEXT_CHUNK (1 MiB), or text
