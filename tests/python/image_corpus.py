@@ -308,3 +308,201 @@ def write_corpus(folder: Path) -> list[Sample]:
         (folder / name).write_bytes(data)
         samples.append(Sample(folder / name, category, fmt))
     return samples
+
+
+# --- The formats beyond the web five: PPM/PGM/PBM and ICO -------------------------------------
+
+
+def _netpbm(magic: str, size: tuple[int, int], body: bytes, maxval: int | None = None) -> bytes:
+    """A Netpbm file with a comment in its header, as scanners and netpbm's tools write them."""
+    header = f"{magic}\n# written by the chori-torch tests\n{size[0]} {size[1]}\n"
+    if maxval is not None:
+        header += f"{maxval}\n"
+    return header.encode() + body
+
+
+def _plain(values: np.ndarray, per_line: int = 17) -> bytes:
+    """Plain (ASCII) samples, a comment between two lines, lines of uneven length."""
+    flat = [str(int(v)) for v in values.reshape(-1)]
+    lines = [" ".join(flat[i : i + per_line]) for i in range(0, len(flat), per_line)]
+    if len(lines) > 2:
+        lines.insert(2, "# a comment inside the samples")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def ppm_images() -> dict[str, bytes]:
+    """Netpbm files: what PIL writes (P4, P5, P6, 16-bit P5) and, built here, the plain forms,
+    other maxvals (PIL's "ppm" decoder and its rounding) and Pillow's own CMYK and RGBA forms."""
+    chelsea = _sized(_photo("chelsea.png"), (61, 47)).convert("RGB")
+    camera = _sized(_photo("camera.png"), (53, 41))
+    rgb, grey = np.asarray(chelsea), np.asarray(camera)
+    size = chelsea.size
+    out = {
+        "ppm-P6.ppm": _encode(chelsea, "PPM"),
+        "ppm-P5.pgm": _encode(camera, "PPM"),
+        "ppm-P4.pbm": _encode(camera.convert("1"), "PPM"),
+        "ppm-P5-16bit.pgm": _encode(
+            Image.fromarray((grey.astype(np.int32) * 257 // 300).astype(np.int32), "I"), "PPM"
+        ),
+        "ppm-P6-odd.ppm": _encode(_sized(chelsea, (7, 13)), "PPM"),
+    }
+    bits = (np.asarray(camera.convert("1")) == 0).astype(np.uint8)  # 1 = black
+    out["ppm-P1.pbm"] = _netpbm("P1", camera.size, _plain(bits, 70).replace(b" ", b""))
+    out["ppm-P1-spaced.pbm"] = _netpbm("P1", camera.size, _plain(bits))
+    out["ppm-P2.pgm"] = _netpbm("P2", camera.size, _plain(grey), 255)
+    out["ppm-P3.ppm"] = _netpbm("P3", size, _plain(rgb), 255)
+    out["ppm-P3-max15.ppm"] = _netpbm("P3", size, _plain(rgb // 17), 15)
+    out["ppm-P2-max1000.pgm"] = _netpbm("P2", camera.size, _plain(grey.astype(int) * 3), 1000)
+    out["ppm-P5-max100.pgm"] = _netpbm(
+        "P5", camera.size, (grey // 3).astype(np.uint8).tobytes(), 100
+    )
+    # Samples above maxval in a binary file: PIL's "ppm" decoder caps them at 255.
+    out["ppm-P5-max100-over.pgm"] = _netpbm("P5", camera.size, grey.astype(np.uint8).tobytes(), 100)
+    out["ppm-P6-max1023.ppm"] = _netpbm(
+        "P6", size, (rgb.astype(">u2") * 4 + 1).astype(">u2").tobytes(), 1023
+    )
+    out["ppm-P5-max300.pgm"] = _netpbm("P5", camera.size, grey.astype(">u2").tobytes(), 300)
+    cmyk = np.asarray(chelsea.convert("CMYK"))
+    out["ppm-P0CMYK.ppm"] = _netpbm("P0CMYK", size, cmyk.tobytes(), 255)
+    out["ppm-PyCMYK-max200.ppm"] = _netpbm("PyCMYK", size, (cmyk // 2).tobytes(), 200)
+    out["ppm-PyRGBA.ppm"] = _netpbm("PyRGBA", size, np.asarray(_rgba(chelsea)).tobytes(), 255)
+    # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT): float and palette.
+    out["ppm-Pf.pfm"] = _encode(Image.fromarray(grey.astype(np.float32) / 255), "PPM")
+    return out
+
+
+def _ico_entry(
+    width: int, height: int, bpp: int, data: bytes, offset: int, colors: int = 0
+) -> bytes:
+    return struct.pack("<BBBBHHII", width % 256, height % 256, colors, 0, 1, bpp, len(data), offset)
+
+
+def ico_file(images: list[tuple[int, int, int, bytes, int]]) -> bytes:
+    """An ICO from (width, height, bpp, data, colors) entries, in that directory order."""
+    offset = 6 + 16 * len(images)
+    directory, blobs = b"", b""
+    for w, h, bpp, data, colors in images:
+        directory += _ico_entry(w, h, bpp, data, offset + len(blobs), colors)
+        blobs += data
+    return struct.pack("<HHH", 0, 1, len(images)) + directory + blobs
+
+
+def ico_dib(im: Image.Image, bits: int) -> bytes:
+    """An icon's DIB: BITMAPINFOHEADER with twice the height, the colour table, the XOR pixels
+    bottom-up and the 1-bit AND mask (every other pixel transparent)."""
+    w, h = im.size
+    if bits == 24:
+        rows = np.asarray(im.convert("RGB"))[::-1, :, ::-1]
+        stride = (w * 3 + 3) & ~3
+        table = b""
+        pixels = b"".join(r.tobytes().ljust(stride, b"\0") for r in rows)
+    else:
+        pal = im.quantize(1 << bits)
+        colours = (pal.getpalette() or []) + [0] * (3 << bits)
+        table = b"".join(bytes((*colours[3 * i : 3 * i + 3][::-1], 0)) for i in range(1 << bits))
+        idx = np.asarray(pal)[::-1]
+        stride = ((w * bits + 31) >> 5) << 2
+        rows = []
+        for r in idx:
+            acc = 0
+            for v in r:
+                acc = (acc << bits) | int(v)
+            nbits = w * bits
+            rows.append((acc << (stride * 8 - nbits)).to_bytes(stride, "big"))
+        pixels = b"".join(rows)
+    mask_stride = ((w + 31) >> 5) << 2
+    mask = bytes([0xAA] * mask_stride) * h
+    header = struct.pack("<IiiHHIIiiII", 40, w, 2 * h, 1, bits, 0, 0, 0, 0, 0, 0)
+    return header + table + pixels + mask
+
+
+def ico_images() -> dict[str, bytes]:
+    """ICO files: PIL's writer (PNG inside, and BMP inside with bitmap_format="bmp"), and
+    directories built here: 4/8/24-bit DIBs with AND masks, the choice between entries of the
+    same size, a 256x256 entry (written as 0 in the directory)."""
+    astronaut = _sized(_photo("astronaut.png"), (256, 256)).convert("RGB")
+    chelsea = _sized(_photo("chelsea.png"), (64, 64)).convert("RGB")
+    out = {
+        "ico-png.ico": _encode(astronaut, "ICO", sizes=[(16, 16), (48, 48), (256, 256)]),
+        "ico-png-rgba.ico": _encode(_rgba(chelsea), "ICO", sizes=[(32, 32), (64, 64)]),
+        "ico-bmp-rgba.ico": _encode(_rgba(chelsea), "ICO", bitmap_format="bmp", sizes=[(64, 64)]),
+        "ico-bmp-rgb.ico": _encode(chelsea, "ICO", bitmap_format="bmp", sizes=[(16, 16), (48, 48)]),
+        "ico-bmp-P.ico": _encode(
+            chelsea.quantize(200), "ICO", bitmap_format="bmp", sizes=[(32, 32)]
+        ),
+    }
+    small = _sized(chelsea, (32, 32))
+    for bits in (4, 8, 24):
+        out[f"ico-dib{bits}.ico"] = ico_file([(32, 32, bits, ico_dib(small, bits), 0)])
+    # Same size, two depths: PIL takes the lower colour depth among the largest entries.
+    out["ico-same-size.ico"] = ico_file(
+        [(32, 32, 24, ico_dib(small, 24), 0), (32, 32, 8, ico_dib(small, 8), 0)]
+    )
+    # The depth from the colour count when bpp is 0 (16 colours: depth 4).
+    out["ico-colors.ico"] = ico_file(
+        [(32, 32, 0, ico_dib(small, 4), 16), (32, 32, 0, ico_dib(small, 8), 0)]
+    )
+    odd = _sized(chelsea, (37, 21))
+    out["ico-odd.ico"] = ico_file([(37, 21, 24, ico_dib(odd, 24), 0)])
+    big = _encode(astronaut, "PNG")
+    out["ico-256-png.ico"] = ico_file([(256, 256, 32, big, 0), (32, 32, 24, ico_dib(small, 24), 0)])
+    return out
+
+
+def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str, bytes]]:
+    """Broken PPM and ICO files: truncations, corrupt headers, huge declared sizes."""
+    out: dict[str, tuple[str, str, bytes]] = {}
+    for base in (
+        "ppm-P6.ppm",
+        "ppm-P3.ppm",
+        "ppm-P4.pbm",
+        "ppm-P6-max1023.ppm",
+        "ico-png.ico",
+        "ico-dib8.ico",
+        "ico-bmp-rgba.ico",
+    ):
+        data = valid[base]
+        fmt = base.split("-")[0]
+        stem = base.rsplit(".", 1)[0]
+        for label, cut in [
+            ("header", 12),
+            ("70pct", len(data) * 7 // 10),
+            ("99pct", len(data) - 3),
+        ]:
+            out[f"trunc-{stem}-{label}"] = ("truncated", fmt, data[:cut])
+    p6 = valid["ppm-P6.ppm"]
+    body = p6[p6.index(b"255\n") + 4 :]
+    out["bad-ppm-maxval0"] = ("flipped", "ppm", b"P6\n61 47\n0\n" + body)
+    out["bad-ppm-maxval70000"] = ("flipped", "ppm", b"P6\n61 47\n70000\n" + body)
+    out["bad-ppm-token"] = ("flipped", "ppm", b"P6\n61 47\n00000000000255\n" + body)
+    out["bad-ppm-width"] = ("flipped", "ppm", b"P6\n6x1 47\n255\n" + body)
+    # "P7" (PAM) is no signature PIL accepts: not a PPM at all.
+    out["bad-ppm-magic"] = ("text", "ppm", b"P7\n61 47\n255\n" + body)
+    out["bad-ppm-P1-char"] = ("flipped", "ppm", b"P1\n2 2\n0 1 1 0 2\n")
+    out["bad-ppm-P2-over"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 101\n")
+    out["bad-ppm-P2-negative"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 -1\n")
+    out["bad-ppm-P2-long"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 00000000001\n")
+    out["huge-ppm"] = ("huge", "ppm", b"P6\n70000 70000\n255\n" + body)
+    ico = valid["ico-dib8.ico"]
+    out["bad-ico-empty-dir"] = ("flipped", "ico", ico[:4] + b"\0\0" + ico[6:])
+    bad = bytearray(ico)
+    struct.pack_into("<I", bad, 6 + 12, len(ico) + 10)  # the entry points past the end
+    out["bad-ico-offset"] = ("truncated", "ico", bytes(bad))
+    huge = bytearray(ico)
+    struct.pack_into("<ii", huge, 6 + 16 + 4, 70_000, 140_000)
+    out["huge-ico"] = ("huge", "ico", bytes(huge))
+    return out
+
+
+def write_other_formats(folder: Path) -> list[Sample]:
+    """The PPM and ICO corpus (valid and malformed) in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    valid = {**ppm_images(), **ico_images()}
+    samples = []
+    for name, data in valid.items():
+        (folder / name).write_bytes(data)
+        samples.append(Sample(folder / name, "valid", name.split("-")[0]))
+    for name, (category, fmt, data) in other_format_malformed(valid).items():
+        (folder / name).write_bytes(data)
+        samples.append(Sample(folder / name, category, fmt))
+    return samples

@@ -17,9 +17,11 @@ std::string unpack(int v) {
   return std::to_string((v >> 16) & 0xff) + "." + std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff);
 }
 
+}  // namespace
+
 // libjpeg-turbo has no run-time version call (its JVERSION message is the libjpeg ABI, "6b"), so
 // this is the version of the headers compiled against: LIBJPEG_TURBO_VERSION_NUMBER is MMMmmmppp.
-std::string jpegVersion() {
+std::string libjpegTurboVersion() {
 #ifdef LIBJPEG_TURBO_VERSION_NUMBER
   constexpr int v = LIBJPEG_TURBO_VERSION_NUMBER;
   return std::to_string(v / 1000000) + "." + std::to_string(v / 1000 % 1000) + "." + std::to_string(v % 1000);
@@ -28,11 +30,9 @@ std::string jpegVersion() {
 #endif
 }
 
-}  // namespace
-
 LibraryVersions libraryVersions() {
   LibraryVersions v;
-  v.libjpegTurbo = jpegVersion();
+  v.libjpegTurbo = libjpegTurboVersion();
   v.jpegAbi = JPEG_LIB_VERSION;
   v.libpng = png_get_libpng_ver(nullptr);
   v.libwebp = unpack(WebPGetDecoderVersion());

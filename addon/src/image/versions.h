@@ -13,6 +13,9 @@ struct LibraryVersions {
   std::string libwebpdemux;  // WebPGetDemuxVersion()
 };
 
+// The libjpeg-turbo headers compiled against ("2.1.5"), for messages that depend on it.
+std::string libjpegTurboVersion();
+
 // libpng and libwebp are asked at run time, so a system upgrade shows; libjpeg-turbo cannot be.
 LibraryVersions libraryVersions();
 
