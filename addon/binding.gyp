@@ -35,6 +35,7 @@
         "-lz",
         "-lwebpdemux",
         "-lwebp",
+        "-lavif",
         "-Wl,-rpath,<(libtorch)/lib"
       ]
     }

@@ -100,6 +100,7 @@ def cases(megapixels: float, frames: int) -> dict[str, tuple[bytes, int, int]]:
         "PNG RGB 8-bit interlaced": (interlaced_png(im), w, h),
         "PNG RGB 16-bit": (png16(rgb.astype(np.uint16) * 257), w, h),
         "BMP 24-bit": (encoded(im, "BMP"), w, h),
+        "AVIF 4:2:0": (encoded(im, "AVIF", quality=80, speed=10), w, h),
         "WebP lossy": (
             encoded(im if megapixels <= 16 else im.crop((0, 0, 4000, 4000)), "WEBP"),
             *((w, h) if megapixels <= 16 else (4000, 4000)),

@@ -205,6 +205,7 @@ export interface Versions {
   readonly 'libjpeg-turbo': string;
   readonly libpng: string;
   readonly libwebp: string;
+  readonly libavif: string;
   /** The N-API version the addon is built for. */
   readonly napi: string;
 }

@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 
 OUT=build/fuzz
 BIN=$OUT/fuzz-image
-LIBS=(libjpeg libpng zlib libwebp libwebpdemux)
+mapfile -t LIBS < <(node -e "for (const l of require('./addon/sources.json').pkgConfig) console.log(l)")
 # The image sources of addon/sources.json (the list every build reads), without the model
 # code (no libtorch).
 mapfile -t IMAGE_SOURCES < <(node -e "for (const f of require('./addon/sources.json').image) console.log('addon/' + f)")

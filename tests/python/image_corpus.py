@@ -17,7 +17,10 @@ Each entry records its category, from which the test derives the error code it e
 from __future__ import annotations
 
 import io
+import shutil
 import struct
+import subprocess
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -449,8 +452,51 @@ def ico_images() -> dict[str, bytes]:
     return out
 
 
+def _avifenc(im: Image.Image, *args: str) -> bytes:
+    """The file Debian's avifenc (libavif-bin, scripts/setup-system.sh) writes for `im`."""
+    avifenc = shutil.which("avifenc")
+    if avifenc is None:
+        raise RuntimeError("avifenc not found: bash scripts/setup-system.sh (apt: libavif-bin)")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, out = Path(tmp) / "in.png", Path(tmp) / "out.avif"
+        im.save(src)
+        subprocess.run(
+            [avifenc, "-s", "10", *args, str(src), str(out)], check=True, capture_output=True
+        )
+        return out.read_bytes()
+
+
+def avif_images() -> dict[str, bytes]:
+    """AVIF files: PIL's writer (qualities, chroma subsamplings, alpha, lossless, odd sizes) and
+    avifenc's (10- and 12-bit, 4:0:0, limited range, rotation and mirror properties)."""
+    chelsea = _sized(_photo("chelsea.png"), (96, 80)).convert("RGB")
+    astronaut = _sized(_photo("astronaut.png"), (120, 90)).convert("RGB")
+    camera = _sized(_photo("camera.png"), (64, 48))
+    out = {
+        "avif-q50-420.avif": _encode(chelsea, "AVIF", quality=50, subsampling="4:2:0"),
+        "avif-q90-444.avif": _encode(astronaut, "AVIF", quality=90, subsampling="4:4:4"),
+        "avif-q75-422.avif": _encode(chelsea, "AVIF", quality=75, subsampling="4:2:2"),
+        "avif-rgba.avif": _encode(_rgba(chelsea), "AVIF", quality=70),
+        "avif-lossless.avif": _encode(astronaut, "AVIF", lossless=True),
+        "avif-L.avif": _encode(camera, "AVIF", quality=80),
+    }
+    for w, h in [(1, 1), (7, 13), (33, 2)]:
+        out[f"avif-{w}x{h}.avif"] = _encode(_sized(astronaut, (w, h)), "AVIF", quality=80)
+    out["avif-enc-8bit.avif"] = _avifenc(chelsea)
+    out["avif-enc-10bit.avif"] = _avifenc(astronaut, "-d", "10")
+    out["avif-enc-12bit-444.avif"] = _avifenc(chelsea, "-d", "12", "-y", "444")
+    out["avif-enc-400.avif"] = _avifenc(chelsea, "-y", "400")
+    out["avif-enc-limited.avif"] = _avifenc(
+        astronaut, "-r", "limited", "--min", "20", "--max", "40"
+    )
+    out["avif-enc-rgba-10bit.avif"] = _avifenc(_rgba(astronaut), "-d", "10")
+    out["avif-enc-irot.avif"] = _avifenc(chelsea, "--irot", "1")
+    out["avif-enc-imir.avif"] = _avifenc(chelsea, "--imir", "1")
+    return out
+
+
 def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str, bytes]]:
-    """Broken PPM and ICO files: truncations, corrupt headers, huge declared sizes."""
+    """Broken PPM, ICO and AVIF files: truncations, corrupt headers and data, huge sizes."""
     out: dict[str, tuple[str, str, bytes]] = {}
     for base in (
         "ppm-P6.ppm",
@@ -460,6 +506,8 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
         "ico-png.ico",
         "ico-dib8.ico",
         "ico-bmp-rgba.ico",
+        "avif-q50-420.avif",
+        "avif-enc-8bit.avif",
     ):
         data = valid[base]
         fmt = base.split("-")[0]
@@ -483,6 +531,17 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
     out["bad-ppm-P2-negative"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 -1\n")
     out["bad-ppm-P2-long"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 00000000001\n")
     out["huge-ppm"] = ("huge", "ppm", b"P6\n70000 70000\n255\n" + body)
+    avif = bytearray(valid["avif-q50-420.avif"])
+    ispe = avif.index(b"ispe") + 8  # version and flags, then width and height
+    struct.pack_into(">II", avif, ispe, 14_000, 14_000)  # over PIL's limit, under libavif's
+    out["huge-avif"] = ("huge", "avif", bytes(avif))
+    struct.pack_into(">II", avif, ispe, 20_000, 20_000)  # over libavif's: it cannot parse it
+    out["bad-avif-over-libavif-limit"] = ("flipped", "avif", bytes(avif))
+    for k in range(3):
+        flipped = bytearray(valid["avif-q90-444.avif"])
+        at = len(flipped) // 2 + 97 * k
+        flipped[at : at + 8] = bytes(b ^ 0xFF for b in flipped[at : at + 8])
+        out[f"flip-avif-{k}"] = ("flipped", "avif", bytes(flipped))
     ico = valid["ico-dib8.ico"]
     out["bad-ico-empty-dir"] = ("flipped", "ico", ico[:4] + b"\0\0" + ico[6:])
     bad = bytearray(ico)
@@ -495,9 +554,9 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
 
 
 def write_other_formats(folder: Path) -> list[Sample]:
-    """The PPM and ICO corpus (valid and malformed) in `folder`."""
+    """The PPM, ICO and AVIF corpus (valid and malformed) in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    valid = {**ppm_images(), **ico_images()}
+    valid = {**ppm_images(), **ico_images(), **avif_images()}
     samples = []
     for name, data in valid.items():
         (folder / name).write_bytes(data)

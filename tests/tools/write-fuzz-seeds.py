@@ -1,7 +1,7 @@
 """Writes the fuzz target's seed corpus into a folder: the demo images, the parity photographs,
-every file of the generated corpus (valid files of each format and layout, PPM and ICO
-included, and their broken versions) and the cases of test_png_chunks.py and test_bmp_parity.py, so fuzzing starts from
-every decoder path the tests know.
+every file of the generated corpus (valid files of each format and layout, PPM, ICO and AVIF
+included, and their broken versions) and the cases of test_png_chunks.py and
+test_bmp_parity.py, so fuzzing starts from every decoder path the tests know.
 
     python tests/tools/write-fuzz-seeds.py build/fuzz/seeds
 """

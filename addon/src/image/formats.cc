@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "image/avif.h"
 #include "image/bmp.h"
 #include "image/gif.h"
 #include "image/ico.h"
@@ -32,9 +33,11 @@ bool isJpeg(const uint8_t* d, size_t n) { return startsWith(d, n, "\xff\xd8\xff"
 // PIL PpmImagePlugin._accept: "P" and one of 0123456fy.
 bool isPpm(const uint8_t* d, size_t n) { return n >= 2 && d[0] == 'P' && std::strchr("0123456fy", d[1]) && d[1]; }
 bool isPng(const uint8_t* d, size_t n) { return startsWith(d, n, "\x89PNG\r\n\x1a\n", 8); }
-// PIL AvifImagePlugin._accept: an ftyp box whose brand is avif or avis.
+// PIL AvifImagePlugin._accept: an ftyp box whose major brand is avif, avis, mif1 or msf1 (the
+// last two are any HEIF; libavif refuses those without AV1 items, as PIL does).
 bool isAvif(const uint8_t* d, size_t n) {
-  return startsWith(d, n, "ftyp", 4, 4) && (startsWith(d, n, "avif", 4, 8) || startsWith(d, n, "avis", 4, 8));
+  return startsWith(d, n, "ftyp", 4, 4) && (startsWith(d, n, "avif", 4, 8) || startsWith(d, n, "avis", 4, 8) ||
+                                            startsWith(d, n, "mif1", 4, 8) || startsWith(d, n, "msf1", 4, 8));
 }
 bool isCur(const uint8_t* d, size_t n) { return startsWith(d, n, "\0\0\2\0", 4); }
 bool isIco(const uint8_t* d, size_t n) { return startsWith(d, n, "\0\0\1\0", 4); }
@@ -55,8 +58,7 @@ bool isWebp(const uint8_t* d, size_t n) {
 }
 // Not opened by Pillow 13 without a plugin, but recognised so the refusal names them.
 bool isHeif(const uint8_t* d, size_t n) {
-  return startsWith(d, n, "ftyp", 4, 4) && (startsWith(d, n, "heic", 4, 8) || startsWith(d, n, "heix", 4, 8) ||
-                                            startsWith(d, n, "mif1", 4, 8) || startsWith(d, n, "msf1", 4, 8));
+  return startsWith(d, n, "ftyp", 4, 4) && (startsWith(d, n, "heic", 4, 8) || startsWith(d, n, "heix", 4, 8));
 }
 bool isJpegXl(const uint8_t* d, size_t n) {
   return startsWith(d, n, "\xff\x0a", 2) || startsWith(d, n, "\0\0\0\x0cJXL \r\n\x87\n", 12);
@@ -71,7 +73,7 @@ constexpr FormatEntry kFormats[] = {
     {"JPEG", isJpeg, decodeJpeg, nullptr},
     {"PPM", isPpm, decodePpm, nullptr},
     {"PNG", isPng, decodePng, nullptr},
-    {"AVIF", isAvif, nullptr, nullptr},
+    {"AVIF", isAvif, decodeAvif, nullptr},
     {"CUR", isCur, nullptr, nullptr},
     {"ICO", isIco, decodeIco, nullptr},
     {"JPEG 2000", isJpeg2000, nullptr, nullptr},

@@ -4,6 +4,7 @@
 
 // jpeglib.h needs size_t and FILE declared first.
 #include <jpeglib.h>
+#include <avif/avif.h>
 #include <png.h>
 #include <webp/decode.h>
 #include <webp/demux.h>
@@ -37,6 +38,7 @@ LibraryVersions libraryVersions() {
   v.libpng = png_get_libpng_ver(nullptr);
   v.libwebp = unpack(WebPGetDecoderVersion());
   v.libwebpdemux = unpack(WebPGetDemuxVersion());
+  v.libavif = avifVersion();
   return v;
 }
 

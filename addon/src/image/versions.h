@@ -11,6 +11,7 @@ struct LibraryVersions {
   std::string libpng;        // png_get_libpng_ver(): the linked library
   std::string libwebp;       // WebPGetDecoderVersion(): the linked library
   std::string libwebpdemux;  // WebPGetDemuxVersion()
+  std::string libavif;       // avifVersion(): the linked library
 };
 
 // The libjpeg-turbo headers compiled against ("2.1.5"), for messages that depend on it.
