@@ -36,6 +36,7 @@
         "-lwebpdemux",
         "-lwebp",
         "-lavif",
+        "-ltiff",
         "-Wl,-rpath,<(libtorch)/lib"
       ]
     }

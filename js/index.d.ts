@@ -206,6 +206,7 @@ export interface Versions {
   readonly libpng: string;
   readonly libwebp: string;
   readonly libavif: string;
+  readonly libtiff: string;
   /** The N-API version the addon is built for. */
   readonly napi: string;
 }

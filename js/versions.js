@@ -13,11 +13,12 @@ const CHECKED = Object.freeze({
   libpng: ['1.6.39'],
   libwebp: ['1.2.4', '1.6.0'],
   libavif: ['0.11.1'],
+  libtiff: ['4.5.0'],
 });
 
 let cached;
 
-/** { 'chori-torch', libtorch, 'libjpeg-turbo', libpng, libwebp, libavif, napi }; loads the addon. */
+/** { 'chori-torch', libtorch, 'libjpeg-turbo', libpng, libwebp, libavif, libtiff, napi }; loads the addon. */
 function versions() {
   if (!cached) {
     const v = native().versions();
@@ -28,6 +29,7 @@ function versions() {
       libpng: v.libpng,
       libwebp: v.libwebp,
       libavif: v.libavif,
+      libtiff: v.libtiff,
       napi: String(v.napi),
     });
   }

@@ -18,12 +18,13 @@ const LIBRARIES = [
     use: 'WebPGetDecoderVersion(); WebPGetDemuxVersion();',
   },
   { name: 'libavif', headers: ['avif/avif.h'], flags: ['-lavif'], use: 'avifVersion();' },
+  { name: 'libtiff', headers: ['tiffio.h'], flags: ['-ltiff'], use: 'TIFFGetVersion();' },
 ];
 
 const INSTALL_HINT =
-  'Debian/Ubuntu: `sudo apt-get install libjpeg-dev libpng-dev libwebp-dev libavif-dev`; ' +
-  'Fedora/RHEL: `sudo dnf install libjpeg-turbo-devel libpng-devel libwebp-devel libavif-devel`; ' +
-  'macOS: `brew install jpeg-turbo libpng webp libavif`';
+  'Debian/Ubuntu: `sudo apt-get install libjpeg-dev libpng-dev libwebp-dev libavif-dev libtiff-dev`; ' +
+  'Fedora/RHEL: `sudo dnf install libjpeg-turbo-devel libpng-devel libwebp-devel libavif-devel libtiff-devel`; ' +
+  'macOS: `brew install jpeg-turbo libpng webp libavif libtiff`';
 
 function program(libs) {
   const includes = libs.flatMap((l) => l.headers).map((h) => `#include <${h}>`);

@@ -7,13 +7,15 @@
 #   libwebp-dev  libwebp + libwebpdemux: WebP (PIL reads WebP through the same animation API)
 #   libavif-dev  libavif: AVIF
 #   libavif-bin  avifenc: AVIF files of another writer for the tests' corpus
+#   libtiff-dev  libtiff: TIFF
+#   libtiff-tools tiffcp: TIFF files of another writer for the tests' corpus
 #   nlohmann-json3-dev, pkg-config: the C++ front end's build (addon/CMakeLists.txt); the Node
 #                addon needs neither
 # With --fuzz, only what the fuzz target needs on top (scripts/fuzz.sh):
 #   clang, libclang-rt-dev: clang and its libFuzzer, ASan and UBSan runtimes
 set -euo pipefail
 
-packages=(libjpeg-dev libpng-dev libwebp-dev libavif-dev libavif-bin nlohmann-json3-dev pkg-config)
+packages=(libjpeg-dev libpng-dev libwebp-dev libavif-dev libavif-bin libtiff-dev libtiff-tools nlohmann-json3-dev pkg-config)
 if [ "${1:-}" = "--fuzz" ]; then
   packages=(clang libclang-rt-dev)
 fi

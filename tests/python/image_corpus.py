@@ -204,7 +204,7 @@ def valid_images() -> dict[str, bytes]:
     out["bmp-RGBA.bmp"] = _encode(_rgba(coffee), "BMP")
     out["bmp-topdown.bmp"] = top_down_bmp(astronaut)
 
-    # TIFF: PIL opens it; outside the supported set.
+    # TIFF (the other layouts: tiff_images, test_formats.py).
     out["tiff-RGB.tif"] = _encode(chelsea, "TIFF")
 
     # Odd sizes in every supported format, from a photograph (1x1 up to one full side).
@@ -452,18 +452,23 @@ def ico_images() -> dict[str, bytes]:
     return out
 
 
-def _avifenc(im: Image.Image, *args: str) -> bytes:
-    """The file Debian's avifenc (libavif-bin, scripts/setup-system.sh) writes for `im`."""
-    avifenc = shutil.which("avifenc")
-    if avifenc is None:
-        raise RuntimeError("avifenc not found: bash scripts/setup-system.sh (apt: libavif-bin)")
+def _rewritten(tool: str, package: str, data: bytes, suffixes: str, *args: str) -> bytes:
+    """`data` converted by a command-line tool (`tool [args] in out`) that
+    scripts/setup-system.sh installs from Debian's `package`."""
+    exe = shutil.which(tool)
+    if exe is None:
+        raise RuntimeError(f"{tool} not found: bash scripts/setup-system.sh (apt: {package})")
     with tempfile.TemporaryDirectory() as tmp:
-        src, out = Path(tmp) / "in.png", Path(tmp) / "out.avif"
-        im.save(src)
-        subprocess.run(
-            [avifenc, "-s", "10", *args, str(src), str(out)], check=True, capture_output=True
-        )
+        src_suffix, out_suffix = suffixes.split()
+        src, out = Path(tmp) / f"in{src_suffix}", Path(tmp) / f"out{out_suffix}"
+        src.write_bytes(data)
+        subprocess.run([exe, *args, str(src), str(out)], check=True, capture_output=True)
         return out.read_bytes()
+
+
+def _avifenc(im: Image.Image, *args: str) -> bytes:
+    """The file Debian's avifenc writes for `im` (fastest speed)."""
+    return _rewritten("avifenc", "libavif-bin", _encode(im, "PNG"), ".png .avif", "-s", "10", *args)
 
 
 def avif_images() -> dict[str, bytes]:
@@ -495,8 +500,81 @@ def avif_images() -> dict[str, bytes]:
     return out
 
 
+def _tiffcp(data: bytes, *args: str) -> bytes:
+    """`data` rewritten by libtiff's tiffcp."""
+    return _rewritten("tiffcp", "libtiff-tools", data, ".tif .tif", *args)
+
+
+def tiff_images() -> dict[str, bytes]:
+    """TIFF files: PIL's writer (every mode it writes, its compressions, several pages) and
+    tiffcp's (tiles, predictors, strip heights, big-endian, fax compression)."""
+    chelsea = _sized(_photo("chelsea.png"), (83, 61)).convert("RGB")
+    camera = _sized(_photo("camera.png"), (70, 50))
+    astronaut = _sized(_photo("astronaut.png"), (40, 35)).convert("RGB")
+    i16 = Image.fromarray((np.asarray(camera, dtype=np.uint16) * 3).astype(np.uint16))
+    out = {
+        "tiff-RGB.tif": _encode(chelsea, "TIFF"),
+        "tiff-RGB-lzw.tif": _encode(chelsea, "TIFF", compression="tiff_lzw"),
+        "tiff-RGB-deflate.tif": _encode(chelsea, "TIFF", compression="tiff_adobe_deflate"),
+        "tiff-RGB-packbits.tif": _encode(chelsea, "TIFF", compression="packbits"),
+        "tiff-RGBA.tif": _encode(_rgba(chelsea), "TIFF"),
+        "tiff-RGBA-lzw.tif": _encode(_rgba(chelsea), "TIFF", compression="tiff_lzw"),
+        "tiff-L.tif": _encode(camera, "TIFF"),
+        "tiff-LA.tif": _encode(camera.convert("LA"), "TIFF"),
+        "tiff-1.tif": _encode(camera.convert("1"), "TIFF"),
+        "tiff-1-group4.tif": _encode(camera.convert("1"), "TIFF", compression="group4"),
+        "tiff-P.tif": _encode(chelsea.quantize(256), "TIFF"),
+        "tiff-P-lzw.tif": _encode(chelsea.quantize(16), "TIFF", compression="tiff_lzw"),
+        "tiff-CMYK.tif": _encode(chelsea.convert("CMYK"), "TIFF"),
+        "tiff-I16.tif": _encode(i16, "TIFF"),
+        "tiff-pages.tif": _encode(
+            astronaut, "TIFF", save_all=True, append_images=[chelsea, camera.convert("RGB")]
+        ),
+        "tiff-1x1.tif": _encode(_sized(chelsea, (1, 1)), "TIFF"),
+        "tiff-7x13-lzw.tif": _encode(_sized(chelsea, (7, 13)), "TIFF", compression="tiff_lzw"),
+    }
+    rgb = out["tiff-RGB.tif"]
+    out["tiff-cp-tiles.tif"] = _tiffcp(rgb, "-t", "-w", "32", "-l", "16")
+    out["tiff-cp-tiles-lzw2.tif"] = _tiffcp(rgb, "-t", "-w", "16", "-l", "32", "-c", "lzw:2")
+    out["tiff-cp-zip2.tif"] = _tiffcp(rgb, "-c", "zip:2", "-r", "7")
+    out["tiff-cp-packbits.tif"] = _tiffcp(rgb, "-c", "packbits", "-r", "1")
+    out["tiff-cp-bigendian.tif"] = _tiffcp(rgb, "-B", "-c", "lzw")
+    out["tiff-cp-I16-bigendian.tif"] = _tiffcp(out["tiff-I16.tif"], "-B", "-c", "zip:2")
+    out["tiff-cp-L-tiles.tif"] = _tiffcp(out["tiff-L.tif"], "-t", "-w", "16", "-l", "16")
+    out["tiff-cp-P-tiles.tif"] = _tiffcp(
+        out["tiff-P.tif"], "-t", "-w", "48", "-l", "48", "-c", "zip"
+    )
+    out["tiff-cp-1-g3.tif"] = _tiffcp(out["tiff-1.tif"], "-c", "g3")
+    out["tiff-cp-1-g4-tiles.tif"] = _tiffcp(
+        out["tiff-1.tif"], "-c", "g4", "-t", "-w", "32", "-l", "32"
+    )
+    out["tiff-cp-CMYK-lzw.tif"] = _tiffcp(out["tiff-CMYK.tif"], "-c", "lzw:2")
+    out["tiff-cp-RGBA-tiles.tif"] = _tiffcp(
+        out["tiff-RGBA.tif"], "-t", "-w", "16", "-l", "16", "-c", "zip"
+    )
+    # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT).
+    out["tiff-refused-jpeg.tif"] = _encode(chelsea, "TIFF", compression="jpeg")
+    out["tiff-refused-YCbCr.tif"] = _encode(chelsea.convert("YCbCr"), "TIFF")
+    out["tiff-refused-F.tif"] = _encode(Image.fromarray(np.asarray(camera, np.float32)), "TIFF")
+    out["tiff-refused-planar.tif"] = _tiffcp(rgb, "-p", "separate")
+    return out
+
+
+def _with_tiff_size(data: bytes, width: int, height: int) -> bytes:
+    """A little-endian TIFF with ImageWidth and ImageLength set in its first directory."""
+    out = bytearray(data)
+    ifd = struct.unpack_from("<I", out, 4)[0]
+    for i in range(struct.unpack_from("<H", out, ifd)[0]):
+        entry = ifd + 2 + 12 * i
+        tag = struct.unpack_from("<H", out, entry)[0]
+        if tag in (256, 257):
+            value = width if tag == 256 else height
+            struct.pack_into("<HHII", out, entry, tag, 4, 1, value)  # as a LONG
+    return bytes(out)
+
+
 def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str, bytes]]:
-    """Broken PPM, ICO and AVIF files: truncations, corrupt headers and data, huge sizes."""
+    """Broken PPM, ICO, AVIF and TIFF files: truncations, corrupt headers and data, huge sizes."""
     out: dict[str, tuple[str, str, bytes]] = {}
     for base in (
         "ppm-P6.ppm",
@@ -508,6 +586,9 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
         "ico-bmp-rgba.ico",
         "avif-q50-420.avif",
         "avif-enc-8bit.avif",
+        "tiff-RGB.tif",
+        "tiff-RGB-lzw.tif",
+        "tiff-P-lzw.tif",
     ):
         data = valid[base]
         fmt = base.split("-")[0]
@@ -542,6 +623,12 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
         at = len(flipped) // 2 + 97 * k
         flipped[at : at + 8] = bytes(b ^ 0xFF for b in flipped[at : at + 8])
         out[f"flip-avif-{k}"] = ("flipped", "avif", bytes(flipped))
+    out["huge-tiff"] = ("huge", "tiff", _with_tiff_size(valid["tiff-RGB.tif"], 20_000, 20_000))
+    for k in range(3):
+        flipped = bytearray(valid["tiff-RGB-lzw.tif"])
+        at = len(flipped) // 2 + 101 * k
+        flipped[at : at + 16] = bytes(16)
+        out[f"flip-tiff-lzw-{k}"] = ("flipped", "tiff", bytes(flipped))
     ico = valid["ico-dib8.ico"]
     out["bad-ico-empty-dir"] = ("flipped", "ico", ico[:4] + b"\0\0" + ico[6:])
     bad = bytearray(ico)
@@ -554,9 +641,9 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
 
 
 def write_other_formats(folder: Path) -> list[Sample]:
-    """The PPM, ICO and AVIF corpus (valid and malformed) in `folder`."""
+    """The PPM, ICO, AVIF and TIFF corpus (valid and malformed) in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    valid = {**ppm_images(), **ico_images(), **avif_images()}
+    valid = {**ppm_images(), **ico_images(), **avif_images(), **tiff_images()}
     samples = []
     for name, data in valid.items():
         (folder / name).write_bytes(data)

@@ -1,4 +1,4 @@
-"""PPM/PGM/PBM, ICO and AVIF (``image_corpus.write_other_formats``) through Node, bit for bit.
+"""PPM/PGM/PBM, ICO, AVIF and TIFF (``image_corpus.write_other_formats``) through Node, bit for bit.
 
 Every file PIL opens must give Node's tensor equal to torchvision's on PIL's image; every file
 PIL rejects must be rejected by Node with the code for that kind of damage. The formats PIL
@@ -18,13 +18,18 @@ from conftest import DEMO_MODEL, run_node
 from image_corpus import Sample, write_other_formats
 from test_corpus import pil_rgb, tensor_mismatch
 
-# PIL opens them; we refuse by name: Netpbm's float form (PIL mode "F"), and 10/12-bit AVIF
-# (Debian's libavif 0.11.1 converts those to 8-bit RGB differently from Pillow's 1.4.2).
+# PIL opens them; we refuse by name: Netpbm's float form (PIL mode "F"), 10/12-bit AVIF
+# (Debian's libavif 0.11.1 converts those to 8-bit RGB differently from Pillow's 1.4.2), and
+# the TIFF layouts not reproduced yet (JPEG-compressed, YCbCr, float, separate planes).
 REFUSED = {
     "ppm-Pf.pfm",
     "avif-enc-10bit.avif",
     "avif-enc-12bit-444.avif",
     "avif-enc-rgba-10bit.avif",
+    "tiff-refused-jpeg.tif",
+    "tiff-refused-YCbCr.tif",
+    "tiff-refused-F.tif",
+    "tiff-refused-planar.tif",
 }
 
 EXPECTED_CODES = {
@@ -63,7 +68,7 @@ def test_every_file_pil_opens_is_bit_identical(
         identical[s.format] += 1
     print(f"\nformats: opened by PIL {dict(tried)}, bit-identical {dict(identical)}")
     assert wrong == []
-    assert tried["ppm"] >= 15 and tried["ico"] >= 10 and tried["avif"] >= 14
+    assert tried["ppm"] >= 15 and tried["ico"] >= 10 and tried["avif"] >= 14 and tried["tiff"] >= 25
 
 
 def test_every_file_pil_rejects_is_refused_with_its_code(
@@ -87,17 +92,22 @@ def test_every_file_pil_rejects_is_refused_with_its_code(
             wrong.append(f"{s.path.name}: expected {EXPECTED_CODES[s.category]}, got {r['error']}")
     print(f"\nformats: rejected by PIL and Node {dict(refused)}")
     assert wrong == []
-    assert refused["ppm"] >= 15 and refused["ico"] >= 8 and refused["avif"] >= 5
+    assert (
+        refused["ppm"] >= 15
+        and refused["ico"] >= 8
+        and refused["avif"] >= 5
+        and refused["tiff"] >= 8
+    )
 
 
 def test_refusals_name_the_format_and_the_supported_list(tmp_path: Path) -> None:
-    tiff = tmp_path / "x.tif"
-    tiff.write_bytes(b"II*\0" + bytes(60))
+    psd = tmp_path / "x.psd"
+    psd.write_bytes(b"8BPS" + bytes(60))
     qoi = tmp_path / "x.qoi"
     qoi.write_bytes(b"qoif" + bytes(60))
-    r = run_node(DEMO_MODEL, [tiff, qoi])
-    for path, name in [(tiff, "TIFF"), (qoi, "QOI")]:
+    r = run_node(DEMO_MODEL, [psd, qoi])
+    for path, name in [(psd, "PSD"), (qoi, "QOI")]:
         err = r[str(path)]["error"]
         assert err["code"] == "CHORI_UNSUPPORTED_FORMAT"
         assert err["message"].startswith(f"{name} images are not supported")
-        assert "(supported: BMP, GIF, JPEG, PPM, PNG, AVIF, ICO, WebP)" in err["message"]
+        assert "(supported: BMP, GIF, JPEG, PPM, PNG, AVIF, ICO, TIFF, WebP)" in err["message"]

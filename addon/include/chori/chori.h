@@ -84,7 +84,7 @@ class Model {
 };
 
 struct Versions {
-  std::string chori, libtorch, libjpegTurbo, libpng, libwebp, libavif;
+  std::string chori, libtorch, libjpegTurbo, libpng, libwebp, libavif, libtiff;
 };
 Versions versions();
 

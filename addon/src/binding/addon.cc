@@ -77,7 +77,7 @@ Napi::Value Simd(const Napi::CallbackInfo& info) {
 }
 
 // [sync] versions() → { libtorch, libtorchDir, cpuCapability, mkldnn, openmp, intraOpThreads,
-// interOpThreads, napi, libjpegTurbo, jpegAbi, libpng, libwebp, libwebpdemux, libavif }: what the addon
+// interOpThreads, napi, libjpegTurbo, jpegAbi, libpng, libwebp, libwebpdemux, libavif, libtiff }: what the addon
 // was built against and runs with (js/versions.js, `chori-torch doctor`).
 Napi::Value Versions(const Napi::CallbackInfo& info) {
   return atBoundary(info.Env(), [&]() -> Napi::Value {
@@ -99,6 +99,7 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
     out.Set("libwebp", images.libwebp);
     out.Set("libwebpdemux", images.libwebpdemux);
     out.Set("libavif", images.libavif);
+    out.Set("libtiff", images.libtiff);
     return out;
   });
 }

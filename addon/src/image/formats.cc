@@ -11,6 +11,7 @@
 #include "image/jpeg.h"
 #include "image/png.h"
 #include "image/ppm.h"
+#include "image/tiff.h"
 #include "image/webp.h"
 
 namespace chori::image {
@@ -79,7 +80,7 @@ constexpr FormatEntry kFormats[] = {
     {"JPEG 2000", isJpeg2000, nullptr, nullptr},
     {"PSD", isPsd, nullptr, nullptr},
     {"QOI", isQoi, nullptr, nullptr},
-    {"TIFF", isTiff, nullptr, nullptr},
+    {"TIFF", isTiff, decodeTiff, nullptr},
     {"WebP", isWebp, decodeWebp, nullptr},
     {"HEIF", isHeif, nullptr, kPilToo},
     {"JPEG XL", isJpegXl, nullptr, kPilToo},

@@ -6,6 +6,7 @@
 #include <jpeglib.h>
 #include <avif/avif.h>
 #include <png.h>
+#include <tiffio.h>
 #include <webp/decode.h>
 #include <webp/demux.h>
 
@@ -16,6 +17,15 @@ namespace {
 // libwebp packs its version as 0xMMmmrr.
 std::string unpack(int v) {
   return std::to_string((v >> 16) & 0xff) + "." + std::to_string((v >> 8) & 0xff) + "." + std::to_string(v & 0xff);
+}
+
+// TIFFGetVersion() is "LIBTIFF, Version 4.5.0\nCopyright ...": the number after "Version ".
+std::string tiffVersion() {
+  const std::string text = TIFFGetVersion();
+  const size_t at = text.find("Version ");
+  if (at == std::string::npos) return text.substr(0, text.find('\n'));
+  const size_t start = at + 8;
+  return text.substr(start, text.find_first_of(" \n", start) - start);
 }
 
 }  // namespace
@@ -39,6 +49,7 @@ LibraryVersions libraryVersions() {
   v.libwebp = unpack(WebPGetDecoderVersion());
   v.libwebpdemux = unpack(WebPGetDemuxVersion());
   v.libavif = avifVersion();
+  v.libtiff = tiffVersion();
   return v;
 }
 

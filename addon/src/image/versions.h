@@ -12,6 +12,7 @@ struct LibraryVersions {
   std::string libwebp;       // WebPGetDecoderVersion(): the linked library
   std::string libwebpdemux;  // WebPGetDemuxVersion()
   std::string libavif;       // avifVersion(): the linked library
+  std::string libtiff;       // from TIFFGetVersion(): the linked library
 };
 
 // The libjpeg-turbo headers compiled against ("2.1.5"), for messages that depend on it.
