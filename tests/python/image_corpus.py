@@ -560,6 +560,113 @@ def tiff_images() -> dict[str, bytes]:
     return out
 
 
+def tiff_file(
+    width: int,
+    height: int,
+    photometric: int,
+    bits: int,
+    samples: int,
+    pixels: bytes,
+    *,
+    extra: tuple[int, ...] = (),
+    colormap: list[int] | None = None,
+    big_endian: bool = False,
+) -> bytes:
+    """An uncompressed one-strip TIFF, for the layouts PIL's writer does not produce."""
+    e = ">" if big_endian else "<"
+    entries: list[tuple[int, int, list[int]]] = [  # (tag, type, values): 3 SHORT, 4 LONG
+        (256, 4, [width]),
+        (257, 4, [height]),
+        (258, 3, [bits] * samples),
+        (259, 3, [1]),
+        (262, 3, [photometric]),
+        (273, 4, [0]),  # StripOffsets, patched below
+        (277, 3, [samples]),
+        (278, 4, [height]),
+        (279, 4, [len(pixels)]),
+    ]
+    if colormap is not None:
+        entries.append((320, 3, colormap))
+    if extra:
+        entries.append((338, 3, list(extra)))
+    entries.sort()
+    ifd_size = 2 + 12 * len(entries) + 4
+    blobs, blob_at = b"", 8 + ifd_size
+    ifd = struct.pack(e + "H", len(entries))
+    data_at = blob_at + sum(
+        len(v) * (2 if t == 3 else 4) for _, t, v in entries if len(v) * (2 if t == 3 else 4) > 4
+    )
+    for tag, kind, values in entries:
+        if tag == 273:
+            values = [data_at]
+        fmt = "H" if kind == 3 else "I"
+        raw = struct.pack(e + fmt * len(values), *values)
+        if len(raw) <= 4:
+            ifd += struct.pack(e + "HHI", tag, kind, len(values)) + raw.ljust(4, b"\0")
+        else:
+            ifd += struct.pack(e + "HHII", tag, kind, len(values), blob_at + len(blobs))
+            blobs += raw
+    header = (b"MM\0*" if big_endian else b"II*\0") + struct.pack(e + "I", 8)
+    return header + ifd + b"\0\0\0\0" + blobs + pixels
+
+
+def _pack_bits(values: np.ndarray, bits: int) -> bytes:
+    """Rows of `bits`-bit samples, most significant first, each row padded to a byte."""
+    rows = []
+    for row in values:
+        acc = 0
+        for v in row:
+            acc = (acc << bits) | int(v)
+        nbits = len(row) * bits
+        rows.append((acc << (-nbits % 8)).to_bytes((nbits + 7) // 8, "big"))
+    return b"".join(rows)
+
+
+def tiff_layouts() -> dict[str, bytes]:
+    """Hand-built TIFFs: 2/4-bit and MinIsWhite grey, 16-bit RGB and CMYK in both byte orders,
+    1/2/4-bit palettes, extra samples."""
+    rgb = np.asarray(_sized(_photo("chelsea.png"), (29, 17)).convert("RGB"))
+    grey = np.asarray(_sized(_photo("camera.png"), (29, 17)))
+    h, w = grey.shape
+    out = {}
+    for bits in (2, 4):
+        out[f"tiff-hand-L{bits}.tif"] = tiff_file(
+            w, h, 1, bits, 1, _pack_bits(grey >> (8 - bits), bits)
+        )
+        out[f"tiff-hand-L{bits}-white.tif"] = tiff_file(
+            w, h, 0, bits, 1, _pack_bits(grey >> (8 - bits), bits)
+        )
+    out["tiff-hand-L-white.tif"] = tiff_file(w, h, 0, 8, 1, grey.tobytes())
+    out["tiff-hand-1-black.tif"] = tiff_file(w, h, 1, 1, 1, _pack_bits(grey >> 7, 1))
+    out["tiff-hand-I16-white.tif"] = tiff_file(w, h, 0, 16, 1, (grey.astype("<u2") * 2).tobytes())
+    rgb16 = rgb.astype(np.uint16) * 257 + np.arange(w, dtype=np.uint16)[None, :, None]
+    out["tiff-hand-RGB16.tif"] = tiff_file(w, h, 2, 16, 3, rgb16.astype("<u2").tobytes())
+    out["tiff-hand-RGB16-be.tif"] = tiff_file(
+        w, h, 2, 16, 3, rgb16.astype(">u2").tobytes(), big_endian=True
+    )
+    rgba16 = np.concatenate([rgb16, rgb16[..., :1]], axis=-1)
+    out["tiff-hand-RGBA16.tif"] = tiff_file(
+        w, h, 2, 16, 4, rgba16.astype("<u2").tobytes(), extra=(2,)
+    )
+    cmyk16 = np.concatenate([rgb16, rgb16[..., :1] // 3], axis=-1)
+    out["tiff-hand-CMYK16.tif"] = tiff_file(w, h, 5, 16, 4, cmyk16.astype("<u2").tobytes())
+    rgbx = np.concatenate([rgb, rgb[..., :2]], axis=-1)
+    out["tiff-hand-RGBXX.tif"] = tiff_file(w, h, 2, 8, 5, rgbx.tobytes(), extra=(0, 0))
+    out["tiff-hand-RGBX.tif"] = tiff_file(w, h, 2, 8, 4, rgbx[..., :4].tobytes(), extra=(0,))
+    out["tiff-hand-LX.tif"] = tiff_file(
+        w, h, 1, 8, 2, np.stack([grey, grey], -1).tobytes(), extra=(0,)
+    )
+    cmykx = np.concatenate([rgb, rgb[..., :2]], axis=-1)
+    out["tiff-hand-CMYKX.tif"] = tiff_file(w, h, 5, 8, 5, cmykx.tobytes(), extra=(0,))
+    for bits in (1, 2, 4):
+        n = 1 << bits
+        colormap = [(i * 40503 + c * 9001) % 65536 for c in range(3) for i in range(n)]
+        out[f"tiff-hand-P{bits}.tif"] = tiff_file(
+            w, h, 3, bits, 1, _pack_bits(grey % n, bits), colormap=colormap
+        )
+    return out
+
+
 def _with_tiff_size(data: bytes, width: int, height: int) -> bytes:
     """A little-endian TIFF with ImageWidth and ImageLength set in its first directory."""
     out = bytearray(data)
@@ -643,7 +750,7 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
 def write_other_formats(folder: Path) -> list[Sample]:
     """The PPM, ICO, AVIF and TIFF corpus (valid and malformed) in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    valid = {**ppm_images(), **ico_images(), **avif_images(), **tiff_images()}
+    valid = {**ppm_images(), **ico_images(), **avif_images(), **tiff_images(), **tiff_layouts()}
     samples = []
     for name, data in valid.items():
         (folder / name).write_bytes(data)
