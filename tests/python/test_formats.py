@@ -8,13 +8,18 @@ opens that we refuse by design (``REFUSED``) must be refused with CHORI_UNSUPPOR
 from __future__ import annotations
 
 import collections
+import json
+import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
+import torch
+from PIL import Image
 
-from chori_torch.metadata import load_artifact
+from chori_torch.metadata import EXTRA_FILE, load_artifact
 from chori_torch.preprocessing import build_transform
-from conftest import DEMO_MODEL, run_node
+from conftest import DEMO_MODEL, ROOT, run_node
 from image_corpus import Sample, write_other_formats
 from test_corpus import pil_rgb, tensor_mismatch
 
@@ -111,3 +116,61 @@ def test_refusals_name_the_format_and_the_supported_list(tmp_path: Path) -> None
         assert err["code"] == "CHORI_UNSUPPORTED_FORMAT"
         assert err["message"].startswith(f"{name} images are not supported")
         assert "(supported: BMP, GIF, JPEG, PPM, PNG, AVIF, ICO, TIFF, WebP)" in err["message"]
+
+
+@pytest.fixture(scope="module")
+def fastai_pad_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo model with a fastai Resize(56, method="pad") spec in its chori.json."""
+    files = {EXTRA_FILE: ""}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notice
+        module = torch.jit.load(str(DEMO_MODEL), _extra_files=files)
+        document = json.loads(files[EXTRA_FILE])
+        document["schema_version"] = 2
+        document["input"].update(
+            resize=None,
+            crop=None,
+            fastai_resize={"size": [56, 56], "method": "pad", "pad_mode": "reflection"},
+        )
+        path = tmp_path_factory.mktemp("fastai-pad") / "model.pt"
+        torch.jit.save(module, str(path), _extra_files={EXTRA_FILE: json.dumps(document)})
+    return path
+
+
+def test_fastai_padding_has_a_pixel_budget(fastai_pad_model: Path, tmp_path: Path) -> None:
+    """fastai's pad stages a square from a long thin image before resizing it: a 207-byte
+    13621 x 1 GIF would become 13621 x 13621. That staged image is held to maxPixels."""
+    thin = tmp_path / "thin.gif"
+    Image.new("P", (13621, 1)).save(thin)
+    ok = tmp_path / "ok.gif"
+    Image.new("P", (300, 1)).save(ok)
+    script = """
+const chori = require('./js');
+(async () => {
+  const out = {};
+  for (const maxPixels of [undefined, 90000]) {
+    const m = await chori.load(process.argv[1], { threads: 1, maxPixels });
+    for (const f of process.argv.slice(2)) {
+      try { await m.preprocess(require('fs').readFileSync(f)); out[`${maxPixels}:${f}`] = 'ok'; }
+      catch (e) { out[`${maxPixels}:${f}`] = `${e.code}: ${e.message}`; }
+    }
+    await m.dispose();
+  }
+  console.log(JSON.stringify(out));
+})();
+"""
+    r = subprocess.run(
+        ["node", "-e", script, str(fastai_pad_model), str(thin), str(ok)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    got = json.loads(r.stdout)
+    assert thin.stat().st_size < 300
+    assert got[f"undefined:{thin}"].startswith("CHORI_IMAGE_TOO_LARGE: fastai's Resize would pad")
+    assert "13621x13621 (185531641 pixels)" in got[f"undefined:{thin}"]
+    assert got[f"undefined:{ok}"] == "ok"
+    # 300 x 300 = 90000 pixels: a staged image exactly at the limit passes.
+    assert got[f"90000:{ok}"] == "ok"
+    assert got[f"90000:{thin}"].startswith("CHORI_IMAGE_TOO_LARGE")
