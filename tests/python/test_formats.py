@@ -174,3 +174,27 @@ const chori = require('./js');
     # 300 x 300 = 90000 pixels: a staged image exactly at the limit passes.
     assert got[f"90000:{ok}"] == "ok"
     assert got[f"90000:{thin}"].startswith("CHORI_IMAGE_TOO_LARGE")
+
+
+def test_fastai_spec_sees_pils_pixels(
+    samples: list[Sample], fastai_pad_model: Path, tmp_path: Path
+) -> None:
+    """Under a fastai spec too, every new-format file PIL opens gives the tensor of PIL's own
+    pixels (written losslessly as PNG, whose fastai parity test_fastai.py holds)."""
+    pairs = []
+    for s in samples:
+        im = pil_rgb(s.path)
+        if s.category != "valid" or im is None or s.path.name in REFUSED:
+            continue
+        png = tmp_path / f"{s.path.name}.png"
+        im.save(png)
+        pairs.append((s.path, png))
+    r = run_node(fastai_pad_model, [p for pair in pairs for p in pair], tensors=True)
+    wrong = [
+        f.name
+        for f, png in pairs
+        if "error" in r[str(f)] or r[str(f)]["tensor"] != r[str(png)]["tensor"]
+    ]
+    print(f"\nformats under a fastai pad spec: {len(pairs) - len(wrong)}/{len(pairs)} identical")
+    assert len(pairs) >= 85
+    assert wrong == []
