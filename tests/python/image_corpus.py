@@ -507,7 +507,7 @@ def _tiffcp(data: bytes, *args: str) -> bytes:
 
 def tiff_images() -> dict[str, bytes]:
     """TIFF files: PIL's writer (every mode it writes, its compressions, several pages) and
-    tiffcp's (tiles, predictors, strip heights, big-endian, fax compression)."""
+    tiffcp's (tiles, predictors, strip heights, big-endian, fax and JPEG compression)."""
     chelsea = _sized(_photo("chelsea.png"), (83, 61)).convert("RGB")
     camera = _sized(_photo("camera.png"), (70, 50))
     astronaut = _sized(_photo("astronaut.png"), (40, 35)).convert("RGB")
@@ -552,8 +552,14 @@ def tiff_images() -> dict[str, bytes]:
     out["tiff-cp-RGBA-tiles.tif"] = _tiffcp(
         out["tiff-RGBA.tif"], "-t", "-w", "16", "-l", "16", "-c", "zip"
     )
+    # JPEG inside: PIL's writer (RGB photometric), tiffcp's (YCbCr, libjpeg converting; RGB).
+    out["tiff-jpeg.tif"] = _encode(chelsea, "TIFF", compression="jpeg")
+    out["tiff-jpeg-q95.tif"] = _encode(astronaut, "TIFF", compression="jpeg", quality=95)
+    out["tiff-cp-jpeg-ycbcr.tif"] = _tiffcp(rgb, "-c", "jpeg", "-r", "16")
+    out["tiff-cp-jpeg-rgb.tif"] = _tiffcp(rgb, "-c", "jpeg:r")
+    out["tiff-cp-jpeg-tiles.tif"] = _tiffcp(rgb, "-c", "jpeg", "-t", "-w", "32", "-l", "32")
+    out["tiff-cp-jpeg-L.tif"] = _tiffcp(out["tiff-L.tif"], "-c", "jpeg")
     # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT).
-    out["tiff-refused-jpeg.tif"] = _encode(chelsea, "TIFF", compression="jpeg")
     out["tiff-refused-YCbCr.tif"] = _encode(chelsea.convert("YCbCr"), "TIFF")
     out["tiff-refused-F.tif"] = _encode(Image.fromarray(np.asarray(camera, np.float32)), "TIFF")
     out["tiff-refused-planar.tif"] = _tiffcp(rgb, "-p", "separate")
@@ -696,6 +702,7 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
         "tiff-RGB.tif",
         "tiff-RGB-lzw.tif",
         "tiff-P-lzw.tif",
+        "tiff-cp-jpeg-ycbcr.tif",
     ):
         data = valid[base]
         fmt = base.split("-")[0]

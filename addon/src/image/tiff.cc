@@ -283,9 +283,10 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
   switch (compression) {
     case COMPRESSION_NONE: case COMPRESSION_LZW: case COMPRESSION_ADOBE_DEFLATE: case COMPRESSION_DEFLATE:
     case COMPRESSION_PACKBITS: case COMPRESSION_CCITTRLE: case COMPRESSION_CCITTFAX3: case COMPRESSION_CCITTFAX4:
+    case COMPRESSION_JPEG:
       break;
-    case COMPRESSION_JPEG: case COMPRESSION_OJPEG:
-      unsupported("JPEG compression");
+    case COMPRESSION_OJPEG:
+      unsupported("old-style JPEG compression");
     default:
       unsupported("compression " + std::to_string(compression));
   }
@@ -293,7 +294,14 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
   if (fillOrder != FILLORDER_MSB2LSB) unsupported("fill order 2 (bits stored least significant first)");
   if (planar != PLANARCONFIG_CONTIG && samples > 1) unsupported("planar (separate) sample layout");
   Format format;
-  if (!pilLayout(photometric, bits, samples, extra, extraCount, &format)) {
+  if (photometric == PHOTOMETRIC_YCBCR) {
+    // Pillow's TiffDecode.c: a contiguous JPEG-compressed YCbCr image is decoded with
+    // JPEGCOLORMODE_RGB (libjpeg converts to RGB); any other YCbCr goes through
+    // TIFFReadRGBA*, which we do not reproduce.
+    if (compression != COMPRESSION_JPEG || bits != 8 || samples != 3) unsupported("YCbCr image without JPEG compression");
+    TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+    format = {Layout::Rgb, 8, 3, false};
+  } else if (!pilLayout(photometric, bits, samples, extra, extraCount, &format)) {
     unsupported("image of photometric " + std::to_string(photometric) + ", " + std::to_string(samples) + " x " +
                 std::to_string(bits) + "-bit samples" + (extra >= 0 ? ", extra sample " + std::to_string(extra) : ""));
   }
