@@ -562,7 +562,14 @@ def tiff_images() -> dict[str, bytes]:
     # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT).
     out["tiff-refused-YCbCr.tif"] = _encode(chelsea.convert("YCbCr"), "TIFF")
     out["tiff-refused-F.tif"] = _encode(Image.fromarray(np.asarray(camera, np.float32)), "TIFF")
-    out["tiff-refused-planar.tif"] = _tiffcp(rgb, "-p", "separate")
+    out["tiff-refused-planar-tiles.tif"] = _tiffcp(
+        rgb, "-p", "separate", "-t", "-w", "16", "-l", "16"
+    )
+    # Separate planes, as scientific and GIS tools write them.
+    out["tiff-cp-planar.tif"] = _tiffcp(rgb, "-p", "separate")
+    out["tiff-cp-planar-lzw.tif"] = _tiffcp(rgb, "-p", "separate", "-c", "lzw:2", "-r", "9")
+    out["tiff-cp-planar-RGBA.tif"] = _tiffcp(out["tiff-RGBA.tif"], "-p", "separate", "-c", "zip")
+    out["tiff-cp-planar-CMYK.tif"] = _tiffcp(out["tiff-CMYK.tif"], "-p", "separate")
     return out
 
 
@@ -577,19 +584,24 @@ def tiff_file(
     extra: tuple[int, ...] = (),
     colormap: list[int] | None = None,
     big_endian: bool = False,
+    planar: bool = False,
 ) -> bytes:
-    """An uncompressed one-strip TIFF, for the layouts PIL's writer does not produce."""
+    """An uncompressed TIFF, one strip (one per sample when `planar`: `pixels` then holds the
+    planes one after the other), for the layouts PIL's writer does not produce."""
     e = ">" if big_endian else "<"
+    strips = samples if planar else 1
+    strip_bytes = len(pixels) // strips
     entries: list[tuple[int, int, list[int]]] = [  # (tag, type, values): 3 SHORT, 4 LONG
         (256, 4, [width]),
         (257, 4, [height]),
         (258, 3, [bits] * samples),
         (259, 3, [1]),
         (262, 3, [photometric]),
-        (273, 4, [0]),  # StripOffsets, patched below
+        (273, 4, [0] * strips),  # StripOffsets, patched below
         (277, 3, [samples]),
         (278, 4, [height]),
-        (279, 4, [len(pixels)]),
+        (279, 4, [strip_bytes] * strips),
+        (284, 3, [2 if planar else 1]),
     ]
     if colormap is not None:
         entries.append((320, 3, colormap))
@@ -604,7 +616,7 @@ def tiff_file(
     )
     for tag, kind, values in entries:
         if tag == 273:
-            values = [data_at]
+            values = [data_at + k * strip_bytes for k in range(strips)]
         fmt = "H" if kind == 3 else "I"
         raw = struct.pack(e + fmt * len(values), *values)
         if len(raw) <= 4:
@@ -647,6 +659,19 @@ def tiff_layouts() -> dict[str, bytes]:
     out["tiff-hand-I16-white.tif"] = tiff_file(w, h, 0, 16, 1, (grey.astype("<u2") * 2).tobytes())
     rgb16 = rgb.astype(np.uint16) * 257 + np.arange(w, dtype=np.uint16)[None, :, None]
     out["tiff-hand-RGB16.tif"] = tiff_file(w, h, 2, 16, 3, rgb16.astype("<u2").tobytes())
+    out["tiff-hand-RGB16-planar.tif"] = tiff_file(
+        w, h, 2, 16, 3, np.moveaxis(rgb16, -1, 0).astype("<u2").tobytes(), planar=True
+    )
+    out["tiff-hand-RGB16-planar-be.tif"] = tiff_file(
+        w,
+        h,
+        2,
+        16,
+        3,
+        np.moveaxis(rgb16, -1, 0).astype(">u2").tobytes(),
+        planar=True,
+        big_endian=True,
+    )
     out["tiff-hand-RGB16-be.tif"] = tiff_file(
         w, h, 2, 16, 3, rgb16.astype(">u2").tobytes(), big_endian=True
     )

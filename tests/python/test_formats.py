@@ -25,7 +25,8 @@ from test_corpus import pil_rgb, tensor_mismatch
 
 # PIL opens them; we refuse by name: Netpbm's float form (PIL mode "F"), 10/12-bit AVIF
 # (Debian's libavif 0.11.1 converts those to 8-bit RGB differently from Pillow's 1.4.2), and
-# the TIFF layouts not reproduced yet (uncompressed YCbCr, float, separate planes).
+# the TIFF layouts not reproduced yet (uncompressed YCbCr, float, tiled or 16-bit separate
+# planes: PIL reads uncompressed 16-bit planes as 8-bit bands).
 REFUSED = {
     "ppm-Pf.pfm",
     "avif-enc-10bit.avif",
@@ -33,7 +34,9 @@ REFUSED = {
     "avif-enc-rgba-10bit.avif",
     "tiff-refused-YCbCr.tif",
     "tiff-refused-F.tif",
-    "tiff-refused-planar.tif",
+    "tiff-refused-planar-tiles.tif",
+    "tiff-hand-RGB16-planar.tif",
+    "tiff-hand-RGB16-planar-be.tif",
 }
 
 EXPECTED_CODES = {

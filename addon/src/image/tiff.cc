@@ -292,7 +292,10 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
   }
   if (sampleFormat != SAMPLEFORMAT_UINT) unsupported("sample format " + std::to_string(sampleFormat) + " (signed or float)");
   if (fillOrder != FILLORDER_MSB2LSB) unsupported("fill order 2 (bits stored least significant first)");
-  if (planar != PLANARCONFIG_CONTIG && samples > 1) unsupported("planar (separate) sample layout");
+  const bool separate = planar == PLANARCONFIG_SEPARATE && samples > 1;
+  // PIL reads uncompressed 16-bit planes as 8-bit bands ('R', 'G', 'B' raw modes): a quirk we
+  // do not reproduce; tiled planes are not reproduced yet.
+  if (separate && (TIFFIsTiled(t) || bits != 8)) unsupported("tiled or 16-bit planar (separate) sample layout");
   Format format;
   if (photometric == PHOTOMETRIC_YCBCR) {
     // Pillow's TiffDecode.c: a contiguous JPEG-compressed YCbCr image is decoded with
@@ -347,14 +350,30 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
     uint32_t rowsPerStrip = height;
     TIFFGetFieldDefaulted(t, TIFFTAG_ROWSPERSTRIP, &rowsPerStrip);
     rowsPerStrip = std::min(std::max<uint32_t>(rowsPerStrip, 1), height);
-    const uint32_t strips = TIFFNumberOfStrips(t);
-    if (strips < (height + rowsPerStrip - 1) / rowsPerStrip) corrupt(src, "fewer strips than rows need");
-    checkChunksPresent(t, src, (height + rowsPerStrip - 1) / rowsPerStrip);
+    const uint32_t perPlane = (height + rowsPerStrip - 1) / rowsPerStrip;
+    const uint32_t planes = separate ? samples : 1;
+    if (TIFFNumberOfStrips(t) < perPlane * planes) corrupt(src, "fewer strips than rows need");
+    checkChunksPresent(t, src, perPlane * planes);
     std::vector<uint8_t> strip(static_cast<size_t>(rowBytes * rowsPerStrip));
+    // Separate planes (PlanarConfiguration 2): each sample's strip, interleaved as one
+    // contiguous strip before unpacking (PIL reads each plane into its band).
+    const size_t sampleBytes = bits / 8;
+    std::vector<uint8_t> plane(separate ? static_cast<size_t>(width) * sampleBytes * rowsPerStrip : 0);
     for (uint32_t s = 0, y = 0; y < height; ++s, y += rowsPerStrip) {
       const uint32_t rows = std::min(rowsPerStrip, height - y);
-      if (TIFFReadEncodedStrip(t, s, strip.data(), static_cast<tmsize_t>(rowBytes * rows)) < 0) {
-        corrupt(src, "cannot decode a strip");
+      if (!separate) {
+        if (TIFFReadEncodedStrip(t, s, strip.data(), static_cast<tmsize_t>(rowBytes * rows)) < 0) {
+          corrupt(src, "cannot decode a strip");
+        }
+      }
+      for (uint32_t b = 0; separate && b < samples; ++b) {
+        const size_t pixels = static_cast<size_t>(width) * rows;
+        if (TIFFReadEncodedStrip(t, b * perPlane + s, plane.data(), static_cast<tmsize_t>(pixels * sampleBytes)) < 0) {
+          corrupt(src, "cannot decode a strip");
+        }
+        for (size_t i = 0; i < pixels; ++i) {
+          std::memcpy(strip.data() + (i * samples + b) * sampleBytes, plane.data() + i * sampleBytes, sampleBytes);
+        }
       }
       for (uint32_t r = 0; r < rows; ++r) {
         unpackRow(format, strip.data() + r * rowBytes, out.row(static_cast<int>(y + r)), width, palette);
