@@ -682,6 +682,19 @@ def tiff_layouts() -> dict[str, bytes]:
     cmyk16 = np.concatenate([rgb16, rgb16[..., :1] // 3], axis=-1)
     out["tiff-hand-CMYK16.tif"] = tiff_file(w, h, 5, 16, 4, cmyk16.astype("<u2").tobytes())
     rgbx = np.concatenate([rgb, rgb[..., :2]], axis=-1)
+    # Associated alpha: every (colour, alpha) pair, which PIL un-premultiplies.
+    c, a = np.meshgrid(np.arange(256), np.arange(256))
+    out["tiff-hand-RGBa-all.tif"] = tiff_file(
+        256,
+        256,
+        2,
+        8,
+        4,
+        np.stack([c, 255 - c, c // 2, a], -1).astype(np.uint8).tobytes(),
+        extra=(1,),
+    )
+    rgba_x = np.concatenate([rgb, grey[..., None] | 1, rgb[..., :1]], axis=-1)
+    out["tiff-hand-RGBaX.tif"] = tiff_file(w, h, 2, 8, 5, rgba_x.tobytes(), extra=(1, 0))
     out["tiff-hand-RGBXX.tif"] = tiff_file(w, h, 2, 8, 5, rgbx.tobytes(), extra=(0, 0))
     out["tiff-hand-RGBX.tif"] = tiff_file(w, h, 2, 8, 4, rgbx[..., :4].tobytes(), extra=(0,))
     out["tiff-hand-LX.tif"] = tiff_file(
