@@ -22,7 +22,7 @@ from ._version import __version__
 from .demo import run_demo
 from .errors import ChoriError
 from .export import export_artifact, load_model
-from .golden import write_golden
+from .golden import write_embedded_golden, write_golden
 from .metadata import (
     INTERPOLATIONS,
     OUTPUT_KINDS,
@@ -205,6 +205,13 @@ def _export(args: argparse.Namespace) -> int:
         format=args.format,
     )
     print(result.summary())
+    if args.golden is not None:
+        out, document = write_embedded_golden(args.out, [args.golden])
+        print(
+            f"wrote {out}: golden set of {len(document['images'])} images "
+            f"({len(document['rejected'])} rejected), optimize {document['optimize']['form']}; "
+            "chori-torch serve checks it at start (--verify)"
+        )
     return 0
 
 
@@ -458,6 +465,16 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         metavar="FILE",
         help="artifact to write (e.g. model.pt, or model.pt2 with --format pt2)",
+    )
+    conversion.add_argument(
+        "--golden",
+        type=Path,
+        metavar="DIR",
+        help="a few images (a file or a directory, searched recursively): their reference "
+        "predictions and the images themselves are written beside the artifact as "
+        "<name>.golden.json; chori-torch serve predicts them at start and compares the logits "
+        "before it reports ready (--verify exact|top1|off). Recorded with --optimize auto and 1 "
+        "thread, the server's defaults; at most 32 images, 8 MiB",
     )
     export.set_defaults(handler=_export)
 

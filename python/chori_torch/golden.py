@@ -40,6 +40,13 @@ Schema (``schema_version`` 2; version 1 had no ``optimize``)::
       "rejected": [{"file": "images/notes.txt", "error": "cannot identify image file …"}]
     }
 
+An *embedded* golden set (:func:`write_embedded_golden`, ``chori export --golden DIR``) is the
+same document written beside the artifact as ``<artifact stem>.golden.json`` (``model.pt`` →
+``model.golden.json``) with ``"embedded": true`` and each image's bytes in ``"data"`` (base64),
+so it travels with the model into a container: ``chori-torch serve`` predicts it at start and
+compares the logits (``--verify``). It is kept small (at most ``EMBEDDED_MAX_IMAGES`` images,
+``EMBEDDED_MAX_BYTES`` of image bytes) because every replica runs it before it takes traffic.
+
 Scores are ``softmax(logits)``, or the outputs as they are when the artifact's ``output.kind``
 is ``"probabilities"``. ``topk`` is sorted by descending score, ties by ascending index. All
 numbers are float32 values written through ``Tensor.tolist()``: JSON's shortest round-trip
@@ -49,6 +56,7 @@ compare bit for bit.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -70,6 +78,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 PROGRESS_MIN_IMAGES = 20
+EMBEDDED_MAX_IMAGES = 32
+EMBEDDED_MAX_BYTES = 8 << 20
 
 
 def collect_images(inputs: Iterable[Path]) -> list[Path]:
@@ -249,3 +259,54 @@ def write_golden(
     with replacing(out) as tmp:
         tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return document
+
+
+def golden_path_for(model_path: Path) -> Path:
+    """Where ``chori-torch serve`` looks for a golden set: ``model.pt`` → ``model.golden.json``."""
+    return model_path.with_suffix(".golden.json")
+
+
+def write_embedded_golden(
+    model_path: Path,
+    inputs: Sequence[Path],
+    *,
+    topk: int = 5,
+    threads: int = 1,
+    optimize_form: str = "auto",
+) -> tuple[Path, dict[str, Any]]:
+    """Compute the golden set for ``inputs`` and write it, images included, beside the artifact.
+
+    Fails, writing nothing, when no image could be read or the set is larger than a start-up
+    check should be.
+    """
+    document = compute_golden(
+        model_path,
+        inputs,
+        topk=topk,
+        threads=threads,
+        optimize_form=optimize_form,
+        relative_to=model_path.parent,
+    )
+    images = document["images"]
+    if not images:
+        raise ChoriError(f"--golden: none of the {len(document['rejected'])} files is an image")
+    if len(images) > EMBEDDED_MAX_IMAGES:
+        raise ChoriError(
+            f"--golden: {len(images)} images; a golden set checked at every start holds at most "
+            f"{EMBEDDED_MAX_IMAGES} (pick a few that cover the classes)"
+        )
+    total = 0
+    for record in images:
+        data = Path(record["path"]).read_bytes()
+        total += len(data)
+        record["data"] = base64.b64encode(data).decode("ascii")
+    if total > EMBEDDED_MAX_BYTES:
+        raise ChoriError(
+            f"--golden: the images take {total} bytes; an embedded golden set holds at most "
+            f"{EMBEDDED_MAX_BYTES} (use smaller images)"
+        )
+    document["embedded"] = True
+    out = golden_path_for(model_path)
+    with replacing(out) as tmp:
+        tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out, document
