@@ -1,8 +1,10 @@
 'use strict';
 // chori-torch's HTTP server: `serve(options)` from JavaScript, `chori-torch serve` from a shell.
-// app.js (routes, lifecycle) · predict.js (prediction handlers) · body.js (request bodies) ·
-// registry.js (models, versions, reload, in-flight limit) · url-fetch.js + address-policy.js
-// (?url= with its SSRF guard) · metrics.js · log.js · options.js · errors.js
+// app.js (composition, lifecycle) · core/ (the protocol-neutral data plane: dataplane.js,
+// registry.js, errors.js, metrics.js, log.js) · http/ (the HTTP transport: router.js, answer.js,
+// body.js, query.js, listener.js) · protocols/ (one adapter per protocol, each with its route
+// table and error map) · url-fetch.js + address-policy.js (?url= with its SSRF guard) ·
+// options.js · png.js (the warm-up image)
 
 const { ChoriServer } = require('./app');
 const { normalize, fromArgv, helpText } = require('./options');

@@ -1,5 +1,5 @@
 'use strict';
-// GET /metrics in Prometheus' text format (prom-client), on a registry of the server's own so
+// The server's metrics in Prometheus' text format (prom-client), on a registry of the server's own so
 // that several servers in one process never share counters.
 
 const client = require('prom-client');
