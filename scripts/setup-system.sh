@@ -9,11 +9,16 @@
 #                addon needs neither
 # With --fuzz, only what the fuzz target needs on top (scripts/fuzz.sh):
 #   clang, libclang-rt-dev: clang and its libFuzzer, ASan and UBSan runtimes
+# With --deploy, only what the container image and its tests need (make image, scripts/image/):
+#   docker.io    dockerd + containerd + runc (scripts/start-dockerd.sh starts it when not running)
+#   debootstrap  a local bookworm minbase, imported as the base image where no registry is reachable
 set -euo pipefail
 
 packages=(libjpeg-dev libpng-dev libwebp-dev nlohmann-json3-dev pkg-config)
 if [ "${1:-}" = "--fuzz" ]; then
   packages=(clang libclang-rt-dev)
+elif [ "${1:-}" = "--deploy" ]; then
+  packages=(docker.io debootstrap)
 fi
 missing=()
 for pkg in "${packages[@]}"; do

@@ -9,9 +9,10 @@ const { createLogger } = require('./core/log');
 const { createListener } = require('./http/listener');
 const { Router } = require('./http/router');
 const choriRest = require('./protocols/chori-rest');
+const webUi = require('./protocols/web-ui');
 
 /** The HTTP protocols, in mount order; the first answers paths no protocol claims. */
-const HTTP_PROTOCOLS = [choriRest];
+const HTTP_PROTOCOLS = [choriRest, webUi];
 
 class ChoriServer {
   #options;

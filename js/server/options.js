@@ -38,6 +38,8 @@ const SPEC = [
   { key: 'maxQueue', kind: 'integer', min: 1, max: 1e6, default: 64, arg: 'N', help: 'most images in flight per model; more is 503 with Retry-After (default 64)' },
   { key: 'sloMs', kind: 'integer', min: 1, max: 3600000, arg: 'MS', help: 'latency objective: past it, answer --default-label, or 504 without one (default: none)' },
   { key: 'defaultLabel', kind: 'string', arg: 'LABEL', help: 'the answer when --slo-ms passes, marked "default": true' },
+  { key: 'noUi', kind: 'boolean', default: false,
+    help: 'do not serve the web page (GET /: try the model, see the server\'s status) nor its /ui/* files and /status.json; they answer 404' },
   { key: 'allowUrl', kind: 'boolean', default: false, help: 'enable GET /predict?url=… (off by default)' },
   { key: 'allowPrivateUrls', kind: 'boolean', default: false,
     help: 'let ?url= reach loopback, private, link-local and metadata addresses (unsafe: server-side request forgery)' },

@@ -75,6 +75,11 @@ class DataPlane {
     return !this.#draining && this.#registry.ready;
   }
 
+  /** True from the moment a stop begins (drain()). */
+  get draining() {
+    return this.#draining;
+  }
+
   /** Throws CHORI_NOT_READY, saying why, unless ready. */
   assertReady() {
     if (this.#draining) throw new ServerError(serverCodes.NOT_READY, 'the server is shutting down');
@@ -151,6 +156,7 @@ class DataPlane {
       for (const r of results) if (r.status === 'fulfilled') this.#metrics.forwardBatchSize.observe({ model: name }, r.value.batchSize);
     });
     const outcomes = await beforeDeadline(work, deadline);
+    this.#metrics.inferenceLatency.observe({ model: name }, (performance.now() - started) / 1000);
     if (outcomes === TIMED_OUT) return this.#answerDefault(model, images.length);
     for (const o of outcomes) this.#metrics.predictions.inc({ model: name, outcome: o.status === 'fulfilled' ? 'ok' : 'error' });
     return { model, defaulted: false, outcomes };
