@@ -240,6 +240,11 @@ export interface ServeOptions {
   /** Model name → artifact path; the first answers POST /predict. Default: { model: defaultModelPath() }. */
   models?: Record<string, string>;
   /**
+   * Serve every artifact (.pt, .pt2) in this directory instead, each named by its file name without
+   * extension, model.pt first (else the first by name). Not together with `models`.
+   */
+  modelDir?: string;
+  /**
    * Serve the models that load when others fail to at start (each failure is logged as a warning
    * and listed by failed()); serve() still rejects when none loads. Default false: any failure rejects.
    */

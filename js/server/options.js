@@ -9,6 +9,7 @@ const { codes } = require('../errors');
 const { DEFAULT_MAX_PIXELS, defaultModelPath } = require('../model');
 const { CHOICES } = require('../optimize');
 const validate = require('../validate');
+const { artifactsIn } = require('./model-dir');
 
 const MiB = 1024 * 1024;
 const MODEL_NAME = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
@@ -18,6 +19,8 @@ const MODEL_NAME = /^[A-Za-z][A-Za-z0-9._-]{0,63}$/;
 const SPEC = [
   { key: 'models', flag: 'model', kind: 'models', arg: '[NAME=]PATH',
     help: 'a model to serve, named NAME (default: the file name without extension); repeat for several, the first answers /predict (default: $CHORI_TORCH_MODEL, else export/model.pt)' },
+  { key: 'modelDir', kind: 'string', arg: 'DIR',
+    help: 'serve every artifact (.pt, .pt2) in DIR, each named by its file name without extension, model.pt first (else the first by name) answering /predict: KServe\'s /mnt/models, which the container image sets (--model wins)' },
   { key: 'allowPartial', kind: 'boolean', default: false,
     help: 'keep serving the models that load when others fail to at start: each failure is logged as a warning and listed under "failed" in /models (default off: any failure exits 1; none loading always does)' },
   { key: 'host', kind: 'string', default: '127.0.0.1', arg: 'HOST', help: 'address to listen on (default 127.0.0.1: this machine only)' },
@@ -57,6 +60,11 @@ const SPEC = [
 const API_ONLY = ['logStream', 'resolve'];
 
 const flagOf = (spec) => spec.flag ?? spec.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+// Every flag is also an environment variable: --max-queue is CHORI_TORCH_MAX_QUEUE (flags win).
+const ENV_PREFIX = 'CHORI_TORCH_';
+const envNameOf = (spec) => `${ENV_PREFIX}${flagOf(spec).toUpperCase().replace(/-/g, '_')}`;
+// Integers stay strings when they do not parse, so the error quotes what was typed.
+const integerOrText = (text) => (/^[+-]?\d+$/.test(text) ? Number(text) : text);
 
 function usageError(message) {
   const err = new TypeError(message);
@@ -119,6 +127,19 @@ function parseModels(value, name) {
   return models;
 }
 
+/** The models to serve: those named, else those in `dir`, else $CHORI_TORCH_MODEL or export/model.pt. */
+function modelsOf(named, dir, name, dirName) {
+  if (validate.is.defined(named) && validate.is.defined(dir)) {
+    throw usageError(`give ${name} or ${dirName}, not both: one says which models to serve`);
+  }
+  if (validate.is.defined(named)) return parseModels(named, name);
+  if (validate.is.defined(dir)) {
+    if (!validate.is.string(dir)) throw validate.invalidParameterError(dirName, 'a directory path', dir);
+    return parseModels(artifactsIn(dir, dirName), dirName);
+  }
+  return parseModels([defaultModelPath()], name);
+}
+
 /**
  * Validates options and fills in defaults. `style` names parameters in errors:
  * 'api' → options.sloMs, 'cli' → --slo-ms.
@@ -131,8 +152,7 @@ function normalize(raw, style = 'api') {
   for (const spec of SPEC) {
     const value = given[spec.key];
     if (spec.kind === 'models') {
-      const fallback = defaultModelPath();
-      out.models = validate.is.defined(value) ? parseModels(value, nameOf(spec)) : parseModels([fallback], nameOf(spec));
+      out.models = modelsOf(value, given.modelDir, nameOf(spec), nameOf(SPEC.find((s) => s.key === 'modelDir')));
     } else if (validate.is.defined(value)) {
       out[spec.key] = check(spec, value, nameOf(spec));
     } else {
@@ -162,8 +182,46 @@ function normalize(raw, style = 'api') {
   return Object.freeze(out);
 }
 
-/** Parses `chori-torch serve` arguments: `{ help: true }` or `{ options }` (normalized). */
-function fromArgv(argv) {
+// A model named by a flag replaces the environment's models, whichever variable names them.
+const MODEL_SOURCES = ['models', 'modelDir'];
+
+/** An option's value from the text of its environment variable `name`, checked. */
+function fromText(spec, text, name) {
+  switch (spec.kind) {
+    case 'models':
+      return [text];
+    case 'boolean':
+      if (/^(1|true|yes|on)$/i.test(text)) return true;
+      if (/^(0|false|no|off)$/i.test(text)) return false;
+      throw validate.invalidParameterError(name, 'a boolean (1, true, yes, on or 0, false, no, off)', text);
+    case 'integer':
+      return check(spec, integerOrText(text), name);
+    default:
+      return check(spec, text, name);
+  }
+}
+
+/** Options from the CHORI_TORCH_<FLAG> variables of `env` that `raw` (the flags) lacks; empty ones are unset. */
+function fromEnv(env, raw) {
+  const flaggedModels = MODEL_SOURCES.some((key) => raw[key] !== undefined);
+  const out = {};
+  for (const spec of SPEC) {
+    const name = envNameOf(spec);
+    const text = env[name];
+    if (text === undefined || text === '' || raw[spec.key] !== undefined) continue;
+    if (flaggedModels && MODEL_SOURCES.includes(spec.key)) continue;
+    out[spec.key] = fromText(spec, text, name);
+  }
+  // CHORI_TORCH_MODEL names one file, the more precise: it wins over a directory (the image sets one).
+  if (out.models !== undefined) delete out.modelDir;
+  return out;
+}
+
+/**
+ * Parses `chori-torch serve` arguments, with CHORI_TORCH_<FLAG> variables of `env` for the flags
+ * not given: `{ help: true }` or `{ options }` (normalized).
+ */
+function fromArgv(argv, env = process.env) {
   const parseOptions = { help: { type: 'boolean', short: 'h' } };
   for (const spec of SPEC) {
     parseOptions[flagOf(spec)] = spec.kind === 'boolean' ? { type: 'boolean' } : { type: 'string', multiple: spec.kind === 'models' };
@@ -175,10 +233,10 @@ function fromArgv(argv) {
   for (const spec of SPEC) {
     let value = values[flagOf(spec)];
     if (value === undefined) continue;
-    // Integers stay strings when they do not parse, so the error quotes what was typed.
-    if (spec.kind === 'integer' && /^[+-]?\d+$/.test(value)) value = Number(value);
+    if (spec.kind === 'integer') value = integerOrText(value);
     raw[spec.key] = value;
   }
+  Object.assign(raw, fromEnv(env, raw));
   return { options: normalize(raw, 'cli') };
 }
 
@@ -209,7 +267,11 @@ ${rows.map(([f, h]) => `  ${f.padEnd(width)}${h}`).join('\n')}
 
 SIGTERM or SIGINT, at any time (model loading included), stops accepting connections, lets
 in-flight requests finish, unloads the models and exits 0; a second signal exits 1 at once.
-GET /healthz answers 200 from the start (liveness); GET /readyz only once the models are loaded.`;
+GET /healthz answers 200 from the start (liveness); GET /readyz only once the models are loaded.
+
+Every option is also an environment variable, CHORI_TORCH_ and the flag in capitals with
+underscores (--max-queue N: CHORI_TORCH_MAX_QUEUE=N; booleans 1/0, true/false, yes/no, on/off;
+CHORI_TORCH_MODEL names one model); a flag given wins over its variable.`;
 }
 
-module.exports = { normalize, fromArgv, helpText, SPEC, MODEL_NAME };
+module.exports = { normalize, fromArgv, helpText, envNameOf, SPEC, MODEL_NAME };
