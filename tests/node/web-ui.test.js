@@ -1,0 +1,179 @@
+'use strict';
+// The web page (GET /) in a real browser: Debian's chromium, headless, driven by puppeteer-core
+// against a real server on loopback. A demo image goes in through the file input as a person
+// would pick it; what the page shows must be the server's own JSON answer for the same bytes, and
+// the status panel must count the request. CHORI_SCREENSHOT=docs/web-ui.png writes the README's
+// screenshot from the same run. Skips, saying so, only where no Chromium or Chrome is installed.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { startServer, call } = require('./server-harness');
+const { root, modelPath, firstImage, exampleImages } = require('./helpers');
+const { fromArgv } = require('../../js/server/options');
+
+const BROWSERS = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+const browserPath = [process.env.CHROME_PATH, ...BROWSERS].find((p) => p && fs.existsSync(p));
+const skip = browserPath ? false : `no Chromium or Chrome found (looked for $CHROME_PATH, ${BROWSERS.join(', ')}); scripts/setup-system.sh --browser installs Debian's chromium`;
+const WAIT_MS = 15_000;
+
+async function launch() {
+  const puppeteer = require('puppeteer-core');
+  // Root (CI, containers) has no user namespace sandbox for Chromium.
+  return puppeteer.launch({
+    executablePath: browserPath,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--disable-extensions'],
+  });
+}
+
+/** A page with every console error, page error and failed request collected in `problems`. */
+async function openPage(browser, url, viewport = { width: 1200, height: 860 }) {
+  const page = await browser.newPage();
+  await page.setViewport(viewport);
+  const problems = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`console ${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} ${req.failure()?.errorText}`));
+  const response = await page.goto(url, { waitUntil: 'load' });
+  return { page, problems, response };
+}
+
+/** The ranked rows the page shows: [{ label, score (the exact number it got), text }]. */
+const shownRows = (page) => page.$$eval('#result .labels li', (items) => items.map((li) => ({
+  label: li.querySelector('.name').textContent,
+  score: Number(li.dataset.score),
+  pct: li.querySelector('.pct').textContent,
+  width: li.querySelector('.bar span').style.width,
+})));
+
+const cellText = (page, model, column) => page.$eval(`#models-body tr[data-model="${model}"] td:nth-child(${column})`, (td) => td.textContent);
+
+test('the page classifies an uploaded image exactly as the JSON API does, and its status panel counts it', { skip }, async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const browser = await launch();
+  t.after(() => browser.close());
+
+  const { page, problems, response } = await openPage(browser, `${server.url}/`);
+  assert.equal(response.status(), 200);
+  const csp = response.headers()['content-security-policy'];
+  assert.match(csp, /default-src 'none'/);
+  assert.match(csp, /script-src 'self'(;|$)/);
+  assert.equal(response.headers()['x-content-type-options'], 'nosniff');
+
+  // The model's facts, from GET /models.
+  await page.waitForFunction(() => document.querySelector('#facts dd') !== null, { timeout: WAIT_MS });
+  const facts = await page.$eval('#facts', (dl) => dl.textContent);
+  const [described] = (await call(server.url, 'GET', '/models')).json.models;
+  assert.ok(facts.includes(described.labels.join(', ')), facts);
+  assert.ok(facts.includes(described.sha256.slice(0, 16)), facts);
+  assert.equal(await page.$eval('#model-field', (el) => el.hidden), true, 'one model: no selector');
+  assert.equal(await page.$eval('#url-form', (el) => el.hidden), true, 'no --allow-url: no URL field');
+
+  // Every control has a label; results are announced.
+  const unlabeled = await page.$$eval('input, select', (els) => els.filter((e) => e.labels.length === 0).map((e) => e.id));
+  assert.deepEqual(unlabeled, []);
+  assert.equal(await page.$eval('#result', (el) => el.getAttribute('aria-live')), 'polite');
+
+  const image = firstImage('.jpg');
+  const expected = (await call(server.url, 'POST', '/models/model/predict', { body: fs.readFileSync(image) })).json;
+  const input = await page.$('#file');
+  await input.uploadFile(image);
+  await page.waitForSelector('#result .labels li', { timeout: WAIT_MS });
+
+  assert.equal(await page.$eval('#top-label', (el) => el.textContent), expected.label);
+  const rows = await shownRows(page);
+  assert.deepEqual(rows.map((r) => r.label), expected.topk.map((r) => r.label));
+  assert.deepEqual(rows.map((r) => r.score), expected.topk.map((r) => r.score), 'the same bytes, the same scores');
+  assert.deepEqual(rows.map((r) => r.pct), expected.topk.map((r) => `${(r.score * 100).toFixed(2)} %`));
+  assert.match(rows[0].width, /^\d+(\.\d+)?%$/);
+  assert.match(await page.$eval('#latency', (el) => el.textContent), /\d+\.\d ms · model v1$/);
+  assert.equal(await page.$eval('#preview', (img) => img.hidden || img.naturalWidth === 0), false, 'the picked image is shown');
+
+  // The status panel: two predictions (the JSON call and the page's), latency quantiles, ready.
+  await page.waitForFunction(() => document.querySelector('#models-body tr[data-model="model"] td:nth-child(3)')?.textContent === '2', { timeout: WAIT_MS });
+  const status = (await call(server.url, 'GET', '/status.json')).json;
+  assert.equal(status.models[0].ok, 2);
+  assert.equal(await cellText(page, 'model', 3), String(status.models[0].ok));
+  assert.equal(await page.$eval('#state', (el) => el.dataset.state), 'ready');
+  assert.match(await page.$eval('#p50', (el) => el.textContent), /^\d+(\.\d)? ms$/);
+  assert.match(await page.$eval('#p99', (el) => el.textContent), /^\d+(\.\d)? ms$/);
+
+  // A file that is no image: the server's error, shown in an alert.
+  await input.uploadFile(path.join(root, 'package.json'));
+  await page.waitForSelector('#error:not([hidden])', { timeout: WAIT_MS });
+  assert.match(await page.$eval('#error', (el) => el.textContent), /^CHORI_UNSUPPORTED_FORMAT: /);
+  assert.equal(await page.$eval('#error', (el) => el.getAttribute('role')), 'alert');
+  await page.waitForFunction(() => document.querySelector('#rejections-body')?.textContent.includes('CHORI_UNSUPPORTED_FORMAT'), { timeout: WAIT_MS });
+  // The 400 is the only problem the browser reports: the failed predict call itself.
+  assert.deepEqual(problems.filter((p) => !/status of 400/.test(p)), []);
+  assert.equal(problems.length, 1, problems.join('\n'));
+
+  if (process.env.CHORI_SCREENSHOT) {
+    // A few more predictions, each one a point of the latency sparkline, ending on a face.
+    const images = [...exampleImages(), image];
+    for (const [i, file] of images.entries()) {
+      await input.uploadFile(file);
+      await page.waitForFunction((n) => document.querySelector('#models-body tr[data-model="model"] td:nth-child(3)')?.textContent === String(n), { timeout: WAIT_MS }, 3 + i);
+    }
+    await page.screenshot({ path: path.resolve(root, process.env.CHORI_SCREENSHOT) });
+  }
+});
+
+test('with several models the page offers a selector and predicts with the one chosen; --allow-url adds the URL field', { skip }, async (t) => {
+  const server = await startServer({ models: { faces: modelPath, second: modelPath }, allowUrl: true });
+  t.after(() => server.close());
+  const browser = await launch();
+  t.after(() => browser.close());
+  const { page, problems } = await openPage(browser, `${server.url}/`);
+
+  await page.waitForSelector('#model-field:not([hidden])', { timeout: WAIT_MS });
+  assert.deepEqual(await page.$$eval('#model option', (os) => os.map((o) => o.value)), ['faces', 'second']);
+  await page.waitForSelector('#url-form:not([hidden])', { timeout: WAIT_MS });
+  await page.select('#model', 'second');
+  assert.match(await page.$eval('#facts', (dl) => dl.textContent), /second \(version 1\)/);
+
+  await (await page.$('#file')).uploadFile(firstImage('.png'));
+  await page.waitForSelector('#result .labels li', { timeout: WAIT_MS });
+  assert.match(await page.$eval('#latency', (el) => el.textContent), / second v1$/);
+  await page.waitForFunction(() => document.querySelector('#models-body tr[data-model="second"] td:nth-child(3)')?.textContent === '1', { timeout: WAIT_MS });
+  assert.equal(await cellText(page, 'faces', 3), '0');
+  assert.deepEqual(problems, []);
+});
+
+test('--no-ui: GET /, its files and /status.json answer 404', async (t) => {
+  assert.equal(fromArgv(['--no-ui']).options.noUi, true);
+  assert.equal(fromArgv([]).options.noUi, false);
+  const server = await startServer({ noUi: true });
+  t.after(() => server.close());
+  for (const p of ['/', '/ui/app.js', '/status.json']) {
+    const res = await call(server.url, 'GET', p);
+    assert.equal(res.status, 404, p);
+    assert.equal(res.json.error.code, 'CHORI_NOT_FOUND', p);
+  }
+  assert.equal((await call(server.url, 'GET', '/healthz')).status, 200, 'the API is still served');
+});
+
+test('the page files: only the shipped ones, each with its type and the security headers', async (t) => {
+  const server = await startServer();
+  t.after(() => server.close());
+  const shipped = fs.readdirSync(path.join(root, 'js', 'server', 'ui')).filter((f) => f !== 'index.html');
+  assert.ok(shipped.includes('app.js') && shipped.includes('style.css'), shipped.join(', '));
+  for (const name of shipped) {
+    const res = await call(server.url, 'GET', `/ui/${name}`);
+    assert.equal(res.status, 200, name);
+    assert.equal(res.text, fs.readFileSync(path.join(root, 'js', 'server', 'ui', name), 'utf8'), name);
+    assert.match(res.headers['content-type'], { js: /^text\/javascript/, css: /^text\/css/, svg: /^image\/svg\+xml/ }[name.split('.').pop()], name);
+    assert.ok(res.headers['content-security-policy'], name);
+  }
+  for (const p of ['/ui/index.html', '/ui/missing.js', '/ui/..%2f..%2fpackage.json', '/ui/sub/app.js']) {
+    assert.equal((await call(server.url, 'GET', p)).status, 404, p);
+  }
+  // No inline script or style anywhere: the CSP would block them.
+  const html = (await call(server.url, 'GET', '/')).text;
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=/i);
+});
