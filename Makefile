@@ -73,6 +73,11 @@ $(FUZZ): $(filter addon/src/image/%,$(CORE_SOURCES)) addon/fuzz/fuzz_image.cc sc
 fuzz: setup $(FUZZ) $(DEMO)
 	bash scripts/fuzz.sh run
 
+# Debian's chromium (apt-get, only when missing): tests/node/web-ui.test.js drives it headless.
+$(VENV)/.browser-deps: scripts/setup-system.sh
+	bash scripts/setup-system.sh --browser
+	@touch $@
+
 # docker.io and debootstrap (apt-get, only for what is missing): the image and its tests.
 $(VENV)/.deploy-deps: scripts/setup-system.sh
 	bash scripts/setup-system.sh --deploy
@@ -101,7 +106,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check python tests bench
 	node_modules/.bin/tsc -p tests/types
 
-test: setup $(CPP) $(FUZZ) $(DEMO) lint $(VENV)/.deploy-deps $(TOOLS)/.installed
+test: setup $(CPP) $(FUZZ) $(DEMO) lint $(VENV)/.deploy-deps $(TOOLS)/.installed $(VENV)/.browser-deps
 	node --test tests/node/
 	$(PY) -m pytest
 	bash scripts/fuzz.sh check
