@@ -271,6 +271,8 @@ export interface ServeOptions {
   /** Latency objective in ms: past it, answer `defaultLabel` (or 504 without one). */
   sloMs?: number;
   defaultLabel?: string;
+  /** Turns the web page off: GET /, /ui/* and /status.json answer 404. Default false (the page is served). */
+  noUi?: boolean;
   /** Enables GET /predict?url=…. Default false. */
   allowUrl?: boolean;
   /** Lets ?url= reach loopback, private, link-local and metadata addresses (server-side request forgery!). Default false. */
@@ -313,6 +315,8 @@ export interface ServedModel {
     fastai_resize?: { size: readonly [number, number]; method: 'crop' | 'squish' | 'pad'; pad_mode: 'zeros' | 'border' | 'reflection' };
   };
   output: { kind: 'logits' | 'probabilities'; num_classes: number };
+  /** Where the artifact came from (chori.json's `provenance`: torch_version, arch, exported_at, …); informative only. */
+  provenance: Record<string, unknown>;
 }
 
 /** GET /models `failed`: a model that failed to load at start (allowPartial) and has not loaded since. */

@@ -282,6 +282,7 @@ class ModelRegistry extends EventEmitter {
       labels: [...metadata.labels],
       input: artifactInput(metadata.input),
       output: { kind: metadata.output.kind, num_classes: metadata.output.numClasses },
+      provenance: { ...metadata.provenance },
       optimize: entry.model.info.optimize,
       workers: entry.model.info.workers,
     };
