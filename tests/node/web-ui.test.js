@@ -9,7 +9,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { startServer, call } = require('./server-harness');
+const { startServer, call, assertConforms } = require('./server-harness');
 const { root, modelPath, firstImage, exampleImages } = require('./helpers');
 const { fromArgv } = require('../../js/server/options');
 
@@ -71,6 +71,7 @@ test('the page classifies an uploaded image exactly as the JSON API does, and it
   const [described] = (await call(server.url, 'GET', '/models')).json.models;
   assert.ok(facts.includes(described.labels.join(', ')), facts);
   assert.ok(facts.includes(described.sha256.slice(0, 16)), facts);
+  assert.ok(facts.includes(described.provenance.torch_version), `the artifact's provenance: ${facts}`);
   assert.equal(await page.$eval('#model-field', (el) => el.hidden), true, 'one model: no selector');
   assert.equal(await page.$eval('#url-form', (el) => el.hidden), true, 'no --allow-url: no URL field');
 
@@ -96,7 +97,9 @@ test('the page classifies an uploaded image exactly as the JSON API does, and it
 
   // The status panel: two predictions (the JSON call and the page's), latency quantiles, ready.
   await page.waitForFunction(() => document.querySelector('#models-body tr[data-model="model"] td:nth-child(3)')?.textContent === '2', { timeout: WAIT_MS });
-  const status = (await call(server.url, 'GET', '/status.json')).json;
+  const statusAnswer = await call(server.url, 'GET', '/status.json');
+  assertConforms('GET', '/status.json', statusAnswer);
+  const status = statusAnswer.json;
   assert.equal(status.models[0].ok, 2);
   assert.equal(await cellText(page, 'model', 3), String(status.models[0].ok));
   assert.equal(await page.$eval('#state', (el) => el.dataset.state), 'ready');
@@ -154,6 +157,7 @@ test('--no-ui: GET /, its files and /status.json answer 404', async (t) => {
     const res = await call(server.url, 'GET', p);
     assert.equal(res.status, 404, p);
     assert.equal(res.json.error.code, 'CHORI_NOT_FOUND', p);
+    assertConforms('GET', p === '/ui/app.js' ? '/ui/{file}' : p, res);
   }
   assert.equal((await call(server.url, 'GET', '/healthz')).status, 200, 'the API is still served');
 });
@@ -163,8 +167,10 @@ test('the page files: only the shipped ones, each with its type and the security
   t.after(() => server.close());
   const shipped = fs.readdirSync(path.join(root, 'js', 'server', 'ui')).filter((f) => f !== 'index.html');
   assert.ok(shipped.includes('app.js') && shipped.includes('style.css'), shipped.join(', '));
+  assertConforms('GET', '/', await call(server.url, 'GET', '/'));
   for (const name of shipped) {
     const res = await call(server.url, 'GET', `/ui/${name}`);
+    assertConforms('GET', '/ui/{file}', res);
     assert.equal(res.status, 200, name);
     assert.equal(res.text, fs.readFileSync(path.join(root, 'js', 'server', 'ui', name), 'utf8'), name);
     assert.match(res.headers['content-type'], { js: /^text\/javascript/, css: /^text\/css/, svg: /^image\/svg\+xml/ }[name.split('.').pop()], name);

@@ -63,7 +63,8 @@ function routes({ dataPlane, options }) {
       methods: { GET: (ctx, name) => file(ASSET_NAME.test(name) ? name : '') },
     },
     {
-      route: '/status.json', pattern: /^\/status\.json$/, access: 'public',
+      // The same counters as /metrics, so the same key where /metrics needs one.
+      route: '/status.json', pattern: /^\/status\.json$/, access: options.protectMetrics ? 'inference' : 'public',
       methods: { GET: async () => ({ status: 200, body: await status(dataPlane, options) }) },
     },
   ];
