@@ -6,17 +6,18 @@
 const { ServerError, serverCodes } = require('./core/errors');
 const { DataPlane } = require('./core/dataplane');
 const { createLogger } = require('./core/log');
-const { createListener } = require('./http/listener');
-const { Router } = require('./http/router');
+const { createHttpTransport } = require('./http/transport');
 const choriRest = require('./protocols/chori-rest');
 const webUi = require('./protocols/web-ui');
+const torchserve = require('./protocols/torchserve');
 
 /** The HTTP protocols, in mount order; the first answers paths no protocol claims. */
-const HTTP_PROTOCOLS = [choriRest, webUi];
+const HTTP_PROTOCOLS = [choriRest, webUi, torchserve];
 
 class ChoriServer {
   #options;
   #http;
+  #transport;
   #dataPlane;
   #log;
   #closing = null;
@@ -29,9 +30,11 @@ class ChoriServer {
     this.#options = options;
     this.#log = createLogger(options.logFormat, options.logStream);
     this.#dataPlane = new DataPlane(options, this.#log);
-    const router = new Router({ metrics: this.#dataPlane.metrics, log: this.#log, isClosing: () => this.#closing !== null });
-    for (const protocol of HTTP_PROTOCOLS) router.mount(protocol, { dataPlane: this.#dataPlane, options });
-    this.#http = createListener(options, router.handle);
+    this.#transport = createHttpTransport({
+      options, dataPlane: this.#dataPlane, log: this.#log, isClosing: () => this.#closing !== null, protocols: HTTP_PROTOCOLS,
+    });
+    // The inference and management listeners, bound, drained and closed as one.
+    this.#http = this.#transport.listeners;
   }
 
   get registry() {
@@ -42,10 +45,14 @@ class ChoriServer {
     return this.#dataPlane;
   }
 
-  /** http://host:port once listening. */
+  /** http(s)://host:port of the inference listener once listening. */
   get url() {
-    const { address, port } = this.#http.address();
-    return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+    return this.#http.url;
+  }
+
+  /** http(s)://host:port of the management listener once listening. */
+  get managementUrl() {
+    return this.#http.managementUrl;
   }
 
   /**
@@ -81,6 +88,7 @@ class ChoriServer {
     const failed = registry.failed().map((f) => f.name);
     this.#log.event('info', 'listening', {
       url: this.url, models: registry.loadedNames.join(','), ...(failed.length > 0 && { failed: failed.join(',') }), pid: process.pid,
+      ...this.#transport.describe(),
     });
     return this;
   }
@@ -113,6 +121,7 @@ class ChoriServer {
     const forced = wasListening ? await Promise.race([closed, timeout]) : false;
     clearTimeout(timer);
     if (forced) this.#http.closeAllConnections();
+    this.#transport.stop();
     await registry.close();
     this.#log.event(forced ? 'warn' : 'info', 'stopped', { forced });
     return { forced };

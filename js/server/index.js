@@ -22,6 +22,9 @@ function handle(server) {
     get url() {
       return server.url;
     },
+    get managementUrl() {
+      return server.managementUrl;
+    },
     get ready() {
       return server.registry.ready;
     },

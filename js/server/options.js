@@ -25,6 +25,22 @@ const SPEC = [
     help: 'keep serving the models that load when others fail to at start: each failure is logged as a warning and listed under "failed" in /models (default off: any failure exits 1; none loading always does)' },
   { key: 'host', kind: 'string', default: '127.0.0.1', arg: 'HOST', help: 'address to listen on (default 127.0.0.1: this machine only)' },
   { key: 'port', kind: 'integer', min: 0, max: 65535, default: 8080, arg: 'N', help: 'TCP port, 0 for any free one (default 8080)' },
+  { key: 'managementHost', kind: 'string', default: '127.0.0.1', arg: 'HOST',
+    help: 'address of the management listener (POST /models/NAME/reload); beyond loopback it always needs a key (default 127.0.0.1)' },
+  { key: 'managementPort', kind: 'integer', min: 0, max: 65535, default: (o) => (o.port === 0 ? 0 : 8081), arg: 'N',
+    help: 'TCP port of the management listener, 0 for any free one (default 8081; any free one when --port is 0)' },
+  { key: 'grpcPort', kind: 'integer', min: 0, max: 65535, arg: 'N',
+    help: 'also serve the Open Inference Protocol over gRPC on this port of --host, 0 for any free one (off unless given; suggested 8085: KServe\'s 8081 is the management port here)' },
+  { key: 'inferenceKeyFile', kind: 'string', arg: 'FILE',
+    help: 'a file holding the inference key: prediction and model routes then need "Authorization: Bearer <key>" (default: $CHORI_TORCH_INFERENCE_KEY, else no key)' },
+  { key: 'managementKeyFile', kind: 'string', arg: 'FILE',
+    help: 'a file holding the management key (default: $CHORI_TORCH_MANAGEMENT_KEY, else none on loopback and a generated one beyond it)' },
+  { key: 'generatedKeysFile', kind: 'string', arg: 'FILE',
+    help: 'where a generated management key is written, mode 0600 (default: keys.json in a new private directory under the temp directory; the path is logged, never the key)' },
+  { key: 'protectMetrics', kind: 'boolean', default: false,
+    help: 'GET /metrics needs the inference key too (default off: Prometheus scrapes the inference port without one)' },
+  { key: 'tlsCert', kind: 'string', arg: 'FILE', help: 'PEM certificate (chain): serve https on both listeners (with --tls-key); a renewed file is taken up without a restart' },
+  { key: 'tlsKey', kind: 'string', arg: 'FILE', help: 'PEM private key of --tls-cert' },
   { key: 'threads', kind: 'integer', min: 1, max: 1024, default: 1, arg: 'N',
     help: 'libtorch intra-op threads of each worker (default 1: decoding already runs in parallel on libuv\'s thread pool, UV_THREADPOOL_SIZE)' },
   { key: 'workers', kind: 'integer', min: 1, max: 64, default: 1, arg: 'N',
@@ -165,6 +181,12 @@ function normalize(raw, style = 'api') {
   }
   if (out.allowPrivateUrls && !out.allowUrl) {
     throw usageError(`${flag('allowPrivateUrls')} needs ${flag('allowUrl')}, which turns on fetching images by URL`);
+  }
+  if ((out.tlsCert === undefined) !== (out.tlsKey === undefined)) {
+    throw usageError(`${flag('tlsCert')} and ${flag('tlsKey')} go together: give both, or neither for plain http`);
+  }
+  if (out.managementPort !== 0 && out.managementPort === out.port) {
+    throw usageError(`${flag('managementPort')} must differ from ${flag('port')} (${out.port}): management has a listener of its own`);
   }
   if (out.maxBatch > out.maxQueue) {
     throw usageError(`${flag('maxBatch')} (${out.maxBatch}) must not exceed ${flag('maxQueue')} (${out.maxQueue}): such a batch could never be admitted`);

@@ -96,7 +96,7 @@ test('POST /models/:name/reload swaps versions atomically under traffic', async 
     // A slow request admitted before the reload finishes on the version it started with.
     const slow = call(server.url, 'POST', '/predict', { body: largeImage() });
     await sleep(5);
-    const first = await call(server.url, 'POST', '/models/faces/reload');
+    const first = await call(server.managementUrl, 'POST', '/models/faces/reload');
     assertConforms('POST', '/models/{name}/reload', first);
     assert.deepEqual(first.json.model, { name: 'faces', version: 2 });
     assert.equal(first.json.previous_version, 1);
@@ -118,7 +118,7 @@ test('POST /models/:name/reload swaps versions atomically under traffic', async 
     const clients = [client(), client(), client()];
     for (let i = 0; i < 3; i += 1) {
       await sleep(30);
-      assert.equal((await call(server.url, 'POST', '/models/faces/reload')).status, 200);
+      assert.equal((await call(server.managementUrl, 'POST', '/models/faces/reload')).status, 200);
     }
     await sleep(30);
     running = false;
@@ -132,7 +132,7 @@ test('POST /models/:name/reload swaps versions atomically under traffic', async 
 
     // A broken file does not replace a working version.
     fs.writeFileSync(file, 'not a model');
-    const broken = await call(server.url, 'POST', '/models/faces/reload');
+    const broken = await call(server.managementUrl, 'POST', '/models/faces/reload');
     assertConforms('POST', '/models/{name}/reload', broken);
     assert.equal(broken.status, 500);
     assert.equal(broken.json.error.code, 'CHORI_MODEL_LOAD');
