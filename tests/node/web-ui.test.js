@@ -71,7 +71,8 @@ test('the page classifies an uploaded image exactly as the JSON API does, and it
   const [described] = (await call(server.url, 'GET', '/models')).json.models;
   assert.ok(facts.includes(described.labels.join(', ')), facts);
   assert.ok(facts.includes(described.sha256.slice(0, 16)), facts);
-  assert.ok(facts.includes(described.provenance.torch_version), `the artifact's provenance: ${facts}`);
+  const provenance = await page.$eval('#provenance', (dl) => dl.textContent);
+  assert.ok(provenance.includes(described.provenance.torch_version), `the artifact's provenance: ${provenance}`);
   assert.equal(await page.$eval('#model-field', (el) => el.hidden), true, 'one model: no selector');
   assert.equal(await page.$eval('#url-form', (el) => el.hidden), true, 'no --allow-url: no URL field');
 
@@ -123,7 +124,7 @@ test('the page classifies an uploaded image exactly as the JSON API does, and it
       await input.uploadFile(file);
       await page.waitForFunction((n) => document.querySelector('#models-body tr[data-model="model"] td:nth-child(3)')?.textContent === String(n), { timeout: WAIT_MS }, 3 + i);
     }
-    await page.screenshot({ path: path.resolve(root, process.env.CHORI_SCREENSHOT) });
+    await page.screenshot({ path: path.resolve(root, process.env.CHORI_SCREENSHOT), fullPage: true });
   }
 });
 

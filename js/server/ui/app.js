@@ -46,26 +46,48 @@ function askKeyOn(err, again) {
   return true;
 }
 
+// chori.json's provenance fields, named for people; others are shown by their own name.
+const PROVENANCE_NAMES = {
+  arch: 'Architecture',
+  torch_version: 'torch',
+  torchvision_version: 'torchvision',
+  chori_torch_version: 'chori-torch',
+  exported_at: 'Exported',
+  method: 'Export method',
+  weights_sha256: 'Weights SHA-256',
+};
+const short = (value) => (typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) ? `${value.slice(0, 16)}…` : value);
+
+function fillList(dl, rows) {
+  dl.replaceChildren();
+  for (const [term, value] of rows) {
+    if (value === undefined || value === null || value === '') continue;
+    dl.append(el('dt', '', term), el('dd', '', String(value)));
+  }
+}
+
 function renderFacts(model) {
   $('endpoint').textContent = `POST /models/${model ? encodeURIComponent(model.name) : '…'}/predict`;
-  const facts = $('facts');
-  facts.replaceChildren();
-  if (!model) return;
-  const rows = [
+  if (!model) {
+    fillList($('facts'), []);
+    fillList($('provenance'), []);
+    return;
+  }
+  fillList($('facts'), [
     ['Name', `${model.name} (version ${model.version})`],
     ['Labels', model.labels.join(', ')],
     ['Input', describeInput(model.input)],
     ['Graph passes', model.optimize],
-    ['Workers', String(model.workers)],
+    ['Workers', model.workers],
+    ['Self-check', model.self_check?.status],
     ['SHA-256', model.sha256 ? `${model.sha256.slice(0, 16)}…` : 'unknown'],
     ['Loaded', `${new Date(model.loaded_at).toLocaleString()} in ${Math.round(model.load_ms)} ms`],
-  ];
-  for (const [key, value] of Object.entries(model.provenance ?? {})) rows.push([key.replace(/_/g, ' '), String(value)]);
-  for (const [term, value] of rows) {
-    if (value === undefined) continue;
-    facts.append(el('dt', '', term), el('dd', '', value));
-  }
-  if (model.sha256) facts.lastElementChild.title = model.sha256;
+  ]);
+  const sha = [...$('facts').querySelectorAll('dt')].find((dt) => dt.textContent === 'SHA-256');
+  if (sha && model.sha256) sha.nextElementSibling.title = model.sha256;
+  const provenance = Object.entries(model.provenance ?? {});
+  fillList($('provenance'), provenance.map(([key, value]) => [PROVENANCE_NAMES[key] ?? key.replace(/_/g, ' '), typeof value === 'object' ? JSON.stringify(value) : short(value)]));
+  $('provenance-title').hidden = provenance.length === 0;
 }
 
 function describeInput(input) {
