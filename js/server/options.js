@@ -281,7 +281,8 @@ function helpText() {
 
 Serves models over HTTP: POST /predict with the image bytes, multipart/form-data or JSON
 {"input": "<base64>"} / {"inputs": [...]}; GET /healthz, /readyz, /models, /metrics;
-POST /models/NAME/predict and /models/NAME/reload. docs/SERVING.md describes every endpoint.
+POST /models/NAME/predict and /models/NAME/reload. GET / is a web page to try the models and
+watch the server's status (--no-ui turns it off). docs/SERVING.md describes every endpoint.
 
 Options:
 ${rows.map(([f, h]) => `  ${f.padEnd(width)}${h}`).join('\n')}
