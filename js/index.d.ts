@@ -287,6 +287,10 @@ export interface ServeOptions {
   logFormat?: 'text' | 'json' | 'none';
   requestTimeoutMs?: number;
   shutdownTimeoutMs?: number;
+  /** On close(), how long a ready server keeps serving first (not ready, answers say Connection: close). Default 5000. */
+  drainDelayMs?: number;
+  /** Golden-set self-check policy: not ready when any logit differs (exact), when a top-1 class changes (top1), or no check (off). Default 'exact'. */
+  verify?: 'exact' | 'top1' | 'off';
   /** Where log lines go. Default process.stdout. */
   logStream?: { write(line: string): unknown };
   /** The DNS resolver the ?url= guard checks (tests inject one). Default dns.promises.lookup(host, { all: true }). */
@@ -317,6 +321,29 @@ export interface ServedModel {
   output: { kind: 'logits' | 'probabilities'; num_classes: number };
   /** Where the artifact came from (chori.json's `provenance`: torch_version, arch, exported_at, …); informative only. */
   provenance: Record<string, unknown>;
+  /** The golden-set self-check of this version (NAME.golden.json beside the artifact, from chori export --golden). */
+  self_check: SelfCheck;
+}
+
+/**
+ * GET /models `self_check`. status: exact (every logit bit-identical to the reference pipeline's),
+ * top1 (some differ, every top-1 class agrees), differs (a top-1 class changed), failed (the set
+ * could not be checked), absent (no golden set beside the artifact), checking, off (--verify off).
+ */
+export interface SelfCheck {
+  status: 'exact' | 'top1' | 'differs' | 'failed' | 'absent' | 'checking' | 'off';
+  policy: 'exact' | 'top1' | 'off';
+  /** Whether the model may take traffic under the policy. */
+  passed: boolean;
+  golden?: string | null;
+  images?: number;
+  /** Largest |logit difference| over the set; 0 when bit-identical. */
+  max_abs_diff?: number | null;
+  top1_agrees?: boolean | null;
+  /** The golden images whose logits differ. */
+  differing?: string[];
+  reason?: string | null;
+  ms?: number;
 }
 
 /** GET /models `failed`: a model that failed to load at start (allowPartial) and has not loaded since. */
@@ -328,7 +355,7 @@ export interface FailedModel {
 export interface Server {
   /** http://host:port */
   readonly url: string;
-  /** Every model loaded (with allowPartial: every model that could be) and not shutting down (GET /readyz). */
+  /** Every model loaded (with allowPartial: every model that could be), self-checked under `verify`, and not shutting down (GET /readyz). */
   readonly ready: boolean;
   /** The models served. */
   models(): ServedModel[];

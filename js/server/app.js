@@ -1,8 +1,10 @@
 'use strict';
 // The server's composition and lifecycle: one data plane (core/dataplane.js), the protocols
 // mounted on the HTTP listener (http/router.js), listen → load the models → serve, and a
-// graceful stop (not ready, stop accepting, finish in-flight requests, unload).
+// graceful stop (not ready, serve on for --drain-delay-ms, stop accepting, finish in-flight
+// requests, unload).
 
+const { setTimeout: sleep } = require('node:timers/promises');
 const { ServerError, serverCodes } = require('./core/errors');
 const { DataPlane } = require('./core/dataplane');
 const { createLogger } = require('./core/log');
@@ -21,6 +23,8 @@ class ChoriServer {
   #dataPlane;
   #log;
   #closing = null;
+  // Set once listen() has reported the server ready: only then can a balancer be sending to it.
+  #served = false;
   #binding = null;
   // Aborted by close(): loading stops before the next model.
   #stopLoading = new AbortController();
@@ -80,10 +84,12 @@ class ChoriServer {
       if (stopped) return this;
       throw err;
     }
+    await this.#dataPlane.selfChecked(); // ready (and 'listening') only once the golden sets are checked
     if (this.#closing) {
       await this.#closing; // the last model loaded as the stop began
       return this;
     }
+    this.#served = true;
     if (this.#options.watch) registry.watch(this.#options.watchIntervalMs);
     const failed = registry.failed().map((f) => f.name);
     this.#log.event('info', 'listening', {
@@ -94,8 +100,9 @@ class ChoriServer {
   }
 
   /**
-   * Stops accepting connections, lets requests in flight finish (at most shutdownTimeoutMs, then
-   * closes the rest), and unloads the models. Resolves { forced } once everything is closed.
+   * Turns not ready, keeps serving for drainDelayMs when it was ready (answers say Connection:
+   * close), stops accepting connections, lets requests in flight finish (at most
+   * shutdownTimeoutMs, then closes the rest), and unloads the models. Resolves { forced } once everything is closed.
    */
   close(signal) {
     this.#closing ??= this.#drain(signal);
@@ -106,11 +113,18 @@ class ChoriServer {
   async #drain(signal) {
     const registry = this.#dataPlane.registry;
     const loading = this.#binding !== null && !registry.ready;
+    // Balancers send traffic only to a ready server; only then is a drain delay needed.
+    const serving = this.#served && this.#dataPlane.ready;
     this.#dataPlane.drain();
     this.#stopLoading.abort(new ServerError(serverCodes.NOT_READY, 'the server is shutting down'));
-    if (signal) this.#log.event('info', 'stopping', { signal, while: loading ? 'loading' : 'serving' });
+    const delayMs = serving ? this.#options.drainDelayMs : 0;
+    if (signal) this.#log.event('info', 'stopping', { signal, while: loading ? 'loading' : 'serving', ...(delayMs > 0 && { drain_delay_ms: delayMs }) });
     // A port still being bound would start listening after close(): wait for it first.
     await this.#binding?.catch(() => {});
+    // A balancer (or Kubernetes' endpoint removal) sees /readyz turn 503 only at its next check:
+    // until then it still sends requests, so keep taking them, each answer saying Connection:
+    // close so that keep-alive connections end, and stop listening only afterwards.
+    if (delayMs > 0) await sleep(delayMs);
     const wasListening = this.#http.listening;
     const closed = new Promise((resolve) => this.#http.close(() => resolve(false)));
     this.#http.closeIdleConnections();

@@ -26,9 +26,9 @@ function handle(server) {
       return server.managementUrl;
     },
     get ready() {
-      return server.registry.ready;
+      return server.dataPlane.ready;
     },
-    models: () => server.registry.describe(),
+    models: () => server.dataPlane.models(),
     failed: () => server.registry.failed(),
     reload: (name = server.registry.defaultName) => server.registry.reload(name),
     close: () => server.close(),

@@ -8,6 +8,7 @@ const { parseArgs } = require('node:util');
 const { codes } = require('../errors');
 const { DEFAULT_MAX_PIXELS, defaultModelPath } = require('../model');
 const { CHOICES } = require('../optimize');
+const { POLICIES } = require('./core/self-check');
 const validate = require('../validate');
 const { artifactsIn } = require('./model-dir');
 
@@ -71,6 +72,10 @@ const SPEC = [
   { key: 'requestTimeoutMs', kind: 'integer', min: 1000, max: 3600000, default: 30000, arg: 'MS', help: 'time a client has to send its whole request (default 30000)' },
   { key: 'shutdownTimeoutMs', kind: 'integer', min: 0, max: 3600000, default: 10000, arg: 'MS',
     help: 'on SIGTERM, how long in-flight requests may take to finish (default 10000)' },
+  { key: 'drainDelayMs', kind: 'integer', min: 0, max: 3600000, default: 5000, arg: 'MS',
+    help: 'on SIGTERM, how long to keep serving first, with /readyz answering 503 and every answer saying Connection: close, so that balancers and Kubernetes stop sending before the port closes (default 5000; then --shutdown-timeout-ms applies)' },
+  { key: 'verify', kind: 'enum', values: POLICIES, default: 'exact', arg: 'POLICY',
+    help: 'at start, predict each model\'s golden set (NAME.golden.json beside the artifact, from chori export --golden) and stay not ready when the logits differ: exact (any bit), top1 (a top-1 class), or off (no check); a model without one is not checked (default exact)' },
 ];
 // Only from JavaScript: where log lines go, and the DNS resolver the URL guard uses (tests inject one).
 const API_ONLY = ['logStream', 'resolve'];

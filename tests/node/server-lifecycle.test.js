@@ -234,3 +234,55 @@ test('--batch gathers concurrent requests into shared forward passes', async () 
     await server.close();
   }
 });
+
+test('--drain-delay-ms: a stopping server keeps serving, not ready and closing connections, then finishes what is in flight', async () => {
+  const delayMs = 600;
+  const server = await startServer({ drainDelayMs: delayMs });
+  const { url } = server;
+  // A keep-alive connection opened before the stop, as a balancer's pool holds them.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const viaAgent = (urlPath) => new Promise((resolve, reject) => {
+    http.get(`${url}${urlPath}`, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+    }).on('error', reject);
+  });
+  try {
+    assert.equal((await viaAgent('/readyz')).status, 200);
+    const started = Date.now();
+    const closed = server.close();
+    await sleep(50);
+    // During the delay: predictions succeed, both readiness probes say 503, every answer closes its connection.
+    const kept = await viaAgent('/readyz');
+    assert.deepEqual(kept, { status: 503, connection: 'close' }, 'the idle keep-alive connection still answers');
+    const predicted = await call(url, 'POST', '/predict', { body: face() });
+    assert.equal(predicted.status, 200, predicted.text);
+    assert.equal(predicted.json.label, 'Face');
+    assert.equal(predicted.headers.connection, 'close');
+    const ready = await call(url, 'GET', '/readyz');
+    assertConforms('GET', '/readyz', ready);
+    assert.equal(ready.status, 503);
+    assert.equal(ready.json.error.code, 'CHORI_NOT_READY');
+    assert.equal(ready.headers.connection, 'close');
+    assert.equal((await call(url, 'GET', '/healthz')).status, 200, 'alive while draining');
+    // A request that starts in the delay and is still running when the port closes finishes.
+    const inFlight = halfSentRequest(url, face());
+    await waitFor(() => refused(url), 'the port to close after the delay', delayMs + 2000);
+    assert.ok(Date.now() - started >= delayMs - 20, `the port closed ${Date.now() - started} ms after close()`);
+    inFlight.finish();
+    const res = await inFlight.answer;
+    assert.equal(res.status, 200);
+    assert.equal(res.json.label, 'Face');
+    assert.equal(res.headers.connection, 'close');
+    assert.deepEqual(await closed, { forced: false });
+  } finally {
+    agent.destroy();
+    await server.close();
+  }
+});
+
+test('a server that never got ready stops without waiting for --drain-delay-ms', async () => {
+  const started = Date.now();
+  await assert.rejects(startServer({ drainDelayMs: 30000, models: { broken: '/nonexistent/model.pt' } }), /failed to load/);
+  assert.ok(Date.now() - started < 10000, `a failed start took ${Date.now() - started} ms to stop`);
+});

@@ -10,6 +10,7 @@ const { load } = require('../../model');
 const { ServerError, serverCodes, badRequest } = require('./errors');
 const { createMetrics } = require('./metrics');
 const { ModelRegistry, round } = require('./registry');
+const { SelfChecks } = require('./self-check');
 
 const TIMED_OUT = Symbol('timed out');
 const MAX_TOPK = 1000;
@@ -32,6 +33,7 @@ class DataPlane {
   #metrics;
   #log;
   #draining = false;
+  #selfChecks;
 
   /** options: normalized (options.js); log: core/log.js's logger. */
   constructor(options, log) {
@@ -50,6 +52,8 @@ class DataPlane {
       maxQueue: options.maxQueue,
     });
     this.#metrics = createMetrics(this.#registry);
+    // Before the 'loaded' listener below: the check has started when the model is logged as loaded.
+    this.#selfChecks = new SelfChecks({ policy: options.verify, models: options.models, registry: this.#registry, register: this.#metrics.register, log });
     this.#registry.on('loaded', (entry, previous) => this.#onLoaded(entry, previous));
     this.#registry.on('load-failed', (name, err) =>
       log.event(options.allowPartial ? 'warn' : 'error', 'model failed to load', { model: name, code: err.code ?? 'CHORI_INTERNAL', error: err.message }));
@@ -72,7 +76,21 @@ class DataPlane {
 
   /** True once every model loaded (or failed to, with allowPartial) and until draining starts. */
   get ready() {
-    return !this.#draining && this.#registry.ready;
+    return !this.#draining && this.#registry.ready && this.#selfCheckBlocker() === null;
+  }
+
+  /** Resolves once the golden-set self-check of every version loaded so far is done. */
+  selfChecked() {
+    return this.#selfChecks.settled();
+  }
+
+  /** Why a loaded model may not serve yet (its self-check: running, or failed), or null. */
+  #selfCheckBlocker() {
+    for (const name of this.#registry.loadedNames) {
+      const why = this.#selfChecks.blocker(name);
+      if (why) return why;
+    }
+    return null;
   }
 
   /** True from the moment a stop begins (drain()). */
@@ -84,6 +102,8 @@ class DataPlane {
   assertReady() {
     if (this.#draining) throw new ServerError(serverCodes.NOT_READY, 'the server is shutting down');
     if (!this.#registry.ready) throw new ServerError(serverCodes.NOT_READY, 'the models are still loading');
+    const blocked = this.#selfCheckBlocker();
+    if (blocked) throw new ServerError(serverCodes.NOT_READY, blocked);
   }
 
   /** From now on not ready: a stop has begun. Requests already admitted finish. */
@@ -93,7 +113,7 @@ class DataPlane {
 
   /** Every model with a version serving: what GET /models lists. */
   models() {
-    return this.#registry.describe();
+    return this.#registry.describe().map((m) => ({ ...m, self_check: this.#selfChecks.describe(m.name) }));
   }
 
   /** The models that failed to load at start: [{ name, error: { code, message } }]. */
@@ -116,7 +136,7 @@ class DataPlane {
   /** Whether `name` serves now (a version is loaded and the server is not draining). */
   modelReady(name) {
     this.#registry.assertKnown(name);
-    return !this.#draining && this.#registry.loadedNames.includes(name);
+    return !this.#draining && this.#registry.loadedNames.includes(name) && this.#selfChecks.blocker(name) === null;
   }
 
   /** The Prometheus exposition: { contentType, text }. */
