@@ -36,6 +36,17 @@ function createMetrics(registry) {
       labelNames: ['model'],
       buckets: LATENCY_BUCKETS,
     }),
+    grpcRequests: metric(client.Counter, {
+      name: 'chori_grpc_requests_total',
+      help: 'gRPC calls answered (Open Inference Protocol), by RPC and status code',
+      labelNames: ['rpc', 'code'],
+    }),
+    grpcLatency: metric(client.Histogram, {
+      name: 'chori_grpc_request_duration_seconds',
+      help: 'Time from a gRPC call arriving to its answer, by RPC',
+      labelNames: ['rpc'],
+      buckets: LATENCY_BUCKETS,
+    }),
     batchSize: metric(client.Histogram, {
       name: 'chori_batch_size',
       help: 'Images per prediction request, by model',

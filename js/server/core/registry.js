@@ -196,6 +196,11 @@ class ModelRegistry extends EventEmitter {
     }
   }
 
+  /** The version of `name` serving now ({ model, version, … }), or null; for reading, not predicting (acquire()). */
+  current(name) {
+    return this.#slot(name).current;
+  }
+
   /** In-flight images per model: [{ name, inFlight }]. */
   queueDepths() {
     return [...this.#slots.values()].map((s) => ({ name: s.name, inFlight: s.inFlight }));

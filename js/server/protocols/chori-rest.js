@@ -143,4 +143,4 @@ function routes({ dataPlane, options }) {
   ];
 }
 
-module.exports = { name: 'chori-rest', routes, errorAnswer };
+module.exports = { name: 'chori-rest', routes, errorAnswer, STATUS };
