@@ -14,8 +14,10 @@
 # With --deploy, only what the container image and its tests need (make image, scripts/image/):
 #   docker.io    dockerd + containerd + runc (scripts/start-dockerd.sh starts it when not running)
 #   debootstrap  a local bookworm minbase, imported as the base image where no registry is reachable
-# With --browser, only what the web page's test needs (tests/node/web-ui.test.js):
-#   chromium     Debian's Chromium, driven headless by puppeteer-core (which downloads no browser)
+# With --browser, only what the web page's test needs (tests/node/web-ui.test.js), each driven
+# headless by puppeteer-core, which downloads no browser:
+#   chromium     Debian's Chromium (DevTools protocol)
+#   firefox-esr  Debian's Firefox ESR (WebDriver BiDi)
 set -euo pipefail
 
 packages=(libjpeg-dev libpng-dev libwebp-dev nlohmann-json3-dev pkg-config openssl curl)
@@ -24,7 +26,7 @@ if [ "${1:-}" = "--fuzz" ]; then
 elif [ "${1:-}" = "--deploy" ]; then
   packages=(docker.io debootstrap)
 elif [ "${1:-}" = "--browser" ]; then
-  packages=(chromium)
+  packages=(chromium firefox-esr)
 fi
 missing=()
 for pkg in "${packages[@]}"; do
