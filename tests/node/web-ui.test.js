@@ -10,10 +10,12 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const http = require('node:http');
 const path = require('node:path');
 const { startServer, call, assertConforms } = require('./server-harness');
 const { root, modelPath, firstImage, exampleImages } = require('./helpers');
 const { fromArgv } = require('../../js/server/options');
+const { quantile } = require('../../js/server/protocols/web-ui-status');
 
 const WAIT_MS = 15_000;
 
@@ -143,8 +145,8 @@ async function classifyInPage(t, browserSpec) {
   }
 }
 
-test('with several models the page offers a selector and predicts with the one chosen; --allow-url adds the URL field', { skip: chromium.skip }, async (t) => {
-  const server = await startServer({ models: { faces: modelPath, second: modelPath }, allowUrl: true });
+test('with several models the page offers a selector and predicts with the one chosen; --allow-url adds a URL field that works', { skip: chromium.skip }, async (t) => {
+  const server = await startServer({ models: { faces: modelPath, second: modelPath }, allowUrl: true, allowPrivateUrls: true });
   t.after(() => server.close());
   const browser = await launch(chromium);
   t.after(() => browser.close());
@@ -161,6 +163,19 @@ test('with several models the page offers a selector and predicts with the one c
   assert.match(await page.$eval('#latency', (el) => el.textContent), / second v1$/);
   await page.waitForFunction(() => document.querySelector('#models-body tr[data-model="second"] td:nth-child(3)')?.textContent === '1', { timeout: WAIT_MS });
   assert.equal(await cellText(page, 'faces', 3), '0');
+
+  // A URL: the server fetches it (here from an image server of this test's own, on loopback).
+  const jpeg = fs.readFileSync(firstImage('.jpg'));
+  const images = http.createServer((req, res) => res.end(jpeg));
+  await new Promise((resolve) => images.listen(0, '127.0.0.1', resolve));
+  t.after(() => images.close());
+  const imageUrl = `http://127.0.0.1:${images.address().port}/face.jpg`;
+  const expected = (await call(server.url, 'GET', `/models/second/predict?url=${encodeURIComponent(imageUrl)}`)).json;
+  await page.type('#url', imageUrl);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#models-body tr[data-model="second"] td:nth-child(3)')?.textContent === '3', { timeout: WAIT_MS });
+  assert.deepEqual((await shownRows(page)).map((r) => [r.label, r.score]), expected.topk.map((r) => [r.label, r.score]));
+  assert.equal(await page.$eval('#preview', (img) => img.hidden), true, 'no stale preview: the page never loads the URL itself');
   assert.deepEqual(problems, []);
 });
 
@@ -198,4 +213,13 @@ test('the page files: only the shipped ones, each with its type and the security
   // No inline script or style anywhere: the CSP would block them.
   const html = (await call(server.url, 'GET', '/')).text;
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=/i);
+});
+
+test('status.json quantiles are Prometheus\' histogram_quantile over the buckets', () => {
+  const buckets = [{ le: 0.001, count: 0 }, { le: 0.005, count: 50 }, { le: 0.01, count: 90 }, { le: 0.1, count: 100 }, { le: Infinity, count: 100 }];
+  assert.equal(quantile(0.5, buckets), 0.001 + (0.004 * 50) / 50); // the 50th of 100 closes the 1–5 ms bucket
+  assert.ok(Math.abs(quantile(0.7, buckets) - (0.005 + (0.005 * 20) / 40)) < 1e-12);
+  assert.ok(Math.abs(quantile(0.99, buckets) - (0.01 + (0.09 * 9) / 10)) < 1e-12);
+  assert.equal(quantile(0.5, [{ le: 0.1, count: 0 }, { le: Infinity, count: 4 }]), 0.1, 'past the last bound: that bound');
+  assert.equal(quantile(0.5, [{ le: 0.1, count: 0 }, { le: Infinity, count: 0 }]), null, 'no observations');
 });

@@ -177,6 +177,18 @@ function showPreview(file) {
   document.querySelector('.drop-title').textContent = 'Choose another image';
 }
 
+// A URL's image is fetched by the server, never by the page (the CSP allows no other origin):
+// the preview of an earlier file would be misleading, so it goes.
+function clearPreview() {
+  if (previewUrl) URL.revokeObjectURL(previewUrl);
+  previewUrl = null;
+  const img = $('preview');
+  img.removeAttribute('src');
+  img.hidden = true;
+  $('drop').classList.remove('has-image');
+  document.querySelector('.drop-title').textContent = 'Choose an image';
+}
+
 function classifyFile(file) {
   if (!file) return;
   showPreview(file);
@@ -213,6 +225,7 @@ function wireForms() {
     const url = $('url').value.trim();
     const model = selectedModel();
     if (!url || !model) return;
+    clearPreview();
     predict(undefined, undefined, url, `models/${encodeURIComponent(model.name)}/predict?url=${encodeURIComponent(url)}`);
   });
   $('key-form').addEventListener('submit', (e) => {
