@@ -90,6 +90,14 @@ $(TOOLS)/.installed:
 	$(TOOLS)/bin/pip install --quiet kubernetes-validate==1.37.0 yamllint==1.38.0
 	@touch $@
 
+# The Open Inference Protocol's clients (tritonclient[http,grpc]), test-only, in a venv of their
+# own: tests/oip runs there against a real `chori-torch serve` (the main pytest collects nothing there).
+OIP_VENV := build/test-venv
+$(OIP_VENV)/.installed: tests/oip/requirements.txt
+	python3 -m venv $(OIP_VENV)
+	$(OIP_VENV)/bin/pip install --quiet -r tests/oip/requirements.txt
+	@touch $@
+
 # chori-torch:<version> and :latest: the host's build staged (ldd closure) and assembled FROM
 # scratch, no network inside docker build; nothing is rebuilt when no input changed.
 image: setup $(VENV)/.deploy-deps
@@ -106,9 +114,10 @@ lint: setup
 	$(VENV)/bin/ruff format --check python tests bench
 	node_modules/.bin/tsc -p tests/types
 
-test: setup $(CPP) $(FUZZ) $(DEMO) lint $(VENV)/.deploy-deps $(TOOLS)/.installed $(VENV)/.browser-deps
+test: setup $(CPP) $(FUZZ) $(DEMO) lint $(VENV)/.deploy-deps $(TOOLS)/.installed $(VENV)/.browser-deps $(OIP_VENV)/.installed
 	node --test tests/node/
 	$(PY) -m pytest
+	$(OIP_VENV)/bin/python -m pytest tests/oip
 	bash scripts/fuzz.sh check
 
 # Speed goals live here, never in timed tests: every ratio is measured in this one run.

@@ -48,34 +48,45 @@ class Server:
     http: str = ""
     grpc: str = ""
     lines: list[dict] = field(default_factory=list)
+    bound: threading.Event = field(default_factory=threading.Event)
+    listening: threading.Event = field(default_factory=threading.Event)
+
+    def wait_listening(self) -> None:
+        if not self.listening.wait(START_TIMEOUT_S):
+            self.process.kill()
+            pytest.fail(f"the server did not start; its log: {self.lines}")
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout=30)
 
 
-def start_server(*flags: str) -> Server:
-    """Starts the server on free ports and waits for its 'listening' line."""
+def start_server(*flags: str, wait: bool = True) -> Server:
+    """Starts the server on free ports; returns once it listens, or with wait=False once its
+    ports are bound and its models are loading."""
     args = [node(), str(ROOT / "js" / "cli.js"), "serve", "--model", f"faces={MODEL}"]
     args += ["--port", "0", "--grpc-port", "0", "--log-format", "json", *flags]
     process = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     server = Server(process)
-    listening = threading.Event()
 
     def read() -> None:
         assert process.stdout is not None
         for line in process.stdout:
             record = json.loads(line)
             server.lines.append(record)
-            if record.get("msg") == "listening":
+            if record.get("msg") == "loading models":
                 server.http = record["url"].removeprefix("http://")
                 server.grpc = record["grpc"]
-                listening.set()
+                server.bound.set()
+            if record.get("msg") == "listening":
+                server.listening.set()
 
     threading.Thread(target=read, daemon=True).start()
-    if not listening.wait(START_TIMEOUT_S):
+    if wait:
+        server.wait_listening()
+    elif not server.bound.wait(START_TIMEOUT_S):
         process.kill()
-        pytest.fail(f"the server did not start; its log: {server.lines}")
+        pytest.fail(f"the server did not bind its ports; its log: {server.lines}")
     return server
 
 
