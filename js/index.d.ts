@@ -253,6 +253,22 @@ export interface ServeOptions {
   host?: string;
   /** 0 picks a free port. Default 8080. */
   port?: number;
+  /** Address of the management listener (POST /models/:name/reload). Default '127.0.0.1'; beyond loopback a management key is always required. */
+  managementHost?: string;
+  /** Port of the management listener; 0 picks a free one. Default 8081, or 0 when `port` is 0. */
+  managementPort?: number;
+  /** File holding the inference key (bearer token for prediction and model routes). Default: $CHORI_TORCH_INFERENCE_KEY, else none (open). */
+  inferenceKeyFile?: string;
+  /** File holding the management key. Default: $CHORI_TORCH_MANAGEMENT_KEY, else none on loopback, generated beyond it. */
+  managementKeyFile?: string;
+  /** Where a generated management key is written (mode 0600). Default: keys.json in a new private temp directory. */
+  generatedKeysFile?: string;
+  /** GET /metrics (and /status.json) need the inference key too. Default false. */
+  protectMetrics?: boolean;
+  /** PEM certificate (chain) for https on both listeners and TLS on gRPC; with tlsKey. Renewed files are taken up without a restart. */
+  tlsCert?: string;
+  /** PEM private key of tlsCert. */
+  tlsKey?: string;
   /** libtorch intra-op threads of each worker. Default 1: concurrent requests already use libuv's thread pool. */
   threads?: number;
   /** Inference threads per model, each running its own forward (load()'s `workers`). Default 1. */
@@ -353,8 +369,10 @@ export interface FailedModel {
 }
 
 export interface Server {
-  /** http://host:port */
+  /** http(s)://host:port of the inference listener. */
   readonly url: string;
+  /** http(s)://host:port of the management listener (POST /models/:name/reload). */
+  readonly managementUrl: string;
   /** Every model loaded (with allowPartial: every model that could be), self-checked under `verify`, and not shutting down (GET /readyz). */
   readonly ready: boolean;
   /** The models served. */

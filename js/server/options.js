@@ -286,8 +286,12 @@ function helpText() {
 
 Serves models over HTTP: POST /predict with the image bytes, multipart/form-data or JSON
 {"input": "<base64>"} / {"inputs": [...]}; GET /healthz, /readyz, /models, /metrics;
-POST /models/NAME/predict and /models/NAME/reload. GET / is a web page to try the models and
-watch the server's status (--no-ui turns it off). docs/SERVING.md describes every endpoint.
+POST /models/NAME/predict; TorchServe's GET /ping and POST /predictions/NAME. GET / is a web
+page to try the models and watch the server's status (--no-ui turns it off). POST
+/models/NAME/reload is served on the management listener only (--management-port, 8081, on
+127.0.0.1). Keys: "Authorization: Bearer <key>" once --inference-key-file / --management-key-file
+(or $CHORI_TORCH_INFERENCE_KEY / $CHORI_TORCH_MANAGEMENT_KEY) give them. docs/SERVING.md describes
+every endpoint.
 
 Options:
 ${rows.map(([f, h]) => `  ${f.padEnd(width)}${h}`).join('\n')}

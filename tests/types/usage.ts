@@ -42,8 +42,15 @@ async function main(): Promise<void> {
   const failedCodes: string[] = server.failed().map((f) => f.error.code);
   // @ts-expect-error: allowPartial is a boolean
   await chori.serve({ allowPartial: 'yes' });
+  const locked = await chori.serve({
+    port: 0, managementHost: '127.0.0.1', managementPort: 0, inferenceKeyFile: 'inference.key', managementKeyFile: 'management.key',
+    protectMetrics: true, tlsCert: 'cert.pem', tlsKey: 'key.pem',
+  });
+  const managementUrl: string = locked.managementUrl;
+  // @ts-expect-error: managementPort is a number
+  await chori.serve({ managementPort: '8081' });
   await server.close();
-  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes];
+  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes, managementUrl];
 }
 
 void main;
