@@ -13,7 +13,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { startServer, call, assertConforms } = require('./server-harness');
-const { root, modelPath, firstImage, exampleImages } = require('./helpers');
+const { root, modelPath, firstImage, exampleImages, tempFile } = require('./helpers');
 const { fromArgv } = require('../../js/server/options');
 const { quantile } = require('../../js/server/protocols/web-ui-status');
 
@@ -177,6 +177,22 @@ test('with several models the page offers a selector and predicts with the one c
   assert.deepEqual((await shownRows(page)).map((r) => [r.label, r.score]), expected.topk.map((r) => [r.label, r.score]));
   assert.equal(await page.$eval('#preview', (img) => img.hidden), true, 'no stale preview: the page never loads the URL itself');
   assert.deepEqual(problems, []);
+});
+
+test('a stopping server shows as draining on the status panel', { skip: chromium.skip }, async (t) => {
+  const server = await startServer({ drainDelayMs: 2500 });
+  const browser = await launch(chromium);
+  t.after(() => browser.connected && browser.close());
+  const { page, problems } = await openPage(browser, `${server.url}/`);
+  await page.waitForFunction(() => document.getElementById('state').dataset.state === 'ready', { timeout: WAIT_MS });
+  const closed = server.close(); // not ready at once, still answering for the drain delay
+  await page.waitForFunction(() => document.getElementById('state').dataset.state === 'draining', { timeout: WAIT_MS });
+  assert.match(await page.$eval('#state', (el) => el.textContent), /Draining/);
+  assert.deepEqual(problems, []);
+  // Gone before the port closes: its next refresh would fail (as it should), and its idle
+  // connections would hold the stop up until --shutdown-timeout-ms.
+  await browser.close();
+  assert.deepEqual(await closed, { forced: false });
 });
 
 test('--no-ui: GET /, its files and /status.json answer 404', async (t) => {
