@@ -10,11 +10,12 @@ const { DataPlane } = require('./core/dataplane');
 const { createLogger } = require('./core/log');
 const { createHttpTransport } = require('./http/transport');
 const choriRest = require('./protocols/chori-rest');
+const oipRest = require('./protocols/oip-rest');
 const webUi = require('./protocols/web-ui');
 const torchserve = require('./protocols/torchserve');
 
 /** The HTTP protocols, in mount order; the first answers paths no protocol claims. */
-const HTTP_PROTOCOLS = [choriRest, webUi, torchserve];
+const HTTP_PROTOCOLS = [choriRest, oipRest, webUi, torchserve];
 
 class ChoriServer {
   #options;
@@ -26,6 +27,7 @@ class ChoriServer {
   // Set once listen() has reported the server ready: only then can a balancer be sending to it.
   #served = false;
   #binding = null;
+  #grpc = null;
   // Aborted by close(): loading stops before the next model.
   #stopLoading = new AbortController();
 
@@ -39,6 +41,7 @@ class ChoriServer {
     });
     // The inference and management listeners, bound, drained and closed as one.
     this.#http = this.#transport.listeners;
+    if (options.grpcPort !== undefined) this.#grpc = this.#createGrpc();
   }
 
   get registry() {
@@ -59,6 +62,26 @@ class ChoriServer {
     return this.#http.managementUrl;
   }
 
+  /** host:port of the gRPC listener (Open Inference Protocol) once bound; null without --grpc-port. */
+  get grpcAddress() {
+    return this.#grpc?.address ?? null;
+  }
+
+  // Required here, not at the top: @grpc/grpc-js loads only when --grpc-port asks for it.
+  #createGrpc() {
+    const { createGrpcServer } = require('./protocols/oip-grpc');
+    const grpc = require('@grpc/grpc-js');
+    const { authorizeGrpc } = require('./http/auth');
+    const { grpcCredentials } = require('./http/tls');
+    return createGrpcServer({
+      dataPlane: this.#dataPlane,
+      options: this.#options,
+      log: this.#log,
+      authorize: (access, metadata) => authorizeGrpc(this.#transport.auth, access, metadata),
+      credentials: grpcCredentials(grpc, this.#transport.tls),
+    });
+  }
+
   /**
    * Binds the port (GET /healthz answers at once), then loads every model (GET /readyz turns 200).
    * Resolves once every model is loaded (with allowPartial: those that could be), or, when
@@ -72,9 +95,16 @@ class ChoriServer {
         resolve();
       });
     });
+    // gRPC binds after HTTP, inside #binding: a stop waits for both.
+    this.#binding = this.#binding.then(() => this.#grpc?.listen(this.#options.host, this.#options.grpcPort).catch((err) => {
+      this.#http.close();
+      throw err;
+    }));
     await this.#binding;
     const registry = this.#dataPlane.registry;
-    this.#log.event('info', 'loading models', { url: this.url, models: registry.names.join(','), pid: process.pid });
+    this.#log.event('info', 'loading models', {
+      url: this.url, ...(this.#grpc && { grpc: this.#grpc.address }), models: registry.names.join(','), pid: process.pid,
+    });
     try {
       await registry.loadAll({ allowPartial: this.#options.allowPartial, signal: this.#stopLoading.signal });
     } catch (err) {
@@ -94,7 +124,7 @@ class ChoriServer {
     const failed = registry.failed().map((f) => f.name);
     this.#log.event('info', 'listening', {
       url: this.url, models: registry.loadedNames.join(','), ...(failed.length > 0 && { failed: failed.join(',') }), pid: process.pid,
-      ...this.#transport.describe(),
+      ...this.#transport.describe(), ...(this.#grpc && { grpc: this.#grpc.address }),
     });
     return this;
   }
@@ -127,6 +157,7 @@ class ChoriServer {
     if (delayMs > 0) await sleep(delayMs);
     const wasListening = this.#http.listening;
     const closed = new Promise((resolve) => this.#http.close(() => resolve(false)));
+    const grpcClosed = this.#grpc?.address ? this.#grpc.close(this.#options.shutdownTimeoutMs) : { forced: false };
     this.#http.closeIdleConnections();
     let timer;
     const timeout = new Promise((resolve) => {
@@ -135,10 +166,11 @@ class ChoriServer {
     const forced = wasListening ? await Promise.race([closed, timeout]) : false;
     clearTimeout(timer);
     if (forced) this.#http.closeAllConnections();
+    const grpcForced = (await grpcClosed).forced;
     this.#transport.stop();
     await registry.close();
-    this.#log.event(forced ? 'warn' : 'info', 'stopped', { forced });
-    return { forced };
+    this.#log.event(forced || grpcForced ? 'warn' : 'info', 'stopped', { forced: forced || grpcForced });
+    return { forced: forced || grpcForced };
   }
 }
 

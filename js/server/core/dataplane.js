@@ -145,7 +145,29 @@ class DataPlane {
   }
 
   /**
-   * Classifies `images` (encoded image Buffers) with model `name`.
+   * What a protocol needs to describe model `name` (CHORI_MODEL_NOT_FOUND, CHORI_NOT_READY):
+   * { name, version, labels, outputKind ('logits' | 'probabilities'), numClasses, inputSize
+   * ([H, W] or null when it follows the image), format ('torchscript' | 'pt2') }.
+   */
+  spec(name) {
+    this.#registry.assertKnown(name);
+    const entry = this.#registry.current(name);
+    if (!entry) throw new ServerError(serverCodes.NOT_READY, `model "${name}" is not loaded`);
+    const { model } = entry;
+    return {
+      name,
+      version: entry.version,
+      labels: model.labels,
+      outputKind: model.metadata.output.kind,
+      numClasses: model.metadata.output.numClasses,
+      inputSize: model.inputSize,
+      format: model.info.format,
+    };
+  }
+
+  /**
+   * Classifies `inputs` with model `name`: each an encoded image (a Buffer) or an input already
+   * preprocessed ({ data: Float32Array, shape: [3, H, W] }, Model.predictTensor).
    * opts: { topk (1…1000, cut to the model's labels), logits, started: performance.now() when the
    * request arrived (the --slo-ms deadline counts from it) }.
    * Resolves { model: { name, version }, defaulted: false, outcomes: PromiseSettledResult[] }
@@ -154,22 +176,23 @@ class DataPlane {
    * CHORI_NOT_READY, CHORI_OVERLOADED (in-flight limit), CHORI_DEADLINE_EXCEEDED (objective
    * passed, no default label), CHORI_BAD_REQUEST (topk).
    */
-  async infer(name, images, { topk = this.#options.topk, logits = false, started = performance.now() } = {}) {
+  async infer(name, inputs, { topk = this.#options.topk, logits = false, started = performance.now() } = {}) {
     this.#registry.assertKnown(name);
     if (!Number.isInteger(topk) || topk < 1 || topk > MAX_TOPK) {
       throw badRequest(`topk must be an integer between 1 and ${MAX_TOPK}, not ${JSON.stringify(topk)}`);
     }
     const { sloMs } = this.#options;
     const deadline = sloMs === undefined ? undefined : started + sloMs;
-    const lease = this.#registry.acquire(name, images.length);
+    const lease = this.#registry.acquire(name, inputs.length);
     const model = { name, version: lease.version };
-    this.#metrics.batchSize.observe({ model: name }, images.length);
+    this.#metrics.batchSize.observe({ model: name }, inputs.length);
     if (deadline !== undefined && performance.now() >= deadline) {
       lease.release();
-      return this.#answerDefault(model, images.length);
+      return this.#answerDefault(model, inputs.length);
     }
-    const k = Math.min(topk, lease.model.labels.length);
-    const work = Promise.allSettled(images.map((image) => attempt(() => lease.model.predict(image, { topk: k, logits }))));
+    const opts = { topk: Math.min(topk, lease.model.labels.length), logits };
+    const run = (input) => (input instanceof Uint8Array ? lease.model.predict(input, opts) : lease.model.predictTensor(input, opts));
+    const work = Promise.allSettled(inputs.map((input) => attempt(() => run(input))));
     // The lease (the in-flight slot) is held until the model is done, even past the deadline.
     work.finally(lease.release);
     work.then((results) => {
@@ -177,7 +200,7 @@ class DataPlane {
     });
     const outcomes = await beforeDeadline(work, deadline);
     this.#metrics.inferenceLatency.observe({ model: name }, (performance.now() - started) / 1000);
-    if (outcomes === TIMED_OUT) return this.#answerDefault(model, images.length);
+    if (outcomes === TIMED_OUT) return this.#answerDefault(model, inputs.length);
     for (const o of outcomes) this.#metrics.predictions.inc({ model: name, outcome: o.status === 'fulfilled' ? 'ok' : 'error' });
     return { model, defaulted: false, outcomes };
   }
