@@ -12,7 +12,7 @@ const https = require('node:https');
 const client = require('prom-client');
 const { resolveKeys, createAuth, bearerToken, isLoopbackHost, grpcAuthorization, challenge, refusalError } = require('../../js/server/http/auth');
 const { readPair, watchPair } = require('../../js/server/http/tls');
-const { makeCertificate } = require('./test-certs');
+const { makeCertificate } = require('./certificates');
 
 const INFERENCE = 'inference-key-0123456789abcdef';
 const MANAGEMENT = 'management-key-0123456789abcdef';

@@ -85,7 +85,7 @@ function writeKeyFile(keys, file) {
 
 /**
  * The keys a server runs with. options: { inferenceKeyFile?, managementKeyFile?,
- * generatedKeysFile?, managementHost }; env: process.env. Resolves { inference, management }
+ * generatedKeysFile?, managementHost }; env: process.env. Returns { inference, management }
  * (a key or null), `generatedFile` (the path written when the management key was generated, else
  * null) and `sources` ({ inference, management }: where each came from, for the log).
  */
