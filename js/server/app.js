@@ -78,7 +78,7 @@ class ChoriServer {
       options: this.#options,
       log: this.#log,
       authorize: (access, metadata) => authorizeGrpc(this.#transport.auth, access, metadata),
-      credentials: grpcCredentials(grpc, this.#transport.tls),
+      credentials: this.#transport.grpcCredentials(grpc),
     });
   }
 
