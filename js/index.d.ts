@@ -186,6 +186,16 @@ export class Model {
   predictBatch(images: readonly ImageInput[], options?: PredictOptions): Promise<Prediction[]>;
   /** The exact model input: what torchvision's transforms make from the same image with PIL. */
   preprocess(image: ImageInput): Promise<Tensor>;
+  /**
+   * [height, width] of every model input when the artifact fixes it (a crop or a squashing
+   * resize); null when the size follows the image.
+   */
+  readonly inputSize: [number, number] | null;
+  /**
+   * Classifies an input already preprocessed (what preprocess() returns), skipping decoding and
+   * preprocessing. Its [H, W] must be inputSize when the model has one (CHORI_INVALID_ARGUMENT).
+   */
+  predictTensor(tensor: Tensor, options?: PredictOptions): Promise<Prediction>;
   dispose(): Promise<void>;
 }
 
@@ -265,6 +275,11 @@ export interface ServeOptions {
   generatedKeysFile?: string;
   /** GET /metrics (and /status.json) need the inference key too. Default false. */
   protectMetrics?: boolean;
+  /**
+   * Also serve the Open Inference Protocol over gRPC on this port of `host` (0 picks a free one).
+   * Default: off. 8085 is suggested: KServe's 8081 is the management listener here.
+   */
+  grpcPort?: number;
   /** PEM certificate (chain) for https on both listeners and TLS on gRPC; with tlsKey. Renewed files are taken up without a restart. */
   tlsCert?: string;
   /** PEM private key of tlsCert. */
@@ -373,6 +388,8 @@ export interface Server {
   readonly url: string;
   /** http(s)://host:port of the management listener (POST /models/:name/reload). */
   readonly managementUrl: string;
+  /** host:port of the Open Inference Protocol's gRPC listener; null without grpcPort. */
+  readonly grpcAddress: string | null;
   /** Every model loaded (with allowPartial: every model that could be), self-checked under `verify`, and not shutting down (GET /readyz). */
   readonly ready: boolean;
   /** The models served. */

@@ -116,7 +116,11 @@ function createGrpcServer({ dataPlane, options, log, authorize = () => {}, crede
   const rpcs = {
     ServerLive: ['public', () => ({ live: true })],
     ServerReady: ['public', () => ({ ready: dataPlane.ready })],
-    ModelReady: ['public', (r) => (spec(r.name, r.version), { ready: dataPlane.modelReady(r.name) })],
+    ModelReady: ['public', (r) => {
+      if (!dataPlane.modelReady(r.name)) return { ready: false }; // loading, draining (an unknown name throws)
+      spec(r.name, r.version);
+      return { ready: true };
+    }],
     ServerMetadata: ['inference', () => oip.serverMetadata(EXTENSIONS)],
     ModelMetadata: ['inference', (r) => oip.modelMetadata(spec(r.name, r.version))],
     ModelInfer: ['inference', modelInfer],
