@@ -72,7 +72,6 @@ class ChoriServer {
     const { createGrpcServer } = require('./protocols/oip-grpc');
     const grpc = require('@grpc/grpc-js');
     const { authorizeGrpc } = require('./http/auth');
-    const { grpcCredentials } = require('./http/tls');
     return createGrpcServer({
       dataPlane: this.#dataPlane,
       options: this.#options,
