@@ -31,6 +31,7 @@ function createHttpTransport({ options, dataPlane, log, isClosing, protocols }) 
   if (options.protectMetrics && keys.inference === null) {
     throw usageError('--protect-metrics needs an inference key (--inference-key-file or $CHORI_TORCH_INFERENCE_KEY) for Prometheus to send');
   }
+  for (const warning of keys.warnings) log.event('warn', 'key file permissions', { warning });
   if (keys.generatedFile) {
     log.event('warn', 'management key generated: the management listener is reachable beyond loopback and no key was given', {
       file: keys.generatedFile, management_host: options.managementHost,
