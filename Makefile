@@ -126,6 +126,7 @@ bench: setup $(DEMO)
 	node bench/memory.js
 	$(PY) bench/decode_peak.py --out docs/benchmarks-decode.md
 	node bench/serve-load.js --threads 1,2 --write docs/benchmarks-serve.md
+	node bench/oip-load.js
 
 clean:
 	rm -rf addon/build build export/model.pt export/golden.json export/images export/demo
