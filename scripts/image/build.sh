@@ -13,6 +13,10 @@ tag=chori-torch:$version
 context=build/image
 
 start=$(bash scripts/start-dockerd.sh) || { echo "image: $start" >&2; exit 3; }
+# One build at a time: tests and people may run `make image` at once, and share the context.
+mkdir -p build
+exec 9>build/image.lock
+flock 9
 
 # What goes into the image, by content: the inputs of the staged root filesystem and the recipe.
 key=$( {
