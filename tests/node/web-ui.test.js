@@ -179,6 +179,35 @@ test('with several models the page offers a selector and predicts with the one c
   assert.deepEqual(problems, []);
 });
 
+test('with an inference key the page asks for it, sends it as a bearer token and keeps it in the tab only', { skip: chromium.skip }, async (t) => {
+  const key = 'web-ui-inference-key-0123456789abcdef';
+  const keyFile = tempFile('inference.key', `${key}\n`);
+  const server = await startServer({ inferenceKeyFile: keyFile, protectMetrics: true });
+  t.after(() => server.close());
+  const browser = await launch(chromium);
+  t.after(() => browser.close());
+  const { page, problems } = await openPage(browser, `${server.url}/`);
+
+  // GET /models (and, with --protect-metrics, /status.json) answer 401: the page asks.
+  await page.waitForSelector('#key-form:not([hidden])', { timeout: WAIT_MS });
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'key', 'the key field has the focus');
+  await page.type('#key', 'not-the-key-0123456789abcdef');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => !document.getElementById('key-form').hidden && /not the inference key/.test(document.getElementById('key-why').textContent), { timeout: WAIT_MS });
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'a refused key is forgotten');
+
+  await page.type('#key', key);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#facts dd') !== null, { timeout: WAIT_MS });
+  await (await page.$('#file')).uploadFile(firstImage('.jpg'));
+  await page.waitForSelector('#result .labels li', { timeout: WAIT_MS });
+  await page.waitForFunction(() => document.getElementById('state').dataset.state === 'ready', { timeout: WAIT_MS });
+  const stored = await page.evaluate(() => ({ session: Object.values(sessionStorage), local: localStorage.length, cookie: document.cookie }));
+  assert.deepEqual(stored, { session: [key], local: 0, cookie: '' });
+  // The refusals (401s before the key, 403s for the wrong one) are all the browser reports.
+  assert.deepEqual(problems.filter((p) => !/status of 40[13]/.test(p)), []);
+});
+
 test('a stopping server shows as draining on the status panel', { skip: chromium.skip }, async (t) => {
   const server = await startServer({ drainDelayMs: 2500 });
   const browser = await launch(chromium);
