@@ -186,6 +186,10 @@ test('with an inference key the page asks for it, sends it as a bearer token and
   t.after(() => server.close());
   const browser = await launch(chromium);
   t.after(() => browser.close());
+  const refused = await call(server.url, 'GET', '/status.json');
+  assert.equal(refused.status, 401, 'with --protect-metrics, /status.json needs the key as /metrics does');
+  assertConforms('GET', '/status.json', refused);
+  assert.equal((await call(server.url, 'GET', '/')).status, 200, 'the page itself is public');
   const { page, problems } = await openPage(browser, `${server.url}/`);
 
   // GET /models (and, with --protect-metrics, /status.json) answer 401: the page asks.
