@@ -121,6 +121,7 @@ async function classifyInPage(t, browserSpec) {
   const status = statusAnswer.json;
   assert.equal(status.models[0].ok, 2);
   assert.equal(await cellText(page, 'model', 3), String(status.models[0].ok));
+  assert.match(await cellText(page, 'model', 6), /^\d+(\.\d)? ms$/, 'the model\'s own p50');
   assert.equal(await page.$eval('#state', (el) => el.dataset.state), 'ready');
   assert.match(await page.$eval('#p50', (el) => el.textContent), /^\d+(\.\d)? ms$/);
   assert.match(await page.$eval('#p99', (el) => el.textContent), /^\d+(\.\d)? ms$/);
@@ -141,6 +142,7 @@ async function classifyInPage(t, browserSpec) {
       await input.uploadFile(file);
       await page.waitForFunction((n) => document.querySelector('#models-body tr[data-model="model"] td:nth-child(3)')?.textContent === String(n), { timeout: WAIT_MS }, 3 + i);
     }
+    await page.evaluate(() => document.activeElement?.blur()); // no focus ring in the picture
     await page.screenshot({ path: path.resolve(root, process.env.CHORI_SCREENSHOT), fullPage: true });
   }
 }
