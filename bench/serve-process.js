@@ -42,4 +42,4 @@ async function rssBytes(url) {
   return Number(text.match(/^process_resident_memory_bytes (\d+)/m)[1]);
 }
 
-module.exports = { root, startServer, rssBytes };
+module.exports = { root, freePort, startServer, rssBytes };
