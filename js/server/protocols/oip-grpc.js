@@ -42,6 +42,9 @@ const STATUS = {
   [serverCodes.DEADLINE_EXCEEDED]: S.DEADLINE_EXCEEDED,
 };
 
+// The statuses a REST client would get as 5xx: logged as errors.
+const SERVER_FAULTS = new Set([S.INTERNAL, S.UNAVAILABLE, S.DEADLINE_EXCEEDED, S.RESOURCE_EXHAUSTED]);
+
 let service;
 function loadService() {
   if (!service) {
@@ -149,7 +152,8 @@ function createGrpcServer({ dataPlane, options, log, authorize = () => {}, crede
       const seconds = (performance.now() - started) / 1000;
       metrics.grpcRequests.inc({ rpc, code: S[status] });
       metrics.grpcLatency.observe({ rpc }, seconds);
-      log.request({ method: 'gRPC', route: rpc, path: `/${SERVICE}/${rpc}`, status: S[status], ...fields, ms: seconds * 1000 });
+      const level = SERVER_FAULTS.has(status) ? 'error' : 'info'; // as HTTP's 5xx
+      log.request({ method: 'gRPC', route: rpc, path: `/${SERVICE}/${rpc}`, status: S[status], level, ...fields, ms: seconds * 1000 });
     };
   }
   server.addService(loadService(), implementation);
