@@ -295,7 +295,7 @@ export interface ServeOptions {
   topk?: number;
   /** Default 10 MiB; larger bodies are 413. */
   maxBodyBytes?: number;
-  /** Most images in one `{"inputs": [...]}` request. Default 32. */
+  /** Most images in one request: `{"inputs": [...]}` to /predict, N of an Open Inference Protocol input. Default 32. */
   maxBatch?: number;
   /** Most images in flight per model; more is 503 with Retry-After. Default 64. */
   maxQueue?: number;

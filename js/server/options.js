@@ -54,7 +54,7 @@ const SPEC = [
     help: 'largest width × height accepted, checked before decoding (default PIL\'s limit)' },
   { key: 'topk', kind: 'integer', min: 1, max: 1000, default: 5, arg: 'K', help: 'ranked labels per answer unless ?topk= says otherwise (default 5, at most the number of labels)' },
   { key: 'maxBodyBytes', kind: 'integer', min: 1, max: 1024 * MiB, default: 10 * MiB, arg: 'N', help: 'largest request body; more is 413 (default 10 MiB)' },
-  { key: 'maxBatch', kind: 'integer', min: 1, max: 1024, default: 32, arg: 'N', help: 'most images in one {"inputs": [...]} request (default 32)' },
+  { key: 'maxBatch', kind: 'integer', min: 1, max: 1024, default: 32, arg: 'N', help: 'most images in one request: {"inputs": [...]} to /predict, N of an Open Inference Protocol input (default 32)' },
   { key: 'maxQueue', kind: 'integer', min: 1, max: 1e6, default: 64, arg: 'N', help: 'most images in flight per model; more is 503 with Retry-After (default 64)' },
   { key: 'sloMs', kind: 'integer', min: 1, max: 3600000, arg: 'MS', help: 'latency objective: past it, answer --default-label, or 504 without one (default: none)' },
   { key: 'defaultLabel', kind: 'string', arg: 'LABEL', help: 'the answer when --slo-ms passes, marked "default": true' },
