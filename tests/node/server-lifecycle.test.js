@@ -264,6 +264,7 @@ test('--drain-delay-ms: a stopping server keeps serving, not ready and closing c
     assert.equal(ready.status, 503);
     assert.equal(ready.json.error.code, 'CHORI_NOT_READY');
     assert.equal(ready.headers.connection, 'close');
+    assert.equal((await call(url, 'GET', '/v2/health/ready')).status, 503);
     assert.equal((await call(url, 'GET', '/healthz')).status, 200, 'alive while draining');
     // A request that starts in the delay and is still running when the port closes finishes.
     const inFlight = halfSentRequest(url, face());
