@@ -23,7 +23,9 @@ key=$( {
   sha256sum "$(readlink -f "$(command -v node)")" addon/build/Release/chori_torch.node \
     package.json package-lock.json deploy/Dockerfile deploy/healthcheck.js scripts/image/stage.sh
   find js -type f -print0 | sort -z | xargs -0 sha256sum
-  ldd addon/build/Release/chori_torch.node "$(command -v node)"
+  # The libraries by path, size and time (ldd's load addresses change with every run).
+  ldd addon/build/Release/chori_torch.node "$(command -v node)" | awk '/=> \// { print $3 }' | sort -u \
+    | xargs stat -L -c '%n %s %Y'
 } | sha256sum | cut -c1-16)
 
 current=$(docker image inspect -f '{{ index .Config.Labels "org.chori-torch.inputs" }}' "$tag" 2>/dev/null || true)
