@@ -206,3 +206,24 @@ def test_the_readmes_deploying_commands_answer_a_prediction(image: str, tmp_path
         assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
     finally:
         docker("rm", "-f", name, check=False)
+
+
+def test_a_model_baked_in_by_the_readmes_two_lines_is_served(image: str, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deploying") :]
+    start = section.index("```dockerfile\n") + len("```dockerfile\n")
+    dockerfile = section[start : section.index("```", start)]
+    assert dockerfile.splitlines() == [
+        f"FROM {image}",
+        "COPY model.pt /mnt/models/model.pt",
+    ], "the README's two lines name this version's image"
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    shutil.copy(DEMO_MODEL, tmp_path / "model.pt")
+    tag = f"chori-torch-baked-test:{tmp_path.name.lower()}"
+    docker("build", "-q", "-t", tag, str(tmp_path))
+    try:
+        with container(tag) as name:
+            answer = post(f"{wait_ready(name)}/predict", demo_images()[0].read_bytes())
+            assert answer["model"]["name"] == "model"
+    finally:
+        docker("rmi", "-f", tag, check=False)
