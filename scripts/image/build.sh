@@ -38,8 +38,11 @@ else
   docker build -f deploy/Dockerfile --target runtime --build-arg "BASE=$base" \
     --label "org.chori-torch.inputs=$key" --label "org.opencontainers.image.version=$version" \
     -t "$tag" -t chori-torch:latest "$context"
-  # The staged copy is only the build's context; the image holds it now.
+  # The staged copy is only the build's context; the image holds it now. So do the assemble
+  # stage's images (~1 GB each) and the previous build's, now untagged: only ours, by label.
   rm -rf "$context/rootfs"
+  docker image prune -f --filter label=org.chori-torch.stage=assemble >/dev/null
+  docker image prune -f --filter label=org.chori-torch.inputs >/dev/null
 fi
 docker tag "$tag" chori-torch:latest
 if [ "${1:-}" = "--print-tag" ]; then echo "$tag"; fi
