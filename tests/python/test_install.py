@@ -157,7 +157,9 @@ def test_npm_pack_ships_only_what_users_need(tarball: Path) -> None:
     shipped = {f for f in files if f.startswith("scripts/")} - {"scripts/image/stage.sh"}
     assert "scripts/image/stage.sh" in files
     assert not [f for f in shipped if not f.endswith(".js")]
-    assert tarball.stat().st_size < 150_000
+    # Sources only: the server's protocols, its web page and the .proto are ~200 kB packed; a
+    # stray model, image or build output would be megabytes.
+    assert tarball.stat().st_size < 300_000
 
 
 def test_npm_install_builds_the_addon_from_an_active_virtualenv(
