@@ -56,8 +56,13 @@ async function main(): Promise<void> {
   await chori.serve({ grpcPort: '8085' });
   // @ts-expect-error: managementPort is a number
   await chori.serve({ managementPort: '8081' });
+  const drained = await chori.serve({ port: 0, drainDelayMs: 5000, verify: 'top1' });
+  const golden: 'exact' | 'top1' | 'differs' | 'failed' | 'absent' | 'checking' | 'off' = drained.models()[0].self_check.status;
+  const maxDiff: number | null | undefined = drained.models()[0].self_check.max_abs_diff;
+  // @ts-expect-error: not a policy
+  await chori.serve({ verify: 'bits' });
   await server.close();
-  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes, managementUrl, fixed, fromTensor, grpcAddress];
+  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes, managementUrl, fixed, fromTensor, grpcAddress, golden, maxDiff];
 }
 
 void main;
