@@ -9,6 +9,7 @@ stack, its containers and the bridge, however it ends."""
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import subprocess
@@ -264,3 +265,9 @@ def test_nothing_is_lost_under_sigterm_sigkill_and_a_rolling_update(
     assert {s.label for s in load.window(0, load.samples[0].start + 3)} <= set(V1_LABELS.split(","))
     last = load.samples[-20:]
     assert {s.label for s in last} <= set(V2_LABELS.split(",")), {s.label for s in last}
+    # Each replica checked the golden set exported with its model: bit-identical in the image.
+    conn = http.client.HTTPConnection(balancer, timeout=10)
+    conn.request("GET", "/models")
+    check = json.loads(conn.getresponse().read())["models"][0]["self_check"]
+    conn.close()
+    assert (check["status"], check["policy"], check["images"]) == ("exact", "exact", 3), check
