@@ -165,3 +165,15 @@ test('a replica whose CPU computes other bits (oneDNN held to SSE4.1) is not rea
   assert.ok(exact.check.max_abs_diff > 0, JSON.stringify(exact.check));
   if (exact.check.status === 'top1') assert.equal((await run('top1')).ready, 200);
 });
+
+test('a plain `chori golden` file named NAME.golden.json works too: its images are read beside it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chori-golden-'));
+  const model = path.join(dir, 'model.pt');
+  fs.copyFileSync(modelPath, model);
+  fs.cpSync(path.join(root, 'export', 'images'), path.join(dir, 'images'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'model.golden.json'), JSON.stringify(reference));
+  await withServer(model, undefined, ({ check, ready }) => {
+    assert.equal(ready.status, 200, ready.text);
+    assert.deepEqual([check.status, check.images, check.max_abs_diff], ['exact', reference.images.length, 0]);
+  });
+});
