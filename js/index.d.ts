@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'CHORI_MODEL_LOAD'
   | 'CHORI_MODEL_METADATA'
   | 'CHORI_INFERENCE'
+  | 'CHORI_DEVICE'
   | 'CHORI_DISPOSED'
   | 'CHORI_OVERLOADED'
   | 'CHORI_ADDON_NOT_BUILT'
@@ -26,6 +27,7 @@ export const codes: Readonly<{
   MODEL_LOAD: 'CHORI_MODEL_LOAD';
   MODEL_METADATA: 'CHORI_MODEL_METADATA';
   INFERENCE: 'CHORI_INFERENCE';
+  DEVICE: 'CHORI_DEVICE';
   DISPOSED: 'CHORI_DISPOSED';
   OVERLOADED: 'CHORI_OVERLOADED';
   ADDON_NOT_BUILT: 'CHORI_ADDON_NOT_BUILT';
@@ -114,7 +116,23 @@ export interface LoadOptions {
    * batch-1 latency; answers stay bit-identical. Default: 1.
    */
   workers?: number;
+  /**
+   * Where forward runs. 'cuda' is 'cuda:0'. Decoding and preprocessing stay on the CPU; the
+   * batch is copied to the device once. libtorch's CUDA libraries are loaded only by the first
+   * CUDA load; one on a machine without a usable GPU rejects with CHORI_DEVICE. On a GPU,
+   * `optimize` is 'none' or 'freeze' ('auto' = 'freeze') and `maxBatch` defaults to 32.
+   * Default: 'cpu'.
+   */
+  device?: Device;
+  /**
+   * CUDA: cuDNN's deterministic algorithms and no TF32 (process-wide switches), so runs repeat
+   * bit for bit and match `chori golden --device cuda --deterministic` on the same GPU model.
+   * No effect on the CPU, whose forms repeat already. Default: false.
+   */
+  deterministic?: boolean;
 }
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
 /** none: the artifact as saved; freeze: torch.jit.freeze; ofi: freeze + optimize_for_inference;
  * onednn: freeze + oneDNN Graph fusion. */
@@ -137,6 +155,9 @@ export interface ModelInfo {
   readonly precision: 'fp32' | 'bf16';
   /** 1 when batching is off. */
   readonly maxBatch: number;
+  /** 'cpu' or 'cuda:N' ('cuda' resolved). */
+  readonly device: 'cpu' | `cuda:${number}`;
+  readonly deterministic: boolean;
 }
 
 export interface PredictOptions {

@@ -14,6 +14,10 @@ async function main(): Promise<void> {
   const format: 'torchscript' | 'pt2' = m.info.format;
   const pooled = await chori.load('export/model.pt', { workers: 2, threads: 1 });
   const workers: number = pooled.info.workers;
+  const onGpu = await chori.load('export/model.pt', { device: 'cuda:1', deterministic: true, batch: true });
+  const device: 'cpu' | `cuda:${number}` = onGpu.info.device;
+  // @ts-expect-error: not a device
+  await chori.load('export/model.pt', { device: 'gpu' });
   const r2 = await m.predict(buf, { topk: 5, logits: true });
   const logits: Float32Array | undefined = r2.logits;
   const ms: number = r2.timings.decodeMs + r2.timings.inferenceMs;
@@ -43,7 +47,7 @@ async function main(): Promise<void> {
   // @ts-expect-error: allowPartial is a boolean
   await chori.serve({ allowPartial: 'yes' });
   await server.close();
-  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes];
+  void [device, label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes];
 }
 
 void main;

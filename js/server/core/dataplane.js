@@ -46,6 +46,8 @@ class DataPlane {
         workers: options.workers,
         batch: options.batch,
         optimize: options.optimize,
+        device: options.device,
+        deterministic: options.deterministic,
       },
       maxQueue: options.maxQueue,
     });
