@@ -77,10 +77,14 @@ def run_node(
     expect_form: str | None = None,
     threads: int = 1,
     simd: str | None = None,
+    device: str = "cpu",
+    deterministic: bool = False,
 ) -> dict[str, dict]:
     """Node's results by file; with ``expect_form``, asserts the optimisation Node applied."""
     args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", str(threads)]
-    args += ["--precision", precision, "--optimize", optimize]
+    args += ["--precision", precision, "--optimize", optimize, "--device", device]
+    if deterministic:
+        args.append("--deterministic")
     if tensors:
         args.append("--tensors")
     out = subprocess.run(
