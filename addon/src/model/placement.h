@@ -55,6 +55,13 @@ class Placement {
     if (stream_) stream_->synchronize();
   }
 
+  // [blocking] Waits for everything queued on the device: moving the weights there and the
+  // freezing passes run on the default stream, and the forwards, on the model's own stream,
+  // must not read the weights before those kernels have finished.
+  void synchronizeDevice() const {
+    if (cuda()) c10::impl::VirtualGuardImpl(c10::DeviceType::CUDA).synchronizeDevice(device_.index());
+  }
+
  private:
   c10::Device device_;
   std::optional<c10::Stream> stream_;

@@ -47,6 +47,7 @@ class TorchScriptBackend final : public Backend {
     try {
       auto start = std::chrono::steady_clock::now();
       applyPasses(form);
+      placement_.synchronizeDevice();
       report.optimizeMs = msSince(start);
       if (warmupShape.size() == 4) {
         start = std::chrono::steady_clock::now();
