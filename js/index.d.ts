@@ -218,6 +218,23 @@ export const version: string;
 /** The resampler's vector path in use and those this CPU runs; $CHORI_SIMD forces one. */
 export function simd(): { active: 'scalar' | 'sse2' | 'avx2' | 'avx512'; available: string[] };
 
+/** What the NVIDIA driver reports (asked directly; libtorch's CUDA part is not loaded by asking). */
+export interface GpuReport {
+  /** Whether the addon's libtorch has its CUDA part (a CPU-only wheel has none). */
+  readonly libtorchCuda: boolean;
+  readonly libtorchCudaPath: string;
+  readonly driver: 'no-driver' | 'driver-error' | 'no-device' | 'ready';
+  /** Why not 'ready': the dynamic loader's or the driver's error. */
+  readonly detail: string;
+  /** The CUDA version the driver supports, "13.0"; "" without a driver. */
+  readonly driverCuda: string;
+  /** libtorch's CUDA runtime and cuDNN once a CUDA model was loaded, else "". */
+  readonly runtime: string;
+  readonly devices: ReadonlyArray<{ index: number; name: string; totalMemory: number; computeCapability: string }>;
+}
+/** The devices load({ device: 'cuda:N' }) can use, or why there are none. */
+export function gpus(): GpuReport;
+
 /** What chori-torch is made of (as sharp.versions); reading it loads the addon. */
 export interface Versions {
   readonly 'chori-torch': string;

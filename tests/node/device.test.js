@@ -74,7 +74,8 @@ test('device cuda without a usable GPU rejects with CHORI_DEVICE saying which pa
     await assert.rejects(chori.load(modelPath, { device: 'cuda' }), (err) => err instanceof chori.ChoriError);
   });
 
-test('doctor\'s gpus() report agrees with the CHORI_DEVICE reason', () => {
+test('chori.gpus() reports the driver\'s view; without a GPU libtorch\'s CUDA part stays unloaded', () => {
+  assert.deepEqual(chori.gpus(), gpus);
   assert.equal(typeof gpus.libtorchCuda, 'boolean');
   assert.ok(['no-driver', 'driver-error', 'no-device', 'ready'].includes(gpus.driver));
   assert.equal(gpus.driver === 'ready', gpus.devices.length > 0);

@@ -48,6 +48,18 @@ def real_photographs() -> list[Path]:
     return sorted(files)
 
 
+def link_images(files: list[Path], folder: Path) -> Path:
+    """``folder``/images holding a symlink per file, named ``<parent>-<name>``: `chori golden`
+    takes directories, and the names stay unique and readable."""
+    images = folder / "images"
+    images.mkdir(exist_ok=True)
+    for f in files:
+        link = images / f"{f.parent.name}-{f.name}"
+        if not link.exists():
+            link.symlink_to(f)
+    return images
+
+
 def node() -> str:
     found = shutil.which("node")
     if found is None:

@@ -16,7 +16,7 @@ from chori_torch.device import parse_device
 from chori_torch.errors import ChoriError
 from chori_torch.metadata import load_artifact
 from chori_torch.optimize import resolve
-from conftest import DEMO_IMAGES, DEMO_MODEL, ROOT
+from conftest import DEMO_IMAGES, DEMO_MODEL, ROOT, predict
 from gpu import checkout_env, gpu_unusable_reason
 
 
@@ -86,3 +86,18 @@ def test_golden_on_cuda_without_a_gpu_fails_with_the_reason(tmp_path: Path) -> N
     assert gpu_unusable_reason() in done.stderr
     assert done.stderr.count("\n") == 1, "one line, no traceback"
     assert not out.exists()
+
+
+@pytest.mark.skipif(gpu_unusable_reason() is None, reason="this machine has a usable GPU")
+def test_chori_predict_device_cuda_without_a_gpu_exits_1_with_chori_device() -> None:
+    done = predict("--model", str(DEMO_MODEL), "--device", "cuda:2", str(DEMO_IMAGES))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stderr.startswith(
+        "chori-predict: CHORI_DEVICE: device 'cuda:2' is not usable here: "
+    )
+    assert gpu_unusable_reason() in done.stderr
+    bad = predict("--model", str(DEMO_MODEL), "--device", "gpu", str(DEMO_IMAGES))
+    assert bad.returncode == 2
+    assert "CHORI_INVALID_ARGUMENT: unknown device 'gpu' (expected cpu, cuda or cuda:N)" in (
+        bad.stderr
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import DEMO_IMAGES, DEMO_MODEL, ROOT, real_photographs, run_node
+from conftest import DEMO_IMAGES, DEMO_MODEL, ROOT, link_images, real_photographs, run_node
 from gpu import checkout_env, gpu_unusable_reason
 
 REASON = gpu_unusable_reason()
@@ -27,12 +27,7 @@ pytestmark = pytest.mark.skipif(REASON is not None, reason=f"needs a usable CUDA
 
 def write_golden(model: Path, files: list[Path], out: Path, *args: str) -> dict[str, dict]:
     """`chori golden` over ``files`` (linked into one folder), entries by image name."""
-    images = out.parent / "images"
-    images.mkdir(exist_ok=True)
-    for f in files:
-        link = images / f"{f.parent.name}-{f.name}"
-        if not link.exists():
-            link.symlink_to(f)
+    images = link_images(files, out.parent)
     command = ["golden", "--model", str(model), "--images", str(images), "--out", str(out)]
     subprocess.run(
         [sys.executable, "-m", "chori_torch.cli", *command, "--threads", "1", *args],

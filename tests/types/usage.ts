@@ -16,6 +16,7 @@ async function main(): Promise<void> {
   const workers: number = pooled.info.workers;
   const onGpu = await chori.load('export/model.pt', { device: 'cuda:1', deterministic: true, batch: true });
   const device: 'cpu' | `cuda:${number}` = onGpu.info.device;
+  const driver: 'no-driver' | 'driver-error' | 'no-device' | 'ready' = chori.gpus().driver;
   // @ts-expect-error: not a device
   await chori.load('export/model.pt', { device: 'gpu' });
   const r2 = await m.predict(buf, { topk: 5, logits: true });
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   // @ts-expect-error: allowPartial is a boolean
   await chori.serve({ allowPartial: 'yes' });
   await server.close();
-  void [device, label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes];
+  void [device, driver, label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes];
 }
 
 void main;
