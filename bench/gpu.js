@@ -15,6 +15,9 @@ const { describeGpus, gpus } = require('../js/gpus');
 const { closedLoop, percentile } = require('./lib');
 
 const ROOT = path.resolve(__dirname, '..');
+// The CPU row runs CPU forwards before the CUDA loads: libtorch's CUDA part must be there first
+// (docs/ARCHITECTURE.md, "GPU"). Read when the addon loads, on the first native() call below.
+process.env.CHORI_TORCH_PRELOAD_CUDA = '1';
 const { values } = parseArgs({
   options: {
     model: { type: 'string', default: path.join(ROOT, 'export', 'model.pt') },

@@ -115,6 +115,10 @@ test('the CPU path maps none of libtorch\'s CUDA libraries (/proc/self/maps)', (
   if (!usableGpu) {
     assert.equal(out.cudaError, 'CHORI_DEVICE');
     assert.deepEqual(out.afterCuda, [], 'a refused CUDA load maps nothing either');
+    // The preload only loads what a driver and a device could use.
+    const preloaded = JSON.parse(execFileSync(process.execPath, ['-e', MAPS_PROBE],
+      { encoding: 'utf8', timeout: 120_000, env: { ...process.env, CHORI_TORCH_PRELOAD_CUDA: '1' } }));
+    assert.deepEqual(preloaded.cpu, []);
   }
 });
 

@@ -29,8 +29,10 @@ const settle = (p) => p.then((v) => ({ ok: v }), (e) => ({ code: e.code, message
 `;
 
 test('a CUDA model answers with the CPU\'s top-1, reports its device, and batches 32 by default', { skip }, async () => {
-  const cpu = await chori.load(modelPath, { threads: 1 });
+  // CUDA first: a CPU forward before libtorch's CUDA part is loaded would keep it away for good
+  // (model/device.cc; the child-process tests below cover that order).
   const gpu = await chori.load(modelPath, { device: 'cuda', batch: true });
+  const cpu = await chori.load(modelPath, { threads: 1 });
   try {
     assert.equal(gpu.info.device, 'cuda:0');
     assert.equal(gpu.info.optimize, 'freeze');
