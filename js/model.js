@@ -71,19 +71,53 @@ class Model {
    */
   predict(image, opts) {
     validate.image(image);
+    const { topk, wantLogits } = this.#predictOptions(opts);
+    return this.#call((m) => m.predict(image, topk, wantLogits)).then((raw) => this.#prediction(raw, wantLogits));
+  }
+
+  /**
+   * [height, width] of every model input when the artifact fixes it (a crop or a squashing
+   * resize), else null: the size follows the image.
+   */
+  get inputSize() {
+    return optimize.staticInputSize(this.#metadata.input);
+  }
+
+  /**
+   * Classifies an input already preprocessed: { data: Float32Array, shape: [3, H, W] }, as
+   * preprocess() returns it (planar RGB, normalized). Decoding and preprocessing are skipped;
+   * [H, W] must be the model's inputSize when it has one. Checked synchronously (TypeError,
+   * CHORI_INVALID_ARGUMENT); predict()'s answer.
+   */
+  predictTensor(tensor, opts) {
+    const [height, width] = validate.tensor(tensor, 'tensor');
+    const size = this.inputSize;
+    if (size && (height !== size[0] || width !== size[1])) {
+      throw new ChoriError(codes.INVALID_ARGUMENT,
+        `tensor.shape is [3, ${height}, ${width}] but this model takes [3, ${size[0]}, ${size[1]}] (preprocess() makes it from an image)`);
+    }
+    const { topk, wantLogits } = this.#predictOptions(opts);
+    return this.#call((m) => m.predictTensor(tensor.data, height, width, topk, wantLogits)).then((raw) => this.#prediction(raw, wantLogits));
+  }
+
+  #predictOptions(opts) {
     const o = validate.options(opts, 'options', PREDICT_OPTIONS);
+    const classes = this.labels.length;
+    return {
+      topk: validate.integerOption(o, 'options', 'topk', 1, classes, Math.min(5, classes)),
+      wantLogits: validate.boolOption(o, 'options', 'logits', false),
+    };
+  }
+
+  #prediction(raw, wantLogits) {
     const labels = this.labels;
-    const topk = validate.integerOption(o, 'options', 'topk', 1, labels.length, Math.min(5, labels.length));
-    const wantLogits = validate.boolOption(o, 'options', 'logits', false);
-    return this.#call((m) => m.predict(image, topk, wantLogits)).then((raw) => {
-      const ranked = raw.topk.map(({ index, score }) => ({ label: labels[index], index, score }));
-      const best = ranked[0];
-      const prediction = { label: best.label, index: best.index, score: best.score, topk: ranked };
-      if (wantLogits) prediction.logits = raw.logits;
-      prediction.batchSize = raw.batchSize;
-      prediction.timings = raw.timings;
-      return prediction;
-    });
+    const ranked = raw.topk.map(({ index, score }) => ({ label: labels[index], index, score }));
+    const best = ranked[0];
+    const prediction = { label: best.label, index: best.index, score: best.score, topk: ranked };
+    if (wantLogits) prediction.logits = raw.logits;
+    prediction.batchSize = raw.batchSize;
+    prediction.timings = raw.timings;
+    return prediction;
   }
 
   /** The exact float32 model input for an image: what torchvision would hand the model. */

@@ -43,4 +43,4 @@ function warmupShape(input) {
   return size ? [1, 3, size[0], size[1]] : null;
 }
 
-module.exports = { FORMS, CHOICES, CUDA_FORMS, WARMUP_RUNS, resolveOptimize, warmupShape };
+module.exports = { FORMS, CHOICES, CUDA_FORMS, WARMUP_RUNS, resolveOptimize, warmupShape, staticInputSize };

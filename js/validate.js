@@ -83,4 +83,19 @@ function image(value, name = 'image') {
   return value;
 }
 
-module.exports = { is, invalidParameterError, options, integerOption, numberOption, boolOption, device, deviceOption, image };
+/** A preprocessed input { data: Float32Array, shape: [3, H, W] } with 3 × H × W values; → [H, W]. */
+function tensor(value, name = 'tensor') {
+  if (!is.defined(value) || typeof value !== 'object') throw invalidParameterError(name, 'an object { data, shape }', value);
+  if (!(value.data instanceof Float32Array)) throw invalidParameterError(`${name}.data`, 'a Float32Array', value.data);
+  const { shape } = value;
+  const dims = Array.isArray(shape) && shape.length === 3 && shape.every((d) => is.integer(d) && d >= 1) && shape[0] === 3;
+  if (!dims) throw invalidParameterError(`${name}.shape`, 'an array [3, height, width] of positive integers', Array.isArray(shape) ? `[${shape}]` : shape);
+  if (value.data.length !== shape[0] * shape[1] * shape[2]) {
+    const err = new TypeError(`Expected ${shape[0] * shape[1] * shape[2]} values (3 × ${shape[1]} × ${shape[2]}) for ${name}.data but received ${value.data.length}`);
+    err.code = codes.INVALID_ARGUMENT;
+    throw err;
+  }
+  return [shape[1], shape[2]];
+}
+
+module.exports = { is, invalidParameterError, options, integerOption, numberOption, boolOption, device, deviceOption, image, tensor };

@@ -22,10 +22,16 @@ function handle(server) {
     get url() {
       return server.url;
     },
-    get ready() {
-      return server.registry.ready;
+    get managementUrl() {
+      return server.managementUrl;
     },
-    models: () => server.registry.describe(),
+    get grpcAddress() {
+      return server.grpcAddress;
+    },
+    get ready() {
+      return server.dataPlane.ready;
+    },
+    models: () => server.dataPlane.models(),
     failed: () => server.registry.failed(),
     reload: (name = server.registry.defaultName) => server.registry.reload(name),
     close: () => server.close(),

@@ -34,6 +34,7 @@ async function startServer(options = {}) {
     port: 0,
     logFormat: 'json',
     logStream: { write: (line) => lines.push(JSON.parse(line)) },
+    drainDelayMs: 0, // stops at once unless a test is about the drain delay
     ...options,
   });
   return Object.create(server, { logs: { value: lines } });
@@ -47,7 +48,7 @@ const cli = path.join(root, 'js', 'cli.js');
  * `exited` resolves { code, signal }; `lines` are stdout's lines so far, `stderr()` its text.
  */
 function startCli(args, { until = 'listening' } = {}) {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--drain-delay-ms', '0', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines = [];
   let stderr = '';
   child.stderr.on('data', (d) => {

@@ -24,6 +24,10 @@ async function main(): Promise<void> {
   const ms: number = r2.timings.decodeMs + r2.timings.inferenceMs;
   const t = await m.preprocess(new Uint8Array(buf));
   const [c, h, w]: [3, number, number] = t.shape;
+  const fixed: [number, number] | null = m.inputSize;
+  const fromTensor: chori.Prediction = await m.predictTensor(t, { logits: true });
+  // @ts-expect-error: a tensor is { data, shape }, not bare floats
+  await m.predictTensor(t.data);
   const labels: readonly string[] = m.labels;
   const size = m.metadata.input.crop;
   const warnings: readonly string[] = m.warnings;
@@ -47,8 +51,18 @@ async function main(): Promise<void> {
   const failedCodes: string[] = server.failed().map((f) => f.error.code);
   // @ts-expect-error: allowPartial is a boolean
   await chori.serve({ allowPartial: 'yes' });
+  const locked = await chori.serve({
+    port: 0, managementHost: '127.0.0.1', managementPort: 0, inferenceKeyFile: 'inference.key', managementKeyFile: 'management.key',
+    protectMetrics: true, tlsCert: 'cert.pem', tlsKey: 'key.pem',
+  });
+  const managementUrl: string = locked.managementUrl;
+  const grpcAddress: string | null = (await chori.serve({ port: 0, grpcPort: 8085 })).grpcAddress;
+  // @ts-expect-error: grpcPort is a number
+  await chori.serve({ grpcPort: '8085' });
+  // @ts-expect-error: managementPort is a number
+  await chori.serve({ managementPort: '8081' });
   await server.close();
-  void [device, driver, label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes];
+  void [device, driver, label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes, managementUrl, fixed, fromTensor, grpcAddress];
 }
 
 void main;

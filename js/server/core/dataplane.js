@@ -10,6 +10,7 @@ const { load } = require('../../model');
 const { ServerError, serverCodes, badRequest } = require('./errors');
 const { createMetrics } = require('./metrics');
 const { ModelRegistry, round } = require('./registry');
+const { SelfChecks } = require('./self-check');
 
 const TIMED_OUT = Symbol('timed out');
 const MAX_TOPK = 1000;
@@ -32,6 +33,7 @@ class DataPlane {
   #metrics;
   #log;
   #draining = false;
+  #selfChecks;
 
   /** options: normalized (options.js); log: core/log.js's logger. */
   constructor(options, log) {
@@ -52,6 +54,8 @@ class DataPlane {
       maxQueue: options.maxQueue,
     });
     this.#metrics = createMetrics(this.#registry);
+    // Before the 'loaded' listener below: the check has started when the model is logged as loaded.
+    this.#selfChecks = new SelfChecks({ policy: options.verify, models: options.models, registry: this.#registry, register: this.#metrics.register, log });
     this.#registry.on('loaded', (entry, previous) => this.#onLoaded(entry, previous));
     this.#registry.on('load-failed', (name, err) =>
       log.event(options.allowPartial ? 'warn' : 'error', 'model failed to load', { model: name, code: err.code ?? 'CHORI_INTERNAL', error: err.message }));
@@ -74,13 +78,34 @@ class DataPlane {
 
   /** True once every model loaded (or failed to, with allowPartial) and until draining starts. */
   get ready() {
-    return !this.#draining && this.#registry.ready;
+    return !this.#draining && this.#registry.ready && this.#selfCheckBlocker() === null;
+  }
+
+  /** Resolves once the golden-set self-check of every version loaded so far is done. */
+  selfChecked() {
+    return this.#selfChecks.settled();
+  }
+
+  /** Why a loaded model may not serve yet (its self-check: running, or failed), or null. */
+  #selfCheckBlocker() {
+    for (const name of this.#registry.loadedNames) {
+      const why = this.#selfChecks.blocker(name);
+      if (why) return why;
+    }
+    return null;
+  }
+
+  /** True from the moment a stop begins (drain()). */
+  get draining() {
+    return this.#draining;
   }
 
   /** Throws CHORI_NOT_READY, saying why, unless ready. */
   assertReady() {
     if (this.#draining) throw new ServerError(serverCodes.NOT_READY, 'the server is shutting down');
     if (!this.#registry.ready) throw new ServerError(serverCodes.NOT_READY, 'the models are still loading');
+    const blocked = this.#selfCheckBlocker();
+    if (blocked) throw new ServerError(serverCodes.NOT_READY, blocked);
   }
 
   /** From now on not ready: a stop has begun. Requests already admitted finish. */
@@ -90,7 +115,7 @@ class DataPlane {
 
   /** Every model with a version serving: what GET /models lists. */
   models() {
-    return this.#registry.describe();
+    return this.#registry.describe().map((m) => ({ ...m, self_check: this.#selfChecks.describe(m.name) }));
   }
 
   /** The models that failed to load at start: [{ name, error: { code, message } }]. */
@@ -113,7 +138,7 @@ class DataPlane {
   /** Whether `name` serves now (a version is loaded and the server is not draining). */
   modelReady(name) {
     this.#registry.assertKnown(name);
-    return !this.#draining && this.#registry.loadedNames.includes(name);
+    return !this.#draining && this.#registry.loadedNames.includes(name) && this.#selfChecks.blocker(name) === null;
   }
 
   /** The Prometheus exposition: { contentType, text }. */
@@ -122,7 +147,29 @@ class DataPlane {
   }
 
   /**
-   * Classifies `images` (encoded image Buffers) with model `name`.
+   * What a protocol needs to describe model `name` (CHORI_MODEL_NOT_FOUND, CHORI_NOT_READY):
+   * { name, version, labels, outputKind ('logits' | 'probabilities'), numClasses, inputSize
+   * ([H, W] or null when it follows the image), format ('torchscript' | 'pt2') }.
+   */
+  spec(name) {
+    this.#registry.assertKnown(name);
+    const entry = this.#registry.current(name);
+    if (!entry) throw new ServerError(serverCodes.NOT_READY, `model "${name}" is not loaded`);
+    const { model } = entry;
+    return {
+      name,
+      version: entry.version,
+      labels: model.labels,
+      outputKind: model.metadata.output.kind,
+      numClasses: model.metadata.output.numClasses,
+      inputSize: model.inputSize,
+      format: model.info.format,
+    };
+  }
+
+  /**
+   * Classifies `inputs` with model `name`: each an encoded image (a Buffer) or an input already
+   * preprocessed ({ data: Float32Array, shape: [3, H, W] }, Model.predictTensor).
    * opts: { topk (1…1000, cut to the model's labels), logits, started: performance.now() when the
    * request arrived (the --slo-ms deadline counts from it) }.
    * Resolves { model: { name, version }, defaulted: false, outcomes: PromiseSettledResult[] }
@@ -131,29 +178,31 @@ class DataPlane {
    * CHORI_NOT_READY, CHORI_OVERLOADED (in-flight limit), CHORI_DEADLINE_EXCEEDED (objective
    * passed, no default label), CHORI_BAD_REQUEST (topk).
    */
-  async infer(name, images, { topk = this.#options.topk, logits = false, started = performance.now() } = {}) {
+  async infer(name, inputs, { topk = this.#options.topk, logits = false, started = performance.now() } = {}) {
     this.#registry.assertKnown(name);
     if (!Number.isInteger(topk) || topk < 1 || topk > MAX_TOPK) {
       throw badRequest(`topk must be an integer between 1 and ${MAX_TOPK}, not ${JSON.stringify(topk)}`);
     }
     const { sloMs } = this.#options;
     const deadline = sloMs === undefined ? undefined : started + sloMs;
-    const lease = this.#registry.acquire(name, images.length);
+    const lease = this.#registry.acquire(name, inputs.length);
     const model = { name, version: lease.version };
-    this.#metrics.batchSize.observe({ model: name }, images.length);
+    this.#metrics.batchSize.observe({ model: name }, inputs.length);
     if (deadline !== undefined && performance.now() >= deadline) {
       lease.release();
-      return this.#answerDefault(model, images.length);
+      return this.#answerDefault(model, inputs.length);
     }
-    const k = Math.min(topk, lease.model.labels.length);
-    const work = Promise.allSettled(images.map((image) => attempt(() => lease.model.predict(image, { topk: k, logits }))));
+    const opts = { topk: Math.min(topk, lease.model.labels.length), logits };
+    const run = (input) => (input instanceof Uint8Array ? lease.model.predict(input, opts) : lease.model.predictTensor(input, opts));
+    const work = Promise.allSettled(inputs.map((input) => attempt(() => run(input))));
     // The lease (the in-flight slot) is held until the model is done, even past the deadline.
     work.finally(lease.release);
     work.then((results) => {
       for (const r of results) if (r.status === 'fulfilled') this.#metrics.forwardBatchSize.observe({ model: name }, r.value.batchSize);
     });
     const outcomes = await beforeDeadline(work, deadline);
-    if (outcomes === TIMED_OUT) return this.#answerDefault(model, images.length);
+    this.#metrics.inferenceLatency.observe({ model: name }, (performance.now() - started) / 1000);
+    if (outcomes === TIMED_OUT) return this.#answerDefault(model, inputs.length);
     for (const o of outcomes) this.#metrics.predictions.inc({ model: name, outcome: o.status === 'fulfilled' ? 'ok' : 'error' });
     return { model, defaulted: false, outcomes };
   }

@@ -21,6 +21,9 @@ const serverCodes = Object.freeze({
   URL_FETCH: 'CHORI_URL_FETCH',
   URL_TIMEOUT: 'CHORI_URL_TIMEOUT',
   URL_TOO_LARGE: 'CHORI_URL_TOO_LARGE',
+  MODEL_VERSION_NOT_FOUND: 'CHORI_MODEL_VERSION_NOT_FOUND',
+  UNAUTHENTICATED: 'CHORI_UNAUTHENTICATED',
+  FORBIDDEN: 'CHORI_FORBIDDEN',
 });
 
 /** Every code a client may see: anything else thrown is a bug, answered as CHORI_INTERNAL. */
@@ -31,7 +34,8 @@ const RETRY_AFTER_S = 1;
 
 /**
  * A ChoriError with hints a transport may act on: retryAfterS (overloaded), closeConnection
- * (the rest of a body was not read), allow (the methods a route takes).
+ * (the rest of a body was not read), allow (the methods a route takes), wwwAuthenticate (the
+ * challenge a refused request gets back: http/auth.js).
  */
 class ServerError extends ChoriError {
   constructor(code, message, hints = {}) {

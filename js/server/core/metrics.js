@@ -25,6 +25,28 @@ function createMetrics(registry) {
       labelNames: ['method', 'route'],
       buckets: LATENCY_BUCKETS,
     }),
+    rejections: metric(client.Counter, {
+      name: 'chori_http_errors_total',
+      help: 'HTTP requests answered with an error, by route, status and CHORI_* code',
+      labelNames: ['route', 'status', 'code'],
+    }),
+    inferenceLatency: metric(client.Histogram, {
+      name: 'chori_inference_duration_seconds',
+      help: 'Time from a prediction request arriving to its images being predicted (or defaulted), by model, whatever the protocol',
+      labelNames: ['model'],
+      buckets: LATENCY_BUCKETS,
+    }),
+    grpcRequests: metric(client.Counter, {
+      name: 'chori_grpc_requests_total',
+      help: 'gRPC calls answered (Open Inference Protocol), by RPC and status code',
+      labelNames: ['rpc', 'code'],
+    }),
+    grpcLatency: metric(client.Histogram, {
+      name: 'chori_grpc_request_duration_seconds',
+      help: 'Time from a gRPC call arriving to its answer, by RPC',
+      labelNames: ['rpc'],
+      buckets: LATENCY_BUCKETS,
+    }),
     batchSize: metric(client.Histogram, {
       name: 'chori_batch_size',
       help: 'Images per prediction request, by model',

@@ -196,6 +196,11 @@ class ModelRegistry extends EventEmitter {
     }
   }
 
+  /** The version of `name` serving now ({ model, version, … }), or null; for reading, not predicting (acquire()). */
+  current(name) {
+    return this.#slot(name).current;
+  }
+
   /** In-flight images per model: [{ name, inFlight }]. */
   queueDepths() {
     return [...this.#slots.values()].map((s) => ({ name: s.name, inFlight: s.inFlight }));
@@ -282,6 +287,7 @@ class ModelRegistry extends EventEmitter {
       labels: [...metadata.labels],
       input: artifactInput(metadata.input),
       output: { kind: metadata.output.kind, num_classes: metadata.output.numClasses },
+      provenance: { ...metadata.provenance },
       optimize: entry.model.info.optimize,
       workers: entry.model.info.workers,
     };

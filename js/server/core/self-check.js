@@ -8,6 +8,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const client = require('prom-client');
 
 const POLICIES = Object.freeze(['exact', 'top1', 'off']);
 
@@ -118,4 +119,82 @@ function passes(report, policy) {
   return policy === 'top1' && report.status === 'top1';
 }
 
-module.exports = { POLICIES, goldenPathFor, selfCheck, passes };
+/**
+ * The self-checks of a server's models: each version a registry loads is checked once (under
+ * --verify off, never), its report kept for GET /models, the log and the metrics
+ * chori_golden_max_abs_diff{model} and chori_golden_passed{model}, and blocker() says why a
+ * model may not take traffic yet (checking, or failed under the policy).
+ */
+class SelfChecks {
+  #policy;
+  #paths;
+  #log;
+  #states = new Map(); // name → { version, report (null while checking) }
+  #pending = new Set();
+  #maxDiff;
+  #passed;
+
+  /** models: [{ name, path }]; registry: core/registry.js's; register: the prom-client registry. */
+  constructor({ policy, models, registry, register, log }) {
+    this.#policy = policy;
+    this.#paths = new Map(models.map((m) => [m.name, m.path]));
+    this.#log = log;
+    if (policy === 'off') return;
+    this.#maxDiff = new client.Gauge({
+      name: 'chori_golden_max_abs_diff',
+      help: 'Largest |logit difference| between this server and the reference pipeline on the golden set of each model (0: bit-identical)',
+      labelNames: ['model'],
+      registers: [register],
+    });
+    this.#passed = new client.Gauge({
+      name: 'chori_golden_passed',
+      help: 'Whether the current version of each model passed its golden-set self-check under --verify (1) or not (0)',
+      labelNames: ['model'],
+      registers: [register],
+    });
+    registry.on('loaded', (entry) => this.#check(entry));
+  }
+
+  /** Resolves once every check started so far is done. */
+  async settled() {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
+  /** Why model `name` may not take traffic now, or null when it may. */
+  blocker(name) {
+    const state = this.#states.get(name);
+    if (this.#policy === 'off' || !state) return null;
+    if (!state.report) return `model "${name}" is checking its golden set`;
+    if (passes(state.report, this.#policy)) return null;
+    return `model "${name}" failed its self-check (--verify ${this.#policy}): ${state.report.reason}`;
+  }
+
+  /** GET /models' self_check of model `name`. */
+  describe(name) {
+    const state = this.#states.get(name);
+    if (this.#policy === 'off') return { status: 'off', policy: 'off', passed: true };
+    if (!state?.report) return { status: 'checking', policy: this.#policy, passed: false };
+    const { status, golden, images, max_abs_diff, top1_agrees, differing, reason, ms } = state.report;
+    return { status, policy: this.#policy, passed: passes(state.report, this.#policy), golden, images, max_abs_diff, top1_agrees, differing, reason, ms };
+  }
+
+  #check(entry) {
+    const state = { version: entry.version, report: null };
+    this.#states.set(entry.name, state);
+    const done = selfCheck(entry.model, { modelPath: this.#paths.get(entry.name), sha256: entry.sha256 }).then((report) => {
+      if (this.#states.get(entry.name) !== state) return; // a newer version replaced this one meanwhile
+      state.report = report;
+      const ok = passes(report, this.#policy);
+      if (report.max_abs_diff !== null) this.#maxDiff.set({ model: entry.name }, report.max_abs_diff);
+      this.#passed.set({ model: entry.name }, ok ? 1 : 0);
+      const fields = { model: entry.name, version: entry.version, status: report.status, images: report.images, max_abs_diff: report.max_abs_diff, top1_agrees: report.top1_agrees, ms: report.ms };
+      if (report.status === 'absent') this.#log.event('info', 'no golden set to check', { model: entry.name, expected: goldenPathFor(this.#paths.get(entry.name)) });
+      else if (!ok) this.#log.event('error', 'golden set check failed: not ready', { ...fields, policy: this.#policy, reason: report.reason });
+      else this.#log.event(report.status === 'exact' ? 'info' : 'warn', 'golden set checked', { ...fields, ...(report.reason && { reason: report.reason }) });
+    });
+    this.#pending.add(done);
+    done.finally(() => this.#pending.delete(done));
+  }
+}
+
+module.exports = { POLICIES, goldenPathFor, selfCheck, passes, SelfChecks };

@@ -9,6 +9,7 @@ function hintHeaders(hints = {}) {
   if (hints.retryAfterS !== undefined) headers['Retry-After'] = String(hints.retryAfterS);
   if (hints.closeConnection) headers.Connection = 'close'; // the rest of the body was not read
   if (hints.allow) headers.Allow = hints.allow;
+  if (hints.wwwAuthenticate) headers['WWW-Authenticate'] = hints.wwwAuthenticate; // a 401's challenge (http/auth.js)
   return headers;
 }
 

@@ -101,6 +101,7 @@ class Router {
     const labels = { method: req.method, route };
     this.#metrics.requests.inc({ ...labels, status: res.statusCode });
     this.#metrics.latency.observe(labels, seconds);
+    if (ctx.log.code) this.#metrics.rejections.inc({ route, status: res.statusCode, code: ctx.log.code });
     this.#log.request({ method: req.method, route, path: ctx.url?.pathname ?? req.url, status: res.statusCode, ...ctx.log, ms: seconds * 1000 });
   }
 }

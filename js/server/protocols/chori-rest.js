@@ -29,9 +29,12 @@ const STATUS = {
   [serverCodes.BAD_REQUEST]: 400,
   [serverCodes.URL_INVALID]: 400,
   [serverCodes.URL_DISABLED]: 403,
+  [serverCodes.UNAUTHENTICATED]: 401,
+  [serverCodes.FORBIDDEN]: 403,
   [serverCodes.URL_FORBIDDEN]: 403,
   [serverCodes.NOT_FOUND]: 404,
   [serverCodes.MODEL_NOT_FOUND]: 404,
+  [serverCodes.MODEL_VERSION_NOT_FOUND]: 404,
   [serverCodes.METHOD_NOT_ALLOWED]: 405,
   [serverCodes.BODY_TOO_LARGE]: 413,
   [serverCodes.URL_TOO_LARGE]: 413,
@@ -131,7 +134,7 @@ function routes({ dataPlane, options }) {
     { route: '/healthz', pattern: /^\/healthz$/, access: 'public', methods: { GET: () => ({ status: 200, body: { status: 'ok' } }) } },
     { route: '/readyz', pattern: /^\/readyz$/, access: 'public', methods: { GET: readyz } },
     { route: '/models', pattern: /^\/models$/, access: 'inference', methods: { GET: () => ({ status: 200, body: { models: dataPlane.models(), failed: dataPlane.failed() } }) } },
-    { route: '/metrics', pattern: /^\/metrics$/, access: 'public', methods: { GET: metrics } },
+    { route: '/metrics', pattern: /^\/metrics$/, access: options.protectMetrics ? 'inference' : 'public', methods: { GET: metrics } },
     { route: '/predict', pattern: /^\/predict$/, access: 'inference', methods: { POST: (ctx) => predict(ctx), GET: (ctx) => predict(ctx, undefined, true) } },
     {
       route: '/models/:name/predict', pattern: /^\/models\/([^/]+)\/predict$/, access: 'inference',
@@ -141,4 +144,4 @@ function routes({ dataPlane, options }) {
   ];
 }
 
-module.exports = { name: 'chori-rest', routes, errorAnswer };
+module.exports = { name: 'chori-rest', routes, errorAnswer, STATUS };
