@@ -131,3 +131,24 @@ test('chori-torch serve --device cuda without a usable GPU exits 1 with CHORI_DE
     assert.throws(() => require('../../js/server/options').fromArgv(['--device', 'gpu']),
       { code: 'CHORI_INVALID_ARGUMENT', message: /for --device but received "gpu"/ });
   });
+
+test('the self-check names the device when a golden set recorded on a GPU is served on the CPU', async () => {
+  const { selfCheck } = require('../../js/server/core/self-check');
+  const os = require('node:os');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chori-device-golden-'));
+  const model = path.join(dir, 'model.pt');
+  fs.copyFileSync(modelPath, model);
+  const reference = JSON.parse(fs.readFileSync(path.join(root, 'export', 'golden.json'), 'utf8'));
+  // As a GPU would give it: the same top-1, one logit a little off.
+  const images = reference.images.slice(0, 2).map((r) => ({ ...r, logits: [...r.logits], data: fs.readFileSync(path.join(root, 'export', r.file)).toString('base64') }));
+  images[0].logits[0] += Math.abs(images[0].logits[0]) * 1e-4;
+  fs.writeFileSync(path.join(dir, 'model.golden.json'), JSON.stringify({ ...reference, device: 'cuda:0', images }));
+  const cpu = await chori.load(model, { threads: 1 });
+  try {
+    const report = await selfCheck(cpu, { modelPath: model });
+    assert.equal(report.status, 'top1', report.reason);
+    assert.match(report.reason, /the set was recorded on cuda:0 and this server runs cpu: a GPU gives the CPU's top-1, not its bits/);
+  } finally {
+    await cpu.dispose();
+  }
+});
