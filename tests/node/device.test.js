@@ -122,12 +122,16 @@ test('the CPU path maps none of libtorch\'s CUDA libraries (/proc/self/maps)', (
   }
 });
 
-test('chori-torch serve --device cuda without a usable GPU exits 1 with CHORI_DEVICE and the reason',
+test('chori-torch serve and predict --device cuda without a usable GPU exit 1 with CHORI_DEVICE and the reason',
   { skip: usableGpu && 'this machine has a usable GPU' }, () => {
     const r = spawnSync(process.execPath, [path.join(root, 'js', 'cli.js'), 'serve', '--device', 'cuda', '--model', modelPath, '--port', '0'],
       { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stderr, new RegExp(`CHORI_DEVICE: model "model" .* failed to load: device 'cuda:0' is not usable here: ${expectedReason().source}`));
+    const predict = spawnSync(process.execPath, [path.join(root, 'js', 'cli.js'), 'predict', '--device', 'cuda', '--model', modelPath, firstImage('.jpg')],
+      { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(predict.status, 1, predict.stdout + predict.stderr);
+    assert.match(predict.stderr, /CHORI_DEVICE: device 'cuda:0' is not usable here: /);
     assert.throws(() => require('../../js/server/options').fromArgv(['--device', 'gpu']),
       { code: 'CHORI_INVALID_ARGUMENT', message: /for --device but received "gpu"/ });
   });
