@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'CHORI_MODEL_LOAD'
   | 'CHORI_MODEL_METADATA'
   | 'CHORI_INFERENCE'
+  | 'CHORI_DEVICE'
   | 'CHORI_DISPOSED'
   | 'CHORI_OVERLOADED'
   | 'CHORI_ADDON_NOT_BUILT'
@@ -26,6 +27,7 @@ export const codes: Readonly<{
   MODEL_LOAD: 'CHORI_MODEL_LOAD';
   MODEL_METADATA: 'CHORI_MODEL_METADATA';
   INFERENCE: 'CHORI_INFERENCE';
+  DEVICE: 'CHORI_DEVICE';
   DISPOSED: 'CHORI_DISPOSED';
   OVERLOADED: 'CHORI_OVERLOADED';
   ADDON_NOT_BUILT: 'CHORI_ADDON_NOT_BUILT';
@@ -114,7 +116,23 @@ export interface LoadOptions {
    * batch-1 latency; answers stay bit-identical. Default: 1.
    */
   workers?: number;
+  /**
+   * Where forward runs. 'cuda' is 'cuda:0'. Decoding and preprocessing stay on the CPU; the
+   * batch is copied to the device once. libtorch's CUDA libraries are loaded only by the first
+   * CUDA load; one on a machine without a usable GPU rejects with CHORI_DEVICE. On a GPU,
+   * `optimize` is 'none' or 'freeze' ('auto' = 'freeze') and `maxBatch` defaults to 32.
+   * Default: 'cpu'.
+   */
+  device?: Device;
+  /**
+   * CUDA: cuDNN's deterministic algorithms and no TF32 (process-wide switches), so runs repeat
+   * bit for bit and match `chori golden --device cuda --deterministic` on the same GPU model.
+   * No effect on the CPU, whose forms repeat already. Default: false.
+   */
+  deterministic?: boolean;
 }
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
 /** none: the artifact as saved; freeze: torch.jit.freeze; ofi: freeze + optimize_for_inference;
  * onednn: freeze + oneDNN Graph fusion. */
@@ -137,6 +155,9 @@ export interface ModelInfo {
   readonly precision: 'fp32' | 'bf16';
   /** 1 when batching is off. */
   readonly maxBatch: number;
+  /** 'cpu' or 'cuda:N' ('cuda' resolved). */
+  readonly device: 'cpu' | `cuda:${number}`;
+  readonly deterministic: boolean;
 }
 
 export interface PredictOptions {
@@ -206,6 +227,23 @@ export function defaultModelPath(): string;
 export const version: string;
 /** The resampler's vector path in use and those this CPU runs; $CHORI_SIMD forces one. */
 export function simd(): { active: 'scalar' | 'sse2' | 'avx2' | 'avx512'; available: string[] };
+
+/** What the NVIDIA driver reports (asked directly; libtorch's CUDA part is not loaded by asking). */
+export interface GpuReport {
+  /** Whether the addon's libtorch has its CUDA part (a CPU-only wheel has none). */
+  readonly libtorchCuda: boolean;
+  readonly libtorchCudaPath: string;
+  readonly driver: 'no-driver' | 'driver-error' | 'no-device' | 'ready';
+  /** Why not 'ready': the dynamic loader's or the driver's error. */
+  readonly detail: string;
+  /** The CUDA version the driver supports, "13.0"; "" without a driver. */
+  readonly driverCuda: string;
+  /** libtorch's CUDA runtime and cuDNN once a CUDA model was loaded, else "". */
+  readonly runtime: string;
+  readonly devices: ReadonlyArray<{ index: number; name: string; totalMemory: number; computeCapability: string }>;
+}
+/** The devices load({ device: 'cuda:N' }) can use, or why there are none. */
+export function gpus(): GpuReport;
 
 /** What chori-torch is made of (as sharp.versions); reading it loads the addon. */
 export interface Versions {

@@ -48,6 +48,10 @@ const SPEC = [
     help: 'inference threads per model, each running its own forward: on a busy server --workers <cores> --threads 1 keeps every core on inference (default 1)' },
   { key: 'optimize', kind: 'enum', values: CHOICES, default: 'auto', arg: 'FORM',
     help: 'load-time graph passes: auto (onednn for a fixed input size, else freeze), none, freeze, ofi or onednn; golden sets must be written with the same (chori golden --optimize; default auto)' },
+  { key: 'device', kind: 'device', default: 'cpu', arg: 'DEVICE',
+    help: 'where every model runs: cpu, cuda or cuda:N (decoding stays on the CPU; a GPU that cannot be used fails the load with CHORI_DEVICE, saying why; default cpu)' },
+  { key: 'deterministic', kind: 'boolean', default: false,
+    help: 'on a GPU: cuDNN deterministic algorithms and no TF32, so answers repeat bit for bit and match `chori golden --device cuda --deterministic` (default off)' },
   { key: 'batch', kind: 'boolean', default: false,
     help: 'dynamic batching: gather concurrent requests on a model into one forward (more throughput under load; rows then differ from batch-1 answers in the last bits; default off)' },
   { key: 'maxPixels', kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: DEFAULT_MAX_PIXELS, arg: 'N',
@@ -106,6 +110,8 @@ function check(spec, value, name) {
     case 'string':
       if (!validate.is.string(value)) throw validate.invalidParameterError(name, 'a non-empty string', value);
       return value;
+    case 'device':
+      return validate.device(value, name);
     case 'enum':
       if (!spec.values.includes(value)) throw validate.invalidParameterError(name, `one of ${spec.values.join(', ')}`, value);
       return value;

@@ -223,11 +223,13 @@ def _golden(args: argparse.Namespace) -> int:
         topk=args.topk,
         threads=args.threads,
         optimize_form=args.optimize,
+        device=args.device,
+        deterministic=args.deterministic,
     )
     print(
         f"wrote {args.out}: {len(document['images'])} images, "
         f"{len(document['rejected'])} rejected, top-{args.topk}, {args.threads} thread(s), "
-        f"optimize {document['optimize']['form']}"
+        f"optimize {document['optimize']['form']}, on {document['device_name']}"
     )
     return 0
 
@@ -533,6 +535,20 @@ def build_parser() -> argparse.ArgumentParser:
         "fusion). Use the value your Node service loads with (default: auto, as Node's default). "
         "A .pt2 package was optimised when compiled: only auto and none apply, both recorded as "
         "none",
+    )
+    golden.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEVICE",
+        help="where the model runs: cpu, cuda or cuda:N, as the Node addon's load({device}) "
+        "(the image pipeline stays on the CPU). A GPU golden set is matched exactly only by Node "
+        "on the same GPU model and torch build, loaded with the same --optimize and "
+        "--deterministic (default: cpu)",
+    )
+    golden.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="on a GPU: cuDNN deterministic algorithms and no TF32, as load({deterministic: true})",
     )
     golden.set_defaults(handler=_golden)
 

@@ -14,6 +14,11 @@ async function main(): Promise<void> {
   const format: 'torchscript' | 'pt2' = m.info.format;
   const pooled = await chori.load('export/model.pt', { workers: 2, threads: 1 });
   const workers: number = pooled.info.workers;
+  const onGpu = await chori.load('export/model.pt', { device: 'cuda:1', deterministic: true, batch: true });
+  const device: 'cpu' | `cuda:${number}` = onGpu.info.device;
+  const driver: 'no-driver' | 'driver-error' | 'no-device' | 'ready' = chori.gpus().driver;
+  // @ts-expect-error: not a device
+  await chori.load('export/model.pt', { device: 'gpu' });
   const r2 = await m.predict(buf, { topk: 5, logits: true });
   const logits: Float32Array | undefined = r2.logits;
   const ms: number = r2.timings.decodeMs + r2.timings.inferenceMs;
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
   // @ts-expect-error: not a policy
   await chori.serve({ verify: 'bits' });
   await server.close();
-  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes, managementUrl, fixed, fromTensor, grpcAddress, golden, maxDiff];
+  void [device, driver, label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes, managementUrl, fixed, fromTensor, grpcAddress, golden, maxDiff];
 }
 
 void main;
