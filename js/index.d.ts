@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'CHORI_MODEL_LOAD'
   | 'CHORI_MODEL_METADATA'
   | 'CHORI_INFERENCE'
+  | 'CHORI_DEVICE'
   | 'CHORI_DISPOSED'
   | 'CHORI_OVERLOADED'
   | 'CHORI_ADDON_NOT_BUILT'
@@ -26,6 +27,7 @@ export const codes: Readonly<{
   MODEL_LOAD: 'CHORI_MODEL_LOAD';
   MODEL_METADATA: 'CHORI_MODEL_METADATA';
   INFERENCE: 'CHORI_INFERENCE';
+  DEVICE: 'CHORI_DEVICE';
   DISPOSED: 'CHORI_DISPOSED';
   OVERLOADED: 'CHORI_OVERLOADED';
   ADDON_NOT_BUILT: 'CHORI_ADDON_NOT_BUILT';
@@ -114,7 +116,23 @@ export interface LoadOptions {
    * batch-1 latency; answers stay bit-identical. Default: 1.
    */
   workers?: number;
+  /**
+   * Where forward runs. 'cuda' is 'cuda:0'. Decoding and preprocessing stay on the CPU; the
+   * batch is copied to the device once. libtorch's CUDA libraries are loaded only by the first
+   * CUDA load; one on a machine without a usable GPU rejects with CHORI_DEVICE. On a GPU,
+   * `optimize` is 'none' or 'freeze' ('auto' = 'freeze') and `maxBatch` defaults to 32.
+   * Default: 'cpu'.
+   */
+  device?: Device;
+  /**
+   * CUDA: cuDNN's deterministic algorithms and no TF32 (process-wide switches), so runs repeat
+   * bit for bit and match `chori golden --device cuda --deterministic` on the same GPU model.
+   * No effect on the CPU, whose forms repeat already. Default: false.
+   */
+  deterministic?: boolean;
 }
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
 /** none: the artifact as saved; freeze: torch.jit.freeze; ofi: freeze + optimize_for_inference;
  * onednn: freeze + oneDNN Graph fusion. */
@@ -137,6 +155,9 @@ export interface ModelInfo {
   readonly precision: 'fp32' | 'bf16';
   /** 1 when batching is off. */
   readonly maxBatch: number;
+  /** 'cpu' or 'cuda:N' ('cuda' resolved). */
+  readonly device: 'cpu' | `cuda:${number}`;
+  readonly deterministic: boolean;
 }
 
 export interface PredictOptions {
@@ -186,6 +207,16 @@ export class Model {
   predictBatch(images: readonly ImageInput[], options?: PredictOptions): Promise<Prediction[]>;
   /** The exact model input: what torchvision's transforms make from the same image with PIL. */
   preprocess(image: ImageInput): Promise<Tensor>;
+  /**
+   * [height, width] of every model input when the artifact fixes it (a crop or a squashing
+   * resize); null when the size follows the image.
+   */
+  readonly inputSize: [number, number] | null;
+  /**
+   * Classifies an input already preprocessed (what preprocess() returns), skipping decoding and
+   * preprocessing. Its [H, W] must be inputSize when the model has one (CHORI_INVALID_ARGUMENT).
+   */
+  predictTensor(tensor: Tensor, options?: PredictOptions): Promise<Prediction>;
   dispose(): Promise<void>;
 }
 
@@ -196,6 +227,23 @@ export function defaultModelPath(): string;
 export const version: string;
 /** The resampler's vector path in use and those this CPU runs; $CHORI_SIMD forces one. */
 export function simd(): { active: 'scalar' | 'sse2' | 'avx2' | 'avx512'; available: string[] };
+
+/** What the NVIDIA driver reports (asked directly; libtorch's CUDA part is not loaded by asking). */
+export interface GpuReport {
+  /** Whether the addon's libtorch has its CUDA part (a CPU-only wheel has none). */
+  readonly libtorchCuda: boolean;
+  readonly libtorchCudaPath: string;
+  readonly driver: 'no-driver' | 'driver-error' | 'no-device' | 'ready';
+  /** Why not 'ready': the dynamic loader's or the driver's error. */
+  readonly detail: string;
+  /** The CUDA version the driver supports, "13.0"; "" without a driver. */
+  readonly driverCuda: string;
+  /** libtorch's CUDA runtime and cuDNN once a CUDA model was loaded, else "". */
+  readonly runtime: string;
+  readonly devices: ReadonlyArray<{ index: number; name: string; totalMemory: number; computeCapability: string }>;
+}
+/** The devices load({ device: 'cuda:N' }) can use, or why there are none. */
+export function gpus(): GpuReport;
 
 /** What chori-torch is made of (as sharp.versions); reading it loads the addon. */
 export interface Versions {
@@ -242,6 +290,11 @@ export interface ServeOptions {
   /** Model name → artifact path; the first answers POST /predict. Default: { model: defaultModelPath() }. */
   models?: Record<string, string>;
   /**
+   * Serve every artifact (.pt, .pt2) in this directory instead, each named by its file name without
+   * extension, model.pt first (else the first by name). Not together with `models`.
+   */
+  modelDir?: string;
+  /**
    * Serve the models that load when others fail to at start (each failure is logged as a warning
    * and listed by failed()); serve() still rejects when none loads. Default false: any failure rejects.
    */
@@ -250,6 +303,27 @@ export interface ServeOptions {
   host?: string;
   /** 0 picks a free port. Default 8080. */
   port?: number;
+  /** Address of the management listener (POST /models/:name/reload). Default '127.0.0.1'; beyond loopback a management key is always required. */
+  managementHost?: string;
+  /** Port of the management listener; 0 picks a free one. Default 8081, or 0 when `port` is 0. */
+  managementPort?: number;
+  /** File holding the inference key (bearer token for prediction and model routes). Default: $CHORI_TORCH_INFERENCE_KEY, else none (open). */
+  inferenceKeyFile?: string;
+  /** File holding the management key. Default: $CHORI_TORCH_MANAGEMENT_KEY, else none on loopback, generated beyond it. */
+  managementKeyFile?: string;
+  /** Where a generated management key is written (mode 0600). Default: keys.json in a new private temp directory. */
+  generatedKeysFile?: string;
+  /** GET /metrics (and /status.json) need the inference key too. Default false. */
+  protectMetrics?: boolean;
+  /**
+   * Also serve the Open Inference Protocol over gRPC on this port of `host` (0 picks a free one).
+   * Default: off. 8085 is suggested: KServe's 8081 is the management listener here.
+   */
+  grpcPort?: number;
+  /** PEM certificate (chain) for https on both listeners and TLS on gRPC; with tlsKey. Renewed files are taken up without a restart. */
+  tlsCert?: string;
+  /** PEM private key of tlsCert. */
+  tlsKey?: string;
   /** libtorch intra-op threads of each worker. Default 1: concurrent requests already use libuv's thread pool. */
   threads?: number;
   /** Inference threads per model, each running its own forward (load()'s `workers`). Default 1. */
@@ -261,13 +335,15 @@ export interface ServeOptions {
   topk?: number;
   /** Default 10 MiB; larger bodies are 413. */
   maxBodyBytes?: number;
-  /** Most images in one `{"inputs": [...]}` request. Default 32. */
+  /** Most images in one request: `{"inputs": [...]}` to /predict, N of an Open Inference Protocol input. Default 32. */
   maxBatch?: number;
   /** Most images in flight per model; more is 503 with Retry-After. Default 64. */
   maxQueue?: number;
   /** Latency objective in ms: past it, answer `defaultLabel` (or 504 without one). */
   sloMs?: number;
   defaultLabel?: string;
+  /** Turns the web page off: GET /, /ui/* and /status.json answer 404. Default false (the page is served). */
+  noUi?: boolean;
   /** Enables GET /predict?url=…. Default false. */
   allowUrl?: boolean;
   /** Lets ?url= reach loopback, private, link-local and metadata addresses (server-side request forgery!). Default false. */
@@ -282,6 +358,10 @@ export interface ServeOptions {
   logFormat?: 'text' | 'json' | 'none';
   requestTimeoutMs?: number;
   shutdownTimeoutMs?: number;
+  /** On close(), how long a ready server keeps serving first (not ready, answers say Connection: close). Default 5000. */
+  drainDelayMs?: number;
+  /** Golden-set self-check policy: not ready when any logit differs (exact), when a top-1 class changes (top1), or no check (off). Default 'exact'. */
+  verify?: 'exact' | 'top1' | 'off';
   /** Where log lines go. Default process.stdout. */
   logStream?: { write(line: string): unknown };
   /** The DNS resolver the ?url= guard checks (tests inject one). Default dns.promises.lookup(host, { all: true }). */
@@ -310,6 +390,31 @@ export interface ServedModel {
     fastai_resize?: { size: readonly [number, number]; method: 'crop' | 'squish' | 'pad'; pad_mode: 'zeros' | 'border' | 'reflection' };
   };
   output: { kind: 'logits' | 'probabilities'; num_classes: number };
+  /** Where the artifact came from (chori.json's `provenance`: torch_version, arch, exported_at, …); informative only. */
+  provenance: Record<string, unknown>;
+  /** The golden-set self-check of this version (NAME.golden.json beside the artifact, from chori export --golden). */
+  self_check: SelfCheck;
+}
+
+/**
+ * GET /models `self_check`. status: exact (every logit bit-identical to the reference pipeline's),
+ * top1 (some differ, every top-1 class agrees), differs (a top-1 class changed), failed (the set
+ * could not be checked), absent (no golden set beside the artifact), checking, off (--verify off).
+ */
+export interface SelfCheck {
+  status: 'exact' | 'top1' | 'differs' | 'failed' | 'absent' | 'checking' | 'off';
+  policy: 'exact' | 'top1' | 'off';
+  /** Whether the model may take traffic under the policy. */
+  passed: boolean;
+  golden?: string | null;
+  images?: number;
+  /** Largest |logit difference| over the set; 0 when bit-identical. */
+  max_abs_diff?: number | null;
+  top1_agrees?: boolean | null;
+  /** The golden images whose logits differ. */
+  differing?: string[];
+  reason?: string | null;
+  ms?: number;
 }
 
 /** GET /models `failed`: a model that failed to load at start (allowPartial) and has not loaded since. */
@@ -319,9 +424,13 @@ export interface FailedModel {
 }
 
 export interface Server {
-  /** http://host:port */
+  /** http(s)://host:port of the inference listener. */
   readonly url: string;
-  /** Every model loaded (with allowPartial: every model that could be) and not shutting down (GET /readyz). */
+  /** http(s)://host:port of the management listener (POST /models/:name/reload). */
+  readonly managementUrl: string;
+  /** host:port of the Open Inference Protocol's gRPC listener; null without grpcPort. */
+  readonly grpcAddress: string | null;
+  /** Every model loaded (with allowPartial: every model that could be), self-checked under `verify`, and not shutting down (GET /readyz). */
   readonly ready: boolean;
   /** The models served. */
   models(): ServedModel[];

@@ -13,9 +13,12 @@ const { torchMismatch, torchRelease, versions } = require('./versions');
 
 // PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS; we reject where it does.
 const DEFAULT_MAX_PIXELS = 2 * 89478485;
-const LOAD_OPTIONS = ['threads', 'workers', 'maxPixels', 'precision', 'optimize', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue'];
+const LOAD_OPTIONS = ['threads', 'workers', 'maxPixels', 'precision', 'optimize', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue', 'device', 'deterministic'];
 const PRECISIONS = ['fp32', 'bf16'];
 const DEFAULT_MAX_BATCH = 8;
+// A GPU's forward costs about the same for 1 or 32 small images, so batches gather more there.
+// Chosen, not measured: no GPU was at hand (tests/gpu/run.sh prints the curve to choose by).
+const DEFAULT_CUDA_MAX_BATCH = 32;
 const DEFAULT_MAX_DELAY_MS = 5;
 const DEFAULT_MAX_QUEUE = 1024;
 const PREDICT_OPTIONS = ['topk', 'logits'];
@@ -68,19 +71,53 @@ class Model {
    */
   predict(image, opts) {
     validate.image(image);
+    const { topk, wantLogits } = this.#predictOptions(opts);
+    return this.#call((m) => m.predict(image, topk, wantLogits)).then((raw) => this.#prediction(raw, wantLogits));
+  }
+
+  /**
+   * [height, width] of every model input when the artifact fixes it (a crop or a squashing
+   * resize), else null: the size follows the image.
+   */
+  get inputSize() {
+    return optimize.staticInputSize(this.#metadata.input);
+  }
+
+  /**
+   * Classifies an input already preprocessed: { data: Float32Array, shape: [3, H, W] }, as
+   * preprocess() returns it (planar RGB, normalized). Decoding and preprocessing are skipped;
+   * [H, W] must be the model's inputSize when it has one. Checked synchronously (TypeError,
+   * CHORI_INVALID_ARGUMENT); predict()'s answer.
+   */
+  predictTensor(tensor, opts) {
+    const [height, width] = validate.tensor(tensor, 'tensor');
+    const size = this.inputSize;
+    if (size && (height !== size[0] || width !== size[1])) {
+      throw new ChoriError(codes.INVALID_ARGUMENT,
+        `tensor.shape is [3, ${height}, ${width}] but this model takes [3, ${size[0]}, ${size[1]}] (preprocess() makes it from an image)`);
+    }
+    const { topk, wantLogits } = this.#predictOptions(opts);
+    return this.#call((m) => m.predictTensor(tensor.data, height, width, topk, wantLogits)).then((raw) => this.#prediction(raw, wantLogits));
+  }
+
+  #predictOptions(opts) {
     const o = validate.options(opts, 'options', PREDICT_OPTIONS);
+    const classes = this.labels.length;
+    return {
+      topk: validate.integerOption(o, 'options', 'topk', 1, classes, Math.min(5, classes)),
+      wantLogits: validate.boolOption(o, 'options', 'logits', false),
+    };
+  }
+
+  #prediction(raw, wantLogits) {
     const labels = this.labels;
-    const topk = validate.integerOption(o, 'options', 'topk', 1, labels.length, Math.min(5, labels.length));
-    const wantLogits = validate.boolOption(o, 'options', 'logits', false);
-    return this.#call((m) => m.predict(image, topk, wantLogits)).then((raw) => {
-      const ranked = raw.topk.map(({ index, score }) => ({ label: labels[index], index, score }));
-      const best = ranked[0];
-      const prediction = { label: best.label, index: best.index, score: best.score, topk: ranked };
-      if (wantLogits) prediction.logits = raw.logits;
-      prediction.batchSize = raw.batchSize;
-      prediction.timings = raw.timings;
-      return prediction;
-    });
+    const ranked = raw.topk.map(({ index, score }) => ({ label: labels[index], index, score }));
+    const best = ranked[0];
+    const prediction = { label: best.label, index: best.index, score: best.score, topk: ranked };
+    if (wantLogits) prediction.logits = raw.logits;
+    prediction.batchSize = raw.batchSize;
+    prediction.timings = raw.timings;
+    return prediction;
   }
 
   /** The exact float32 model input for an image: what torchvision would hand the model. */
@@ -154,7 +191,12 @@ async function load(modelPath, opts) {
   if (!optimize.CHOICES.includes(requestedOptimize)) {
     throw validate.invalidParameterError('options.optimize', `one of ${optimize.CHOICES.join(', ')}`, requestedOptimize);
   }
-  const maxBatch = validate.integerOption(o, 'options', 'maxBatch', 1, 256, DEFAULT_MAX_BATCH);
+  const device = validate.deviceOption(o, 'options', 'device');
+  const deterministic = validate.boolOption(o, 'options', 'deterministic', false);
+  if (device !== 'cpu' && !['auto', ...optimize.CUDA_FORMS].includes(requestedOptimize)) {
+    throw validate.invalidParameterError('options.optimize', `one of auto, ${optimize.CUDA_FORMS.join(', ')} on ${device} (the other forms are oneDNN CPU passes)`, requestedOptimize);
+  }
+  const maxBatch = validate.integerOption(o, 'options', 'maxBatch', 1, 256, device === 'cpu' ? DEFAULT_MAX_BATCH : DEFAULT_CUDA_MAX_BATCH);
   const batching = {
     // Off by default: oneDNN picks kernels by batch size, so a batched row differs from the
     // batch-1 answer (and the golden set) in the last bits; it buys throughput under
@@ -166,7 +208,7 @@ async function load(modelPath, opts) {
   };
   const resolved = path.resolve(modelPath);
   const nativeModel = await native()
-    .load(resolved, threads, precision, workers)
+    .load(resolved, threads, precision, workers, device, deterministic)
     .catch((err) => {
       throw fromNative(err);
     });
@@ -176,7 +218,7 @@ async function load(modelPath, opts) {
     metadata = parseMetadata(nativeModel.metadata, resolved);
     const format = nativeModel.format;
     if (format === 'pt2') checkPackage(metadata, requestedOptimize, resolved);
-    const form = format === 'pt2' ? 'none' : optimize.resolveOptimize(requestedOptimize, metadata.input);
+    const form = format === 'pt2' ? 'none' : optimize.resolveOptimize(requestedOptimize, metadata.input, device);
     const shape = optimize.warmupShape(metadata.input);
     // configure() starts the inference thread, on which optimize() then prepares the module.
     nativeModel.configure({ ...nativeSpec(metadata, maxPixels), ...batching });
@@ -194,6 +236,8 @@ async function load(modelPath, opts) {
       workers,
       precision,
       maxBatch: batching.maxBatch,
+      device,
+      deterministic,
     };
   } catch (err) {
     await nativeModel.dispose();

@@ -60,9 +60,42 @@ function boolOption(opts, name, key, fallback) {
   return value;
 }
 
+// The CUDA ordinals the addon accepts (model/device.cc): 'cuda' is 'cuda:0'.
+const MAX_CUDA_INDEX = 1023;
+
+/** 'cpu', 'cuda' or 'cuda:N'; returns 'cpu' or 'cuda:N'. */
+function device(value, name) {
+  if (value === 'cpu') return 'cpu';
+  const match = typeof value === 'string' ? /^cuda(?::(0|[1-9][0-9]*))?$/.exec(value) : null;
+  if (!match || Number(match[1] ?? 0) > MAX_CUDA_INDEX) {
+    throw invalidParameterError(name, `'cpu', 'cuda' or 'cuda:N' (N from 0 to ${MAX_CUDA_INDEX})`, value);
+  }
+  return `cuda:${match[1] ?? 0}`;
+}
+
+/** opts[key] as device() reads it; 'cpu' when absent. */
+function deviceOption(opts, name, key) {
+  return is.defined(opts[key]) ? device(opts[key], `${name}.${key}`) : 'cpu';
+}
+
 function image(value, name = 'image') {
   if (!is.buffer(value)) throw invalidParameterError(name, 'a Buffer or Uint8Array of encoded image bytes', value);
   return value;
 }
 
-module.exports = { is, invalidParameterError, options, integerOption, numberOption, boolOption, image };
+/** A preprocessed input { data: Float32Array, shape: [3, H, W] } with 3 × H × W values; → [H, W]. */
+function tensor(value, name = 'tensor') {
+  if (!is.defined(value) || typeof value !== 'object') throw invalidParameterError(name, 'an object { data, shape }', value);
+  if (!(value.data instanceof Float32Array)) throw invalidParameterError(`${name}.data`, 'a Float32Array', value.data);
+  const { shape } = value;
+  const dims = Array.isArray(shape) && shape.length === 3 && shape.every((d) => is.integer(d) && d >= 1) && shape[0] === 3;
+  if (!dims) throw invalidParameterError(`${name}.shape`, 'an array [3, height, width] of positive integers', Array.isArray(shape) ? `[${shape}]` : shape);
+  if (value.data.length !== shape[0] * shape[1] * shape[2]) {
+    const err = new TypeError(`Expected ${shape[0] * shape[1] * shape[2]} values (3 × ${shape[1]} × ${shape[2]}) for ${name}.data but received ${value.data.length}`);
+    err.code = codes.INVALID_ARGUMENT;
+    throw err;
+  }
+  return [shape[1], shape[2]];
+}
+
+module.exports = { is, invalidParameterError, options, integerOption, numberOption, boolOption, device, deviceOption, image, tensor };

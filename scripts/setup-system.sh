@@ -11,13 +11,29 @@
 #   libtiff-tools tiffcp: TIFF files of another writer for the tests' corpus
 #   nlohmann-json3-dev, pkg-config: the C++ front end's build (addon/CMakeLists.txt); the Node
 #                addon needs neither
+#   openssl, curl: the server tests make TLS certificates at test time and talk to the TorchServe
+#                routes as TorchServe's documentation does
 # With --fuzz, only what the fuzz target needs on top (scripts/fuzz.sh):
 #   clang, libclang-rt-dev: clang and its libFuzzer, ASan and UBSan runtimes
+# With --deploy, only what the container image and its tests need (make image, scripts/image/):
+#   docker.io    dockerd + containerd + runc (scripts/start-dockerd.sh starts it when not running)
+#   debootstrap  a local bookworm minbase, imported as the base image where no registry is reachable
+#   docker-compose  runs deploy/compose/compose.yml (tests/python/test_compose.py); Debian's haproxy
+#                package is not installed here: deploy/haproxy/build.sh fetches it with apt-get
+#                download into the balancer's image
+# With --browser, only what the web page's test needs (tests/node/web-ui.test.js), each driven
+# headless by puppeteer-core, which downloads no browser:
+#   chromium     Debian's Chromium (DevTools protocol)
+#   firefox-esr  Debian's Firefox ESR (WebDriver BiDi)
 set -euo pipefail
 
-packages=(libjpeg-dev libpng-dev libwebp-dev libavif-dev libavif-bin libtiff-dev libtiff-tools nlohmann-json3-dev pkg-config)
+packages=(libjpeg-dev libpng-dev libwebp-dev libavif-dev libavif-bin libtiff-dev libtiff-tools nlohmann-json3-dev pkg-config openssl curl)
 if [ "${1:-}" = "--fuzz" ]; then
   packages=(clang libclang-rt-dev)
+elif [ "${1:-}" = "--deploy" ]; then
+  packages=(docker.io debootstrap docker-compose)
+elif [ "${1:-}" = "--browser" ]; then
+  packages=(chromium firefox-esr)
 fi
 missing=()
 for pkg in "${packages[@]}"; do

@@ -1,47 +1,33 @@
 'use strict';
-// The HTTP server: routes, the JSON answer for everything (errors included), a log line and
-// metrics per request, and a graceful stop (stop accepting, finish in-flight requests, unload).
+// The server's composition and lifecycle: one data plane (core/dataplane.js), the protocols
+// mounted on the HTTP listener (http/router.js), listen → load the models → serve, and a
+// graceful stop (not ready, serve on for --drain-delay-ms, stop accepting, finish in-flight
+// requests, unload).
 
-const http = require('node:http');
-const { performance } = require('node:perf_hooks');
-const { load } = require('../model');
-const { HttpError, serverCodes, toAnswer } = require('./errors');
-const { createLogger } = require('./log');
-const { createMetrics } = require('./metrics');
-const { createPredictHandlers, query } = require('./predict');
-const { ModelRegistry } = require('./registry');
-const { createGuard, createFetcher } = require('./url-fetch');
+const { setTimeout: sleep } = require('node:timers/promises');
+const { ServerError, serverCodes } = require('./core/errors');
+const { DataPlane } = require('./core/dataplane');
+const { createLogger } = require('./core/log');
+const { createHttpTransport } = require('./http/transport');
+const choriRest = require('./protocols/chori-rest');
+const oipRest = require('./protocols/oip-rest');
+const webUi = require('./protocols/web-ui');
+const torchserve = require('./protocols/torchserve');
 
-/** [route, pattern, { METHOD: handler(ctx, ...params) }]; HEAD is answered as GET. */
-function routes(h) {
-  return [
-    ['/healthz', /^\/healthz$/, { GET: h.healthz }],
-    ['/readyz', /^\/readyz$/, { GET: h.readyz }],
-    ['/models', /^\/models$/, { GET: h.models }],
-    ['/metrics', /^\/metrics$/, { GET: h.metrics }],
-    ['/predict', /^\/predict$/, { POST: (ctx) => h.predict(ctx), GET: (ctx) => h.predict(ctx, undefined, true) }],
-    ['/models/:name/predict', /^\/models\/([^/]+)\/predict$/, { POST: (ctx, name) => h.predict(ctx, name), GET: (ctx, name) => h.predict(ctx, name, true) }],
-    ['/models/:name/reload', /^\/models\/([^/]+)\/reload$/, { POST: h.reload }],
-  ].map(([route, pattern, methods]) => ({ route, pattern, methods }));
-}
-
-function decodeParam(text) {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    throw new HttpError(serverCodes.BAD_REQUEST, `malformed percent-encoding in ${JSON.stringify(text)}`);
-  }
-}
+/** The HTTP protocols, in mount order; the first answers paths no protocol claims. */
+const HTTP_PROTOCOLS = [choriRest, oipRest, webUi, torchserve];
 
 class ChoriServer {
   #options;
   #http;
-  #registry;
-  #metrics;
+  #transport;
+  #dataPlane;
   #log;
-  #routes;
   #closing = null;
+  // Set once listen() has reported the server ready: only then can a balancer be sending to it.
+  #served = false;
   #binding = null;
+  #grpc = null;
   // Aborted by close(): loading stops before the next model.
   #stopLoading = new AbortController();
 
@@ -49,58 +35,50 @@ class ChoriServer {
   constructor(options) {
     this.#options = options;
     this.#log = createLogger(options.logFormat, options.logStream);
-    this.#registry = new ModelRegistry({
-      models: options.models,
-      load,
-      loadOptions: {
-        maxPixels: options.maxPixels,
-        threads: options.threads,
-        workers: options.workers,
-        batch: options.batch,
-        optimize: options.optimize,
-      },
-      maxQueue: options.maxQueue,
+    this.#dataPlane = new DataPlane(options, this.#log);
+    this.#transport = createHttpTransport({
+      options, dataPlane: this.#dataPlane, log: this.#log, isClosing: () => this.#closing !== null, protocols: HTTP_PROTOCOLS,
     });
-    this.#metrics = createMetrics(this.#registry);
-    this.#registry.on('loaded', (entry, previous) => this.#onLoaded(entry, previous));
-    this.#registry.on('load-failed', (name, err) =>
-      this.#log.event(options.allowPartial ? 'warn' : 'error', 'model failed to load', { model: name, code: err.code ?? 'CHORI_INTERNAL', error: err.message }));
-    this.#registry.on('reload-failed', (name, err) =>
-      this.#log.event('error', 'reload failed', { model: name, code: err.code ?? 'CHORI_INTERNAL', error: err.message }));
-
-    const fetchImage = createFetcher({
-      guard: createGuard({ resolve: options.resolve, allowPrivate: options.allowPrivateUrls }),
-      maxBytes: options.urlMaxBytes,
-      timeoutMs: options.urlTimeoutMs,
-      maxRedirects: options.urlMaxRedirects,
-    });
-    this.#routes = routes({
-      healthz: async () => ({ status: 200, body: { status: 'ok' } }),
-      readyz: async () => this.#readyz(),
-      models: async () => ({ status: 200, body: { models: this.#registry.describe(), failed: this.#registry.failed() } }),
-      metrics: async () => ({
-        status: 200,
-        headers: { 'Content-Type': this.#metrics.register.contentType },
-        text: await this.#metrics.register.metrics(),
-      }),
-      predict: createPredictHandlers({ options, registry: this.#registry, metrics: this.#metrics, fetchImage }),
-      reload: (ctx, name) => this.#reload(ctx, name),
-    });
-    this.#http = http.createServer({
-      requestTimeout: options.requestTimeoutMs,
-      headersTimeout: Math.min(options.requestTimeoutMs, 60000),
-      keepAliveTimeout: 5000,
-    }, (req, res) => this.#handle(req, res));
+    // The inference and management listeners, bound, drained and closed as one.
+    this.#http = this.#transport.listeners;
+    if (options.grpcPort !== undefined) this.#grpc = this.#createGrpc();
   }
 
   get registry() {
-    return this.#registry;
+    return this.#dataPlane.registry;
   }
 
-  /** http://host:port once listening. */
+  get dataPlane() {
+    return this.#dataPlane;
+  }
+
+  /** http(s)://host:port of the inference listener once listening. */
   get url() {
-    const { address, port } = this.#http.address();
-    return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+    return this.#http.url;
+  }
+
+  /** http(s)://host:port of the management listener once listening. */
+  get managementUrl() {
+    return this.#http.managementUrl;
+  }
+
+  /** host:port of the gRPC listener (Open Inference Protocol) once bound; null without --grpc-port. */
+  get grpcAddress() {
+    return this.#grpc?.address ?? null;
+  }
+
+  // Required here, not at the top: @grpc/grpc-js loads only when --grpc-port asks for it.
+  #createGrpc() {
+    const { createGrpcServer } = require('./protocols/oip-grpc');
+    const grpc = require('@grpc/grpc-js');
+    const { authorizeGrpc } = require('./http/auth');
+    return createGrpcServer({
+      dataPlane: this.#dataPlane,
+      options: this.#options,
+      log: this.#log,
+      authorize: (access, metadata) => authorizeGrpc(this.#transport.auth, access, metadata),
+      credentials: this.#transport.grpcCredentials(grpc),
+    });
   }
 
   /**
@@ -116,10 +94,18 @@ class ChoriServer {
         resolve();
       });
     });
+    // gRPC binds after HTTP, inside #binding: a stop waits for both.
+    this.#binding = this.#binding.then(() => this.#grpc?.listen(this.#options.host, this.#options.grpcPort).catch((err) => {
+      this.#http.close();
+      throw err;
+    }));
     await this.#binding;
-    this.#log.event('info', 'loading models', { url: this.url, models: this.#registry.names.join(','), pid: process.pid });
+    const registry = this.#dataPlane.registry;
+    this.#log.event('info', 'loading models', {
+      url: this.url, ...(this.#grpc && { grpc: this.#grpc.address }), models: registry.names.join(','), pid: process.pid,
+    });
     try {
-      await this.#registry.loadAll({ allowPartial: this.#options.allowPartial, signal: this.#stopLoading.signal });
+      await registry.loadAll({ allowPartial: this.#options.allowPartial, signal: this.#stopLoading.signal });
     } catch (err) {
       // Read before close() below aborts it: was this stop asked for, or caused by the failure?
       const stopped = this.#stopLoading.signal.aborted;
@@ -127,21 +113,25 @@ class ChoriServer {
       if (stopped) return this;
       throw err;
     }
+    await this.#dataPlane.selfChecked(); // ready (and 'listening') only once the golden sets are checked
     if (this.#closing) {
       await this.#closing; // the last model loaded as the stop began
       return this;
     }
-    if (this.#options.watch) this.#registry.watch(this.#options.watchIntervalMs);
-    const failed = this.#registry.failed().map((f) => f.name);
+    this.#served = true;
+    if (this.#options.watch) registry.watch(this.#options.watchIntervalMs);
+    const failed = registry.failed().map((f) => f.name);
     this.#log.event('info', 'listening', {
-      url: this.url, models: this.#registry.loadedNames.join(','), ...(failed.length > 0 && { failed: failed.join(',') }), pid: process.pid,
+      url: this.url, models: registry.loadedNames.join(','), ...(failed.length > 0 && { failed: failed.join(',') }), pid: process.pid,
+      ...this.#transport.describe(), ...(this.#grpc && { grpc: this.#grpc.address }),
     });
     return this;
   }
 
   /**
-   * Stops accepting connections, lets requests in flight finish (at most shutdownTimeoutMs, then
-   * closes the rest), and unloads the models. Resolves { forced } once everything is closed.
+   * Turns not ready, keeps serving for drainDelayMs when it was ready (answers say Connection:
+   * close), stops accepting connections, lets requests in flight finish (at most
+   * shutdownTimeoutMs, then closes the rest), and unloads the models. Resolves { forced } once everything is closed.
    */
   close(signal) {
     this.#closing ??= this.#drain(signal);
@@ -150,13 +140,23 @@ class ChoriServer {
 
   /** signal: the signal that asked for the stop (logged), if any. */
   async #drain(signal) {
-    const loading = this.#binding !== null && !this.#registry.ready;
-    this.#stopLoading.abort(new HttpError(serverCodes.NOT_READY, 'the server is shutting down'));
-    if (signal) this.#log.event('info', 'stopping', { signal, while: loading ? 'loading' : 'serving' });
+    const registry = this.#dataPlane.registry;
+    const loading = this.#binding !== null && !registry.ready;
+    // Balancers send traffic only to a ready server; only then is a drain delay needed.
+    const serving = this.#served && this.#dataPlane.ready;
+    this.#dataPlane.drain();
+    this.#stopLoading.abort(new ServerError(serverCodes.NOT_READY, 'the server is shutting down'));
+    const delayMs = serving ? this.#options.drainDelayMs : 0;
+    if (signal) this.#log.event('info', 'stopping', { signal, while: loading ? 'loading' : 'serving', ...(delayMs > 0 && { drain_delay_ms: delayMs }) });
     // A port still being bound would start listening after close(): wait for it first.
     await this.#binding?.catch(() => {});
+    // A balancer (or Kubernetes' endpoint removal) sees /readyz turn 503 only at its next check:
+    // until then it still sends requests, so keep taking them, each answer saying Connection:
+    // close so that keep-alive connections end, and stop listening only afterwards.
+    if (delayMs > 0) await sleep(delayMs);
     const wasListening = this.#http.listening;
     const closed = new Promise((resolve) => this.#http.close(() => resolve(false)));
+    const grpcClosed = this.#grpc?.address ? this.#grpc.close(this.#options.shutdownTimeoutMs) : { forced: false };
     this.#http.closeIdleConnections();
     let timer;
     const timeout = new Promise((resolve) => {
@@ -165,89 +165,11 @@ class ChoriServer {
     const forced = wasListening ? await Promise.race([closed, timeout]) : false;
     clearTimeout(timer);
     if (forced) this.#http.closeAllConnections();
-    await this.#registry.close();
-    this.#log.event(forced ? 'warn' : 'info', 'stopped', { forced });
-    return { forced };
-  }
-
-  #readyz() {
-    if (this.#closing) throw new HttpError(serverCodes.NOT_READY, 'the server is shutting down');
-    if (!this.#registry.ready) throw new HttpError(serverCodes.NOT_READY, 'the models are still loading');
-    return { status: 200, body: { status: 'ready', models: this.#registry.loadedNames } };
-  }
-
-  async #reload(ctx, name) {
-    query(ctx.url, []);
-    this.#registry.assertKnown(name);
-    const before = this.#registry.describe().find((m) => m.name === name);
-    try {
-      const info = await this.#registry.reload(name);
-      Object.assign(ctx.log, { model: name, version: info.version });
-      return { status: 200, body: { model: { name, version: info.version }, previous_version: before?.version ?? null, sha256: info.sha256, load_ms: info.load_ms } };
-    } catch (err) {
-      if (!err.code || err instanceof HttpError) throw err;
-      const keeps = before ? `version ${before.version} of "${name}" keeps serving` : `"${name}" is still not served`;
-      throw new HttpError(err.code, `${err.message}; ${keeps}`);
-    }
-  }
-
-  #onLoaded(entry, previous) {
-    this.#metrics.modelLoad.set({ model: entry.name }, entry.loadMs / 1000);
-    this.#metrics.modelVersion.set({ model: entry.name }, entry.version);
-    this.#log.event('info', previous ? 'model reloaded' : 'model loaded', {
-      model: entry.name, version: entry.version, sha256: entry.sha256?.slice(0, 12) ?? null, load_ms: Math.round(entry.loadMs),
-    });
-    const { defaultLabel } = this.#options;
-    if (defaultLabel !== undefined && !entry.model.labels.includes(defaultLabel)) {
-      this.#log.event('warn', 'the default label is not one of the model\'s labels', { model: entry.name, label: defaultLabel });
-    }
-  }
-
-  async #handle(req, res) {
-    const ctx = { req, started: performance.now(), log: {}, url: null };
-    let route = 'unmatched';
-    res.once('close', () => this.#record(req, res, ctx, route));
-    let answer;
-    try {
-      if (!req.url.startsWith('/')) throw new HttpError(serverCodes.BAD_REQUEST, 'the request target must be a path');
-      ctx.url = new URL(`http://server${req.url}`);
-      const match = this.#routes.find((r) => r.pattern.test(ctx.url.pathname));
-      if (!match) throw new HttpError(serverCodes.NOT_FOUND, `no route for ${req.method} ${ctx.url.pathname}`);
-      route = match.route;
-      const handler = match.methods[req.method === 'HEAD' ? 'GET' : req.method];
-      if (!handler) {
-        const allowed = Object.keys(match.methods).join(', ');
-        throw new HttpError(serverCodes.METHOD_NOT_ALLOWED, `${req.method} is not allowed on ${route}; use ${allowed}`, { Allow: allowed });
-      }
-      const params = match.pattern.exec(ctx.url.pathname).slice(1).map(decodeParam);
-      answer = await handler(ctx, ...params);
-    } catch (err) {
-      answer = toAnswer(err);
-      ctx.log.code = answer.body.error.code;
-      if (answer.internal) this.#log.event('error', 'internal error', { route, error: err?.stack ?? String(err) });
-    }
-    this.#send(res, answer);
-  }
-
-  #send(res, { status, headers = {}, body, text }) {
-    if (res.headersSent || res.destroyed) return;
-    const payload = Buffer.from(text ?? `${JSON.stringify(body)}\n`);
-    res.writeHead(status, {
-      'Content-Type': 'application/json; charset=utf-8',
-      'Cache-Control': 'no-store',
-      ...headers,
-      'Content-Length': payload.length,
-      ...(this.#closing && { Connection: 'close' }),
-    });
-    res.end(payload);
-  }
-
-  #record(req, res, ctx, route) {
-    const seconds = (performance.now() - ctx.started) / 1000;
-    const labels = { method: req.method, route };
-    this.#metrics.requests.inc({ ...labels, status: res.statusCode });
-    this.#metrics.latency.observe(labels, seconds);
-    this.#log.request({ method: req.method, route, path: ctx.url?.pathname ?? req.url, status: res.statusCode, ...ctx.log, ms: seconds * 1000 });
+    const grpcForced = (await grpcClosed).forced;
+    this.#transport.stop();
+    await registry.close();
+    this.#log.event(forced || grpcForced ? 'warn' : 'info', 'stopped', { forced: forced || grpcForced });
+    return { forced: forced || grpcForced };
   }
 }
 

@@ -1,8 +1,10 @@
 'use strict';
 // chori-torch's HTTP server: `serve(options)` from JavaScript, `chori-torch serve` from a shell.
-// app.js (routes, lifecycle) · predict.js (prediction handlers) · body.js (request bodies) ·
-// registry.js (models, versions, reload, in-flight limit) · url-fetch.js + address-policy.js
-// (?url= with its SSRF guard) · metrics.js · log.js · options.js · errors.js
+// app.js (composition, lifecycle) · core/ (the protocol-neutral data plane: dataplane.js,
+// registry.js, errors.js, metrics.js, log.js) · http/ (the HTTP transport: router.js, answer.js,
+// body.js, query.js, listener.js) · protocols/ (one adapter per protocol, each with its route
+// table and error map) · url-fetch.js + address-policy.js (?url= with its SSRF guard) ·
+// options.js · png.js (the warm-up image)
 
 const { ChoriServer } = require('./app');
 const { normalize, fromArgv, helpText } = require('./options');
@@ -20,10 +22,16 @@ function handle(server) {
     get url() {
       return server.url;
     },
-    get ready() {
-      return server.registry.ready;
+    get managementUrl() {
+      return server.managementUrl;
     },
-    models: () => server.registry.describe(),
+    get grpcAddress() {
+      return server.grpcAddress;
+    },
+    get ready() {
+      return server.dataPlane.ready;
+    },
+    models: () => server.dataPlane.models(),
     failed: () => server.registry.failed(),
     reload: (name = server.registry.defaultName) => server.registry.reload(name),
     close: () => server.close(),

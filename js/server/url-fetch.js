@@ -9,13 +9,13 @@ const dns = require('node:dns');
 const http = require('node:http');
 const https = require('node:https');
 const net = require('node:net');
-const { HttpError, serverCodes } = require('./errors');
+const { ServerError, serverCodes } = require('./core/errors');
 const { refusalReason } = require('./address-policy');
 
 const defaultResolve = (hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true });
 
 /**
- * check(url) → { url, address, family }: the address to connect to, or an HttpError
+ * check(url) → { url, address, family }: the address to connect to, or an ServerError
  * (CHORI_URL_INVALID, CHORI_URL_FORBIDDEN). Nothing is sent anywhere, except DNS queries by the
  * default resolver. `refuse(address)` → reason | null is the address policy (tests narrow it).
  */
@@ -25,10 +25,10 @@ function createGuard({ resolve = defaultResolve, allowPrivate = false, refuse = 
     try {
       url = input instanceof URL ? input : new URL(input);
     } catch {
-      throw new HttpError(serverCodes.URL_INVALID, `url must be an absolute http or https URL, not ${JSON.stringify(String(input).slice(0, 200))}`);
+      throw new ServerError(serverCodes.URL_INVALID, `url must be an absolute http or https URL, not ${JSON.stringify(String(input).slice(0, 200))}`);
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new HttpError(serverCodes.URL_INVALID, `only http and https URLs are fetched, not ${url.protocol}`);
+      throw new ServerError(serverCodes.URL_INVALID, `only http and https URLs are fetched, not ${url.protocol}`);
     }
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
     let addresses;
@@ -38,10 +38,10 @@ function createGuard({ resolve = defaultResolve, allowPrivate = false, refuse = 
       try {
         addresses = await resolve(host);
       } catch (err) {
-        throw new HttpError(serverCodes.URL_FETCH, `could not resolve ${host} (${err.code ?? err.message})`);
+        throw new ServerError(serverCodes.URL_FETCH, `could not resolve ${host} (${err.code ?? err.message})`);
       }
       if (!Array.isArray(addresses) || addresses.length === 0) {
-        throw new HttpError(serverCodes.URL_FETCH, `${host} has no address`);
+        throw new ServerError(serverCodes.URL_FETCH, `${host} has no address`);
       }
     }
     if (!allowPrivate) {
@@ -49,7 +49,7 @@ function createGuard({ resolve = defaultResolve, allowPrivate = false, refuse = 
         const reason = refuse(address);
         if (reason) {
           const via = address === host ? '' : ` (${host} resolves to ${address})`;
-          throw new HttpError(serverCodes.URL_FORBIDDEN,
+          throw new ServerError(serverCodes.URL_FORBIDDEN,
             `refusing to fetch ${url.origin}${via}: ${reason} addresses are not fetched (server-side request forgery guard; see --allow-private-urls)`);
         }
       }
@@ -80,7 +80,7 @@ function requestOnce({ url, address, family }, signal) {
 async function readLimited(res, maxBytes, origin) {
   const declared = Number(res.headers['content-length']);
   const tooLarge = () =>
-    new HttpError(serverCodes.URL_TOO_LARGE, `the image at ${origin} is larger than the ${maxBytes}-byte limit`);
+    new ServerError(serverCodes.URL_TOO_LARGE, `the image at ${origin} is larger than the ${maxBytes}-byte limit`);
   if (declared > maxBytes) {
     res.destroy();
     throw tooLarge();
@@ -124,23 +124,23 @@ function createFetcher({ guard, maxBytes, timeoutMs, maxRedirects }) {
         if (status >= 300 && status < 400 && headers.location) {
           res.resume();
           if (hop >= maxRedirects) {
-            throw new HttpError(serverCodes.URL_FETCH, `${target.url.origin} redirected more than ${maxRedirects} times`);
+            throw new ServerError(serverCodes.URL_FETCH, `${target.url.origin} redirected more than ${maxRedirects} times`);
           }
           target = await bounded(guard(new URL(headers.location, target.url)), signal);
           continue;
         }
         if (status !== 200) {
           res.resume();
-          throw new HttpError(serverCodes.URL_FETCH, `${target.url.origin} answered ${status} for the image`);
+          throw new ServerError(serverCodes.URL_FETCH, `${target.url.origin} answered ${status} for the image`);
         }
         return await readLimited(res, maxBytes, target.url.origin);
       }
     } catch (err) {
-      if (err instanceof HttpError) throw err;
+      if (err instanceof ServerError) throw err;
       if (signal.aborted) {
-        throw new HttpError(serverCodes.URL_TIMEOUT, `fetching the image took longer than ${timeoutMs} ms`);
+        throw new ServerError(serverCodes.URL_TIMEOUT, `fetching the image took longer than ${timeoutMs} ms`);
       }
-      throw new HttpError(serverCodes.URL_FETCH, `fetching the image from ${target.url.origin} failed (${err.code ?? err.message})`);
+      throw new ServerError(serverCodes.URL_FETCH, `fetching the image from ${target.url.origin} failed (${err.code ?? err.message})`);
     }
   };
 }

@@ -22,7 +22,7 @@ from ._version import __version__
 from .demo import run_demo
 from .errors import ChoriError
 from .export import export_artifact, load_model
-from .golden import write_golden
+from .golden import write_embedded_golden, write_golden
 from .metadata import (
     INTERPOLATIONS,
     OUTPUT_KINDS,
@@ -205,6 +205,13 @@ def _export(args: argparse.Namespace) -> int:
         format=args.format,
     )
     print(result.summary())
+    if args.golden is not None:
+        out, document = write_embedded_golden(args.out, [args.golden])
+        print(
+            f"wrote {out}: golden set of {len(document['images'])} images "
+            f"({len(document['rejected'])} rejected), optimize {document['optimize']['form']}; "
+            "chori-torch serve checks it at start (--verify)"
+        )
     return 0
 
 
@@ -216,11 +223,13 @@ def _golden(args: argparse.Namespace) -> int:
         topk=args.topk,
         threads=args.threads,
         optimize_form=args.optimize,
+        device=args.device,
+        deterministic=args.deterministic,
     )
     print(
         f"wrote {args.out}: {len(document['images'])} images, "
         f"{len(document['rejected'])} rejected, top-{args.topk}, {args.threads} thread(s), "
-        f"optimize {document['optimize']['form']}"
+        f"optimize {document['optimize']['form']}, on {document['device_name']}"
     )
     return 0
 
@@ -459,6 +468,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="artifact to write (e.g. model.pt, or model.pt2 with --format pt2)",
     )
+    conversion.add_argument(
+        "--golden",
+        type=Path,
+        metavar="DIR",
+        help="a few images (a file or a directory, searched recursively): their reference "
+        "predictions and the images themselves are written beside the artifact as "
+        "<name>.golden.json; chori-torch serve predicts them at start and compares the logits "
+        "before it reports ready (--verify exact|top1|off). Recorded with --optimize auto and 1 "
+        "thread, the server's defaults; at most 32 images, 8 MiB",
+    )
     export.set_defaults(handler=_export)
 
     golden = commands.add_parser(
@@ -516,6 +535,20 @@ def build_parser() -> argparse.ArgumentParser:
         "fusion). Use the value your Node service loads with (default: auto, as Node's default). "
         "A .pt2 package was optimised when compiled: only auto and none apply, both recorded as "
         "none",
+    )
+    golden.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEVICE",
+        help="where the model runs: cpu, cuda or cuda:N, as the Node addon's load({device}) "
+        "(the image pipeline stays on the CPU). A GPU golden set is matched exactly only by Node "
+        "on the same GPU model and torch build, loaded with the same --optimize and "
+        "--deterministic (default: cpu)",
+    )
+    golden.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="on a GPU: cuDNN deterministic algorithms and no TF32, as load({deterministic: true})",
     )
     golden.set_defaults(handler=_golden)
 

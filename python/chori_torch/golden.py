@@ -21,6 +21,9 @@ Schema (``schema_version`` 2; version 1 had no ``optimize``)::
       },
       "torch_version": "2.14.1+cpu",
       "threads": 1,                       # torch.set_num_threads during the run
+      "device": "cpu",                    # --device: where the model ran ("cuda:0"; the
+      "device_name": "cpu",               #   image pipeline is on the CPU either way), the GPU's
+      "deterministic": false,             #   name, and --deterministic (cuDNN, no TF32)
       "optimize": {                       # the load-time passes (chori_torch.optimize)
         "requested": "auto",              # --optimize
         "form": "onednn",                 # what it resolved to: Node's model.info.optimize
@@ -40,6 +43,13 @@ Schema (``schema_version`` 2; version 1 had no ``optimize``)::
       "rejected": [{"file": "images/notes.txt", "error": "cannot identify image file …"}]
     }
 
+An *embedded* golden set (:func:`write_embedded_golden`, ``chori export --golden DIR``) is the
+same document written beside the artifact as ``<artifact stem>.golden.json`` (``model.pt`` →
+``model.golden.json``) with ``"embedded": true`` and each image's bytes in ``"data"`` (base64),
+so it travels with the model into a container: ``chori-torch serve`` predicts it at start and
+compares the logits (``--verify``). It is kept small (at most ``EMBEDDED_MAX_IMAGES`` images,
+``EMBEDDED_MAX_BYTES`` of image bytes) because every replica runs it before it takes traffic.
+
 Scores are ``softmax(logits)``, or the outputs as they are when the artifact's ``output.kind``
 is ``"probabilities"``. ``topk`` is sorted by descending score, ties by ascending index. All
 numbers are float32 values written through ``Tensor.tolist()``: JSON's shortest round-trip
@@ -49,6 +59,7 @@ compare bit for bit.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -60,6 +71,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from .device import device_name, parse_device, require_device, set_deterministic
 from .errors import ChoriError
 from .files import absolute, replacing, sha256_file
 from .metadata import InputSpec, load_artifact
@@ -70,6 +82,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 PROGRESS_MIN_IMAGES = 20
+EMBEDDED_MAX_IMAGES = 32
+EMBEDDED_MAX_BYTES = 8 << 20
 
 
 def collect_images(inputs: Iterable[Path]) -> list[Path]:
@@ -104,6 +118,8 @@ def compute_golden(
     optimize_form: str = "auto",
     relative_to: Path | None = None,
     progress: bool = False,
+    device: str = "cpu",
+    deterministic: bool = False,
 ) -> dict[str, Any]:
     """The golden document for ``inputs``; ``file`` names are relative to ``relative_to`` (cwd).
 
@@ -115,9 +131,18 @@ def compute_golden(
     if threads < 1:
         raise ChoriError(f"--threads must be at least 1, got {threads}")
     base = absolute(relative_to or Path.cwd())
+    target = parse_device(device)
+    require_device(target)  # before anything loads: the message says what this machine lacks
     artifact = load_artifact(model_path)
     meta = artifact.metadata
-    form = resolve(optimize_form, meta.input)  # validates the name for either format
+    if artifact.format == "pt2" and target.type != "cpu":
+        raise ChoriError(
+            f"--device {target} does not apply to {model_path}: a .pt2 package is compiled for "
+            "the CPU"
+        )
+    if deterministic and target.type != "cpu":
+        set_deterministic()
+    form = resolve(optimize_form, meta.input, target)  # validates the name for either format
     if artifact.format == "pt2" and optimize_form not in ("auto", "none"):
         raise ChoriError(
             f"--optimize {optimize_form} does not apply to {model_path}: the passes of a .pt2 "
@@ -139,7 +164,7 @@ def compute_golden(
         model = (
             _warmed_up(artifact.module, meta.input)
             if artifact.format == "pt2"
-            else optimize(artifact.module, form, meta.input)
+            else optimize(artifact.module, form, meta.input, target)
         )
         for n, path in enumerate(files, 1):
             name = _relative(path, base)
@@ -154,7 +179,9 @@ def compute_golden(
                 # permuted view, and oneDNN Graph's fused partitions, compiled on the contiguous
                 # warm-up, read such a view as if it were contiguous rather than falling back
                 # (torch 2.14: wrong logits, no error).
-                logits = model(transform(image).unsqueeze(0).contiguous())[0]
+                batch = transform(image).unsqueeze(0).contiguous().to(target)
+                # Scores from the logits on the CPU, as the addon computes them on any device.
+                logits = model(batch)[0].cpu()
                 scores = logits if meta.output.kind == "probabilities" else logits.softmax(0)
             images.append(_record(name, path, logits, scores, meta.labels, topk))
             if counter is not None:
@@ -174,6 +201,9 @@ def compute_golden(
         },
         "torch_version": torch.__version__,
         "threads": threads,
+        "device": str(target),
+        "device_name": device_name(target),
+        "deterministic": deterministic,
         "optimize": {"requested": optimize_form, "form": form, "warmup_runs": model.warmup_runs},
         "topk": topk,
         "images": images,
@@ -235,6 +265,8 @@ def write_golden(
     topk: int = 5,
     threads: int = 1,
     optimize_form: str = "auto",
+    device: str = "cpu",
+    deterministic: bool = False,
 ) -> dict[str, Any]:
     """Compute golden predictions and write them to ``out``, all or nothing."""
     document = compute_golden(
@@ -245,7 +277,60 @@ def write_golden(
         optimize_form=optimize_form,
         relative_to=out.parent,
         progress=True,
+        device=device,
+        deterministic=deterministic,
     )
     with replacing(out) as tmp:
         tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return document
+
+
+def golden_path_for(model_path: Path) -> Path:
+    """Where ``chori-torch serve`` looks for a golden set: ``model.pt`` → ``model.golden.json``."""
+    return model_path.with_suffix(".golden.json")
+
+
+def write_embedded_golden(
+    model_path: Path,
+    inputs: Sequence[Path],
+    *,
+    topk: int = 5,
+    threads: int = 1,
+    optimize_form: str = "auto",
+) -> tuple[Path, dict[str, Any]]:
+    """Compute the golden set for ``inputs`` and write it, images included, beside the artifact.
+
+    Fails, writing nothing, when no image could be read or the set is larger than a start-up
+    check should be.
+    """
+    document = compute_golden(
+        model_path,
+        inputs,
+        topk=topk,
+        threads=threads,
+        optimize_form=optimize_form,
+        relative_to=model_path.parent,
+    )
+    images = document["images"]
+    if not images:
+        raise ChoriError(f"--golden: none of the {len(document['rejected'])} files is an image")
+    if len(images) > EMBEDDED_MAX_IMAGES:
+        raise ChoriError(
+            f"--golden: {len(images)} images; a golden set checked at every start holds at most "
+            f"{EMBEDDED_MAX_IMAGES} (pick a few that cover the classes)"
+        )
+    total = 0
+    for record in images:
+        data = Path(record["path"]).read_bytes()
+        total += len(data)
+        record["data"] = base64.b64encode(data).decode("ascii")
+    if total > EMBEDDED_MAX_BYTES:
+        raise ChoriError(
+            f"--golden: the images take {total} bytes; an embedded golden set holds at most "
+            f"{EMBEDDED_MAX_BYTES} (use smaller images)"
+        )
+    document["embedded"] = True
+    out = golden_path_for(model_path)
+    with replacing(out) as tmp:
+        tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return out, document

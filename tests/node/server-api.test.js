@@ -166,12 +166,15 @@ test('unknown model, route and method: 404, 404, 405 with Allow', async () => {
   assert.equal(model.json.error.code, 'CHORI_MODEL_NOT_FOUND');
   assert.match(model.json.error.message, /"faces", "second"/);
 
-  const reload = await post('/models/nope/reload');
+  // Reload lives on the management listener only: there, an unknown model is 404; on the inference port the route does not exist.
+  const reload = await call(server.managementUrl, 'POST', '/models/nope/reload');
   assertConforms('POST', '/models/{name}/reload', reload);
   assert.equal(reload.status, 404);
+  assert.equal(reload.json.error.code, 'CHORI_MODEL_NOT_FOUND');
+  assert.equal((await post('/models/faces/reload')).json.error.code, 'CHORI_NOT_FOUND');
 
-  const route = await get('/predictions');
-  assertConforms('GET', '/predictions', route);
+  const route = await get('/nothing-here');
+  assertConforms('GET', '/nothing-here', route);
   assert.equal(route.json.error.code, 'CHORI_NOT_FOUND');
 
   const method = await call(server.url, 'DELETE', '/models');

@@ -7,6 +7,11 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { refusalReason } = require('../../js/server/address-policy');
 const { createGuard } = require('../../js/server/url-fetch');
+const { classify } = require('../../js/server/core/errors');
+const choriRest = require('../../js/server/protocols/chori-rest');
+
+/** The HTTP status today's REST API answers `err` with. */
+const restStatus = (err) => choriRest.errorAnswer(classify(err)).status;
 
 /** A resolver from a table; any other name fails like NXDOMAIN, and every lookup is recorded. */
 function fakeResolver(table) {
@@ -66,7 +71,7 @@ test('the guard refuses 127.0.0.1, 10.0.0.1, 169.254.169.254 and loopback in any
   for (const url of urls) {
     await assert.rejects(check(url), (err) => {
       assert.equal(err.code, 'CHORI_URL_FORBIDDEN', url);
-      assert.equal(err.status, 403);
+      assert.equal(restStatus(err), 403);
       assert.match(err.message, /server-side request forgery/);
       return true;
     });
@@ -114,7 +119,7 @@ test('a name that does not resolve is CHORI_URL_FETCH (502)', async () => {
   const { resolve } = fakeResolver({});
   await assert.rejects(createGuard({ resolve })('http://nowhere.example/'), (err) => {
     assert.equal(err.code, 'CHORI_URL_FETCH');
-    assert.equal(err.status, 502);
+    assert.equal(restStatus(err), 502);
     assert.match(err.message, /ENOTFOUND/);
     return true;
   });

@@ -10,7 +10,7 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
-const { startServer, call, assertConforms, largeImage, metricValue } = require('./server-harness');
+const { startServer, startCli, call, assertConforms, largeImage, metricValue } = require('./server-harness');
 const { modelPath, firstImage } = require('./helpers');
 
 const face = () => fs.readFileSync(firstImage('.jpg'));
@@ -96,7 +96,7 @@ test('POST /models/:name/reload swaps versions atomically under traffic', async 
     // A slow request admitted before the reload finishes on the version it started with.
     const slow = call(server.url, 'POST', '/predict', { body: largeImage() });
     await sleep(5);
-    const first = await call(server.url, 'POST', '/models/faces/reload');
+    const first = await call(server.managementUrl, 'POST', '/models/faces/reload');
     assertConforms('POST', '/models/{name}/reload', first);
     assert.deepEqual(first.json.model, { name: 'faces', version: 2 });
     assert.equal(first.json.previous_version, 1);
@@ -118,7 +118,7 @@ test('POST /models/:name/reload swaps versions atomically under traffic', async 
     const clients = [client(), client(), client()];
     for (let i = 0; i < 3; i += 1) {
       await sleep(30);
-      assert.equal((await call(server.url, 'POST', '/models/faces/reload')).status, 200);
+      assert.equal((await call(server.managementUrl, 'POST', '/models/faces/reload')).status, 200);
     }
     await sleep(30);
     running = false;
@@ -132,7 +132,7 @@ test('POST /models/:name/reload swaps versions atomically under traffic', async 
 
     // A broken file does not replace a working version.
     fs.writeFileSync(file, 'not a model');
-    const broken = await call(server.url, 'POST', '/models/faces/reload');
+    const broken = await call(server.managementUrl, 'POST', '/models/faces/reload');
     assertConforms('POST', '/models/{name}/reload', broken);
     assert.equal(broken.status, 500);
     assert.equal(broken.json.error.code, 'CHORI_MODEL_LOAD');
@@ -233,4 +233,70 @@ test('--batch gathers concurrent requests into shared forward passes', async () 
   } finally {
     await server.close();
   }
+});
+
+test('--drain-delay-ms: a stopping server keeps serving, not ready and closing connections, then finishes what is in flight', async () => {
+  const delayMs = 600;
+  const server = await startServer({ drainDelayMs: delayMs });
+  const { url } = server;
+  // A keep-alive connection opened before the stop, as a balancer's pool holds them.
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const viaAgent = (urlPath) => new Promise((resolve, reject) => {
+    http.get(`${url}${urlPath}`, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+    }).on('error', reject);
+  });
+  try {
+    assert.equal((await viaAgent('/readyz')).status, 200);
+    const started = Date.now();
+    const closed = server.close();
+    await sleep(50);
+    // During the delay: predictions succeed, both readiness probes say 503, every answer closes its connection.
+    const kept = await viaAgent('/readyz');
+    assert.deepEqual(kept, { status: 503, connection: 'close' }, 'the idle keep-alive connection still answers');
+    const predicted = await call(url, 'POST', '/predict', { body: face() });
+    assert.equal(predicted.status, 200, predicted.text);
+    assert.equal(predicted.json.label, 'Face');
+    assert.equal(predicted.headers.connection, 'close');
+    const ready = await call(url, 'GET', '/readyz');
+    assertConforms('GET', '/readyz', ready);
+    assert.equal(ready.status, 503);
+    assert.equal(ready.json.error.code, 'CHORI_NOT_READY');
+    assert.equal(ready.headers.connection, 'close');
+    assert.equal((await call(url, 'GET', '/v2/health/ready')).status, 503);
+    assert.equal((await call(url, 'GET', '/healthz')).status, 200, 'alive while draining');
+    // A request that starts in the delay and is still running when the port closes finishes.
+    const inFlight = halfSentRequest(url, face());
+    await waitFor(() => refused(url), 'the port to close after the delay', delayMs + 2000);
+    assert.ok(Date.now() - started >= delayMs - 20, `the port closed ${Date.now() - started} ms after close()`);
+    inFlight.finish();
+    const res = await inFlight.answer;
+    assert.equal(res.status, 200);
+    assert.equal(res.json.label, 'Face');
+    assert.equal(res.headers.connection, 'close');
+    assert.deepEqual(await closed, { forced: false });
+  } finally {
+    agent.destroy();
+    await server.close();
+  }
+});
+
+test('a server that never got ready stops without waiting for --drain-delay-ms', async () => {
+  const started = Date.now();
+  await assert.rejects(startServer({ drainDelayMs: 30000, models: { broken: '/nonexistent/model.pt' } }), /failed to load/);
+  assert.ok(Date.now() - started < 10000, `a failed start took ${Date.now() - started} ms to stop`);
+});
+
+test('chori-torch serve on SIGTERM: serves on, not ready, for --drain-delay-ms, then exits 0', async () => {
+  const server = startCli(['--drain-delay-ms', '400', '--model', modelPath]);
+  const url = await server.url;
+  server.child.kill('SIGTERM');
+  await waitFor(() => server.lines.some((l) => / info stopping signal=SIGTERM while=serving drain_delay_ms=400$/.test(l)), 'the stopping line');
+  const ready = await call(url, 'GET', '/readyz');
+  assert.deepEqual([ready.status, ready.headers.connection], [503, 'close']);
+  const predicted = await call(url, 'POST', '/predict', { body: face() });
+  assert.equal(predicted.status, 200, predicted.text);
+  assert.deepEqual(await server.exited, { code: 0, signal: null });
+  assert.ok(server.lines.some((l) => / info stopped forced=false$/.test(l)), server.lines.join('\n'));
 });

@@ -179,7 +179,7 @@ test('a model that failed at start loads once its file is fixed: by POST reload 
   const late = path.join(dir, 'late.pt');
   const server = await startServer({ models: { good: modelPath, late }, allowPartial: true, watch: true, watchIntervalMs: 20 });
   try {
-    const still = await call(server.url, 'POST', '/models/late/reload');
+    const still = await call(server.managementUrl, 'POST', '/models/late/reload');
     assertConforms('POST', '/models/{name}/reload', still);
     assert.equal(still.json.error.code, 'CHORI_MODEL_LOAD');
     assert.match(still.json.error.message, /; "late" is still not served$/);

@@ -48,6 +48,18 @@ def real_photographs() -> list[Path]:
     return sorted(files)
 
 
+def link_images(files: list[Path], folder: Path) -> Path:
+    """``folder``/images holding a symlink per file, named ``<parent>-<name>``: `chori golden`
+    takes directories, and the names stay unique and readable."""
+    images = folder / "images"
+    images.mkdir(exist_ok=True)
+    for f in files:
+        link = images / f"{f.parent.name}-{f.name}"
+        if not link.exists():
+            link.symlink_to(f)
+    return images
+
+
 def node() -> str:
     found = shutil.which("node")
     if found is None:
@@ -77,10 +89,14 @@ def run_node(
     expect_form: str | None = None,
     threads: int = 1,
     simd: str | None = None,
+    device: str = "cpu",
+    deterministic: bool = False,
 ) -> dict[str, dict]:
     """Node's results by file; with ``expect_form``, asserts the optimisation Node applied."""
     args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", str(threads)]
-    args += ["--precision", precision, "--optimize", optimize]
+    args += ["--precision", precision, "--optimize", optimize, "--device", device]
+    if deterministic:
+        args.append("--deterministic")
     if tensors:
         args.append("--tensors")
     out = subprocess.run(

@@ -24,18 +24,20 @@ import pytest
 
 from chori_torch.metadata import load_artifact
 from chori_torch.preprocessing import build_transform, open_image
-from conftest import DEMO_IMAGES, DEMO_MODEL, LOGIT_TOLERANCE, ROOT, real_photographs, run_node
+from conftest import (
+    DEMO_IMAGES,
+    DEMO_MODEL,
+    LOGIT_TOLERANCE,
+    ROOT,
+    link_images,
+    real_photographs,
+    run_node,
+)
 
 
 def write_golden(model: Path, files: list[Path], out: Path, optimize: str) -> tuple[str, dict]:
     """(the resolved optimisation form, golden entries by image name)."""
-    images_dir = out.parent / "images"
-    images_dir.mkdir(exist_ok=True)
-    # `chori golden` takes files or directories; a symlink farm keeps names unique and readable.
-    for f in files:
-        link = images_dir / f"{f.parent.name}-{f.name}"
-        if not link.exists():
-            link.symlink_to(f)
+    images_dir = link_images(files, out.parent)
     subprocess.run(
         [
             sys.executable,

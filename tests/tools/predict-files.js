@@ -3,7 +3,8 @@
 // Driven by tests/python/test_parity.py: classifies files with the addon and prints one JSON
 // document with, per file, the prediction and its full float32 logits (or the error code), and
 // optionally the preprocessed tensor as base64 float32 bytes.
-//   node tests/tools/predict-files.js --model M [--threads N] [--precision bf16] [--optimize F] [--tensors] FILE...
+//   node tests/tools/predict-files.js --model M [--threads N] [--precision bf16] [--optimize F] [--tensors]
+//     [--device cuda:N] [--deterministic] FILE...
 
 const fs = require('node:fs');
 const { parseArgs } = require('node:util');
@@ -18,12 +19,16 @@ async function main() {
       precision: { type: 'string', default: 'fp32' },
       optimize: { type: 'string', default: 'auto' },
       tensors: { type: 'boolean' },
+      device: { type: 'string', default: 'cpu' },
+      deterministic: { type: 'boolean', default: false },
     },
   });
   const model = await chori.load(values.model, {
     threads: Number(values.threads),
     precision: values.precision,
     optimize: values.optimize,
+    device: values.device,
+    deterministic: values.deterministic,
   });
   const results = [];
   for (const file of positionals) {

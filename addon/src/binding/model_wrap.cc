@@ -27,6 +27,22 @@ std::vector<uint8_t> copyBytes(const Napi::Value& value) {
 }
 
 
+double msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+// Queues one preprocessed input on the model's batcher (announced before); the Dispatcher settles
+// the call's Promise on the JS thread once its batch has run. Throws CHORI_DISPOSED once closed.
+void submit(const std::shared_ptr<PendingPrediction>& pending, model::Preprocessed input) {
+  pending->classifier->batcher().submit(std::move(input.data), input.height, input.width,
+                                        [pending](model::RowResult r) mutable {
+                                          pending->result = std::move(r);
+                                          pending->totalMs = msSince(pending->start);
+                                          auto dispatcher = pending->dispatcher;
+                                          dispatcher->deliver(std::move(pending));
+                                        });
+}
+
 // Decodes and preprocesses on the libuv pool, then hands the tensor to the model's batcher;
 // the Dispatcher settles the Promise when the batch has run. Decoding failures settle here.
 class PredictWorker final : public Napi::AsyncWorker {
@@ -47,12 +63,7 @@ class PredictWorker final : public Napi::AsyncWorker {
         throw;
       }
       pending_->decodeMs = msSince(pending_->start);
-      batcher.submit(std::move(input.data), input.height, input.width, [pending = pending_](model::RowResult r) mutable {
-        pending->result = std::move(r);
-        pending->totalMs = msSince(pending->start);
-        auto dispatcher = pending->dispatcher;
-        dispatcher->deliver(std::move(pending));
-      });
+      submit(pending_, std::move(input));
       submitted_ = true;
     } catch (...) {
       pending_->failure = currentFailure();
@@ -61,10 +72,6 @@ class PredictWorker final : public Napi::AsyncWorker {
 
   void OnOK() override {
     if (!submitted_) pending_->dispatcher->settle(Env(), *pending_);
-  }
-
-  static double msSince(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   }
 
   std::shared_ptr<PendingPrediction> pending_;
@@ -154,6 +161,7 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                                         InstanceMethod<&ModelWrap::Optimize>("optimize"),
                                         InstanceMethod<&ModelWrap::Configure>("configure"),
                                         InstanceMethod<&ModelWrap::Predict>("predict"),
+                                        InstanceMethod<&ModelWrap::PredictTensor>("predictTensor"),
                                         InstanceMethod<&ModelWrap::Preprocess>("preprocess"),
                                         InstanceMethod<&ModelWrap::Dispose>("dispose"),
                                     });
@@ -264,6 +272,39 @@ Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {
     }
     pending->classifier->batcher().announce();
     (new PredictWorker(env, std::move(pending), std::move(bytes)))->Queue();  // napi deletes it when done
+    return promise;
+  });
+}
+
+Napi::Value ModelWrap::PredictTensor(const Napi::CallbackInfo& info) {
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    Napi::Value rejected;
+    auto classifier = usable(env, &rejected);
+    if (!classifier) return rejected;
+    if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw Napi::TypeError::New(env, "predictTensor(data, height, width, topk, logits) needs a Float32Array");
+    }
+    auto data = info[0].As<Napi::Float32Array>();
+    const int64_t height = info[1].IsNumber() ? info[1].As<Napi::Number>().Int64Value() : 0;
+    const int64_t width = info[2].IsNumber() ? info[2].As<Napi::Number>().Int64Value() : 0;
+    if (height < 1 || width < 1 || static_cast<int64_t>(data.ElementLength()) != 3 * height * width) {
+      throw Napi::TypeError::New(env, "predictTensor: data must hold 3 × height × width floats");
+    }
+    model::Preprocessed input{height, width, std::vector<float>(data.Data(), data.Data() + data.ElementLength())};
+    int topk = info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : 1;
+    auto pending = std::make_shared<PendingPrediction>(env, dispatcher_, std::move(classifier), topk, info[4].ToBoolean());
+    Napi::Promise promise = pending->deferred.Promise();
+    if (!dispatcher_->begin(env)) {
+      return rejectedPromise(env, {code::kOverloaded, "too many predictions in flight for this model (maxQueue)"});
+    }
+    pending->classifier->batcher().announce();  // submit() counts it back
+    try {
+      submit(pending, std::move(input));
+    } catch (...) {
+      pending->failure = currentFailure();  // disposed meanwhile: settled here, as a decoding failure is
+      dispatcher_->settle(env, *pending);
+    }
     return promise;
   });
 }

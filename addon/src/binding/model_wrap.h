@@ -40,6 +40,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   //   runs on the libuv pool, forward on the model's inference thread, batched with concurrent
   //   calls. Rejects with CHORI_OVERLOADED when maxQueue calls are already in flight.
   Napi::Value Predict(const Napi::CallbackInfo& info);
+  // [async] predictTensor(data: Float32Array, height: number, width: number, topk: number,
+  //   logits: boolean) → the same Promise as predict(): an input already preprocessed (3 × H × W
+  //   floats, planar RGB, as preprocess() returns it) skips decoding and goes to the batcher.
+  //   The floats are copied before returning. Throws TypeError when data is not a Float32Array of
+  //   3 × height × width values; the caller checks the size against the model's input.
+  Napi::Value PredictTensor(const Napi::CallbackInfo& info);
   // [async] preprocess(bytes: Uint8Array) → Promise<{ data: Float32Array, shape: [3, H, W] }>.
   Napi::Value Preprocess(const Napi::CallbackInfo& info);
   // [async] dispose() → Promise<void>: later calls reject with CHORI_DISPOSED at once; queued

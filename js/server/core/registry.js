@@ -2,7 +2,7 @@
 // The served models, by name. Each name has a current version; reload() loads the file again
 // and swaps the new version in atomically: requests that already hold the old one finish on it,
 // and it is disposed when the last of them lets go. Each name also has a bounded number of
-// images in flight: past it, acquire() fails with CHORI_OVERLOADED (503 + Retry-After).
+// images in flight: past it, acquire() fails with CHORI_OVERLOADED.
 // A new version is warmed up before it serves. A model whose file fails to load at start
 // (tolerated with allowPartial) is known but not served until a reload succeeds.
 // Events: 'loaded' (entry, previous | undefined), 'load-failed' (name, error) at start,
@@ -12,10 +12,10 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const { EventEmitter } = require('node:events');
 const { performance } = require('node:perf_hooks');
-const { ChoriError, codes } = require('../errors');
-const { artifactInput } = require('../metadata');
-const { HttpError, serverCodes, overloaded } = require('./errors');
-const { encodePng } = require('./png');
+const { ChoriError, codes } = require('../../errors');
+const { artifactInput } = require('../../metadata');
+const { ServerError, serverCodes, overloaded } = require('./errors');
+const { encodePng } = require('../png');
 
 // libtorch's first runs of a model are slow (profiling, allocation): a new version classifies
 // this image twice before it takes traffic, so clients never pay for it.
@@ -138,10 +138,10 @@ class ModelRegistry extends EventEmitter {
     const slot = this.#slot(name);
     const entry = slot.current;
     if (slot.failed && !entry) {
-      // 503 like a model still loading: a reload (or --watch, once the file changes) can fix it.
-      throw new HttpError(serverCodes.NOT_READY, `model "${name}" is not served: it failed to load at start (${slot.failed.code}: ${slot.failed.message}); fix the file and reload it`);
+      // CHORI_NOT_READY like a model still loading: a reload (or --watch, once the file changes) can fix it.
+      throw new ServerError(serverCodes.NOT_READY, `model "${name}" is not served: it failed to load at start (${slot.failed.code}: ${slot.failed.message}); fix the file and reload it`);
     }
-    if (!entry || this.#closed) throw new HttpError(serverCodes.NOT_READY, `model "${name}" is not loaded yet`);
+    if (!entry || this.#closed) throw new ServerError(serverCodes.NOT_READY, `model "${name}" is not loaded yet`);
     if (slot.inFlight + count > this.#maxQueue) {
       throw overloaded(`model "${name}" has ${slot.inFlight} images in flight; the limit is ${this.#maxQueue}`);
     }
@@ -196,6 +196,11 @@ class ModelRegistry extends EventEmitter {
     }
   }
 
+  /** The version of `name` serving now ({ model, version, … }), or null; for reading, not predicting (acquire()). */
+  current(name) {
+    return this.#slot(name).current;
+  }
+
   /** In-flight images per model: [{ name, inFlight }]. */
   queueDepths() {
     return [...this.#slots.values()].map((s) => ({ name: s.name, inFlight: s.inFlight }));
@@ -220,13 +225,13 @@ class ModelRegistry extends EventEmitter {
   #slot(name) {
     const slot = this.#slots.get(name);
     if (!slot) {
-      throw new HttpError(serverCodes.MODEL_NOT_FOUND, `no model named "${name}"; this server has ${this.names.map((n) => `"${n}"`).join(', ')}`);
+      throw new ServerError(serverCodes.MODEL_NOT_FOUND, `no model named "${name}"; this server has ${this.names.map((n) => `"${n}"`).join(', ')}`);
     }
     return slot;
   }
 
   async #swap(slot) {
-    if (this.#closed) throw new HttpError(serverCodes.NOT_READY, 'the server is shutting down');
+    if (this.#closed) throw new ServerError(serverCodes.NOT_READY, 'the server is shutting down');
     const started = performance.now();
     // Stamped before loading: a file replaced while it loads is seen as changed.
     const stamp = await fileStamp(slot.path);
@@ -250,7 +255,7 @@ class ModelRegistry extends EventEmitter {
     };
     if (this.#closed) {
       this.#dispose(entry);
-      throw new HttpError(serverCodes.NOT_READY, 'the server is shutting down');
+      throw new ServerError(serverCodes.NOT_READY, 'the server is shutting down');
     }
     slot.nextVersion += 1;
     const previous = slot.current;
@@ -282,6 +287,7 @@ class ModelRegistry extends EventEmitter {
       labels: [...metadata.labels],
       input: artifactInput(metadata.input),
       output: { kind: metadata.output.kind, num_classes: metadata.output.numClasses },
+      provenance: { ...metadata.provenance },
       optimize: entry.model.info.optimize,
       workers: entry.model.info.workers,
     };

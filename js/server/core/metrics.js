@@ -1,5 +1,5 @@
 'use strict';
-// GET /metrics in Prometheus' text format (prom-client), on a registry of the server's own so
+// The server's metrics in Prometheus' text format (prom-client), on a registry of the server's own so
 // that several servers in one process never share counters.
 
 const client = require('prom-client');
@@ -23,6 +23,28 @@ function createMetrics(registry) {
       name: 'chori_http_request_duration_seconds',
       help: 'Time from a request arriving to its answer being sent, by route',
       labelNames: ['method', 'route'],
+      buckets: LATENCY_BUCKETS,
+    }),
+    rejections: metric(client.Counter, {
+      name: 'chori_http_errors_total',
+      help: 'HTTP requests answered with an error, by route, status and CHORI_* code',
+      labelNames: ['route', 'status', 'code'],
+    }),
+    inferenceLatency: metric(client.Histogram, {
+      name: 'chori_inference_duration_seconds',
+      help: 'Time from a prediction request arriving to its images being predicted (or defaulted), by model, whatever the protocol',
+      labelNames: ['model'],
+      buckets: LATENCY_BUCKETS,
+    }),
+    grpcRequests: metric(client.Counter, {
+      name: 'chori_grpc_requests_total',
+      help: 'gRPC calls answered (Open Inference Protocol), by RPC and status code',
+      labelNames: ['rpc', 'code'],
+    }),
+    grpcLatency: metric(client.Histogram, {
+      name: 'chori_grpc_request_duration_seconds',
+      help: 'Time from a gRPC call arriving to its answer, by RPC',
+      labelNames: ['rpc'],
       buckets: LATENCY_BUCKETS,
     }),
     batchSize: metric(client.Histogram, {

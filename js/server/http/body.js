@@ -1,28 +1,27 @@
 'use strict';
-// Reads the images of a POST /predict body, within the body limit:
+// Request bodies, within the body limit: raw bytes (readRaw), and the images of a POST /predict body:
 //   multipart/form-data      one file part (busboy parses it)
 //   application/json         {"input": "<base64>"} or {"inputs": ["<base64>", …]}, optional "topk"
 //   anything else            the body is the image (image/*, application/octet-stream, or what
 //                            `curl --data-binary` sends); the format is sniffed from the bytes.
 
 const busboy = require('busboy');
-const { HttpError, serverCodes } = require('./errors');
-const { is } = require('../validate');
+const { ServerError, serverCodes, badRequest } = require('../core/errors');
+const { is } = require('../../validate');
 
 const BASE64 = /^(?:[A-Za-z0-9+/]*={0,2}|[A-Za-z0-9_-]*)$/;
 const DATA_URL = /^data:[\w.+/-]*(?:;[\w.+-]+=[\w.+-]+)*;base64,/i;
 const JSON_KEYS = ['input', 'inputs', 'topk'];
 
-const badRequest = (message) => new HttpError(serverCodes.BAD_REQUEST, message);
 const tooLarge = (limit) =>
   // The rest of the body is not read: the connection closes after the answer.
-  new HttpError(serverCodes.BODY_TOO_LARGE, `the request body is larger than the ${limit}-byte limit`, { Connection: 'close' });
+  new ServerError(serverCodes.BODY_TOO_LARGE, `the request body is larger than the ${limit}-byte limit`, { closeConnection: true });
 
 function mediaType(req) {
   return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
 }
 
-/** Feeds the body to `onChunk` until it ends (resolve) or goes past `limit` (reject with 413, discarding the rest). */
+/** Feeds the body to `onChunk` until it ends (resolve) or goes past `limit` (reject with CHORI_BODY_TOO_LARGE, discarding the rest). */
 function consume(req, limit, onChunk) {
   return new Promise((resolve, reject) => {
     if (Number(req.headers['content-length']) > limit) return discard(req, reject, tooLarge(limit));
@@ -69,7 +68,7 @@ async function readJson(req, limit, maxBatch) {
   try {
     body = JSON.parse((await readRaw(req, limit)).toString('utf8'));
   } catch (err) {
-    if (err instanceof HttpError) throw err;
+    if (err instanceof ServerError) throw err;
     throw badRequest(`the body is not valid JSON (${err.message})`);
   }
   if (!is.plainObject(body)) throw badRequest('the JSON body must be an object: {"input": "<base64>"} or {"inputs": [...]}');
@@ -134,4 +133,4 @@ async function readImages(req, { maxBodyBytes, maxBatch }) {
   }
 }
 
-module.exports = { readImages };
+module.exports = { readImages, readRaw, mediaType, decodeBase64 };
