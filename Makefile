@@ -32,7 +32,7 @@ help:
 
 setup: $(VENV)/.installed node_modules/.installed $(ADDON)
 
-# libjpeg-turbo, libpng and libwebp headers (apt-get, only for what is missing).
+# libjpeg-turbo, libpng, libwebp, libavif and libtiff headers (apt-get, only for what is missing).
 $(VENV)/.system-deps: scripts/setup-system.sh $(VENV)/.installed
 	bash scripts/setup-system.sh
 	@touch $@

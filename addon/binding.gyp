@@ -5,37 +5,10 @@
   "targets": [
     {
       "target_name": "chori_torch",
-      # The core (src/image, src/model) is compiled from these same files by CMakeLists.txt into
-      # libchori; src/binding is the N-API front end's own.
+      # sources.json is the one list of sources: CMakeLists.txt builds libchori from the same
+      # image and core files, scripts/fuzz.sh the fuzz target from the image files.
       "sources": [
-        "src/binding/addon.cc",
-        "src/binding/dispatcher.cc",
-        "src/binding/errors.cc",
-        "src/binding/model_wrap.cc",
-        "src/binding/spec.cc",
-        "src/image/decode.cc",
-        "src/image/limits.cc",
-        "src/image/jpeg.cc",
-        "src/image/png.cc",
-        "src/image/png_chunks.cc",
-        "src/image/gif.cc",
-        "src/image/bmp.cc",
-        "src/image/webp.cc",
-        "src/image/orientation.cc",
-        "src/image/resample.cc",
-        "src/image/resample_x86.cc",
-        "src/image/simd.cc",
-        "src/image/preprocess.cc",
-        "src/image/fastai_resize.cc",
-        "src/image/versions.cc",
-        "src/model/batcher.cc",
-        "src/model/classifier.cc",
-        "src/model/runtime.cc",
-        "src/model/torchscript.cc",
-        "src/model/aoti.cc",
-        "src/model/load.cc",
-        "src/model/device.cc",
-        "src/model/cuda_driver.cc"
+        "<!@(node -p \"const s = require('./sources.json'); [...s.binding, ...s.image, ...s.core].join(' ')\")"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
@@ -62,6 +35,8 @@
         "-lz",
         "-lwebpdemux",
         "-lwebp",
+        "-lavif",
+        "-ltiff",
         "-Wl,-rpath,<(libtorch)/lib"
       ]
     }

@@ -8,7 +8,7 @@ const { spawnSync } = require('node:child_process');
 const { parseArgs } = require('node:util');
 const chori = require('./index');
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp']);
+const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.bmp', '.ppm', '.pgm', '.pbm', '.pnm', '.ico', '.avif', '.tif', '.tiff']);
 const CONCURRENCY = 4;
 
 const HELP = `Usage: chori-torch predict <files or directories…> [options]
@@ -36,7 +36,8 @@ predict options:
   -h, --help     show this help
   --version      print the version
 
-Directories are searched recursively for .jpg, .jpeg, .png, .webp, .gif and .bmp files; files
+Directories are searched recursively for .jpg, .jpeg, .png, .webp, .gif, .bmp,
+.ppm, .pgm, .pbm, .pnm, .ico, .avif, .tif and .tiff files; files
 named explicitly are read whatever their name (the format is sniffed from the bytes).
 Exit status: 0 when every image was classified, 1 when some failed, 2 on a usage error.`;
 

@@ -253,6 +253,8 @@ export interface Versions {
   readonly 'libjpeg-turbo': string;
   readonly libpng: string;
   readonly libwebp: string;
+  readonly libavif: string;
+  readonly libtiff: string;
   /** The N-API version the addon is built for. */
   readonly napi: string;
 }

@@ -37,7 +37,7 @@ module.exports = {
   ChoriError,
   codes,
   version: VERSION,
-  /** chori-torch, libtorch, libjpeg-turbo, libpng, libwebp and N-API versions (loads the addon). */
+  /** chori-torch, libtorch, libjpeg-turbo, libpng, libwebp, libavif, libtiff and N-API versions (loads the addon). */
   get versions() {
     return require('./versions').versions();
   },

@@ -12,11 +12,13 @@ const CHECKED = Object.freeze({
   'libjpeg-turbo': ['2.1.5'],
   libpng: ['1.6.39'],
   libwebp: ['1.2.4', '1.6.0'],
+  libavif: ['0.11.1'],
+  libtiff: ['4.5.0'],
 });
 
 let cached;
 
-/** { 'chori-torch', libtorch, 'libjpeg-turbo', libpng, libwebp, napi }; loads the addon. */
+/** { 'chori-torch', libtorch, 'libjpeg-turbo', libpng, libwebp, libavif, libtiff, napi }; loads the addon. */
 function versions() {
   if (!cached) {
     const v = native().versions();
@@ -26,6 +28,8 @@ function versions() {
       'libjpeg-turbo': v.libjpegTurbo,
       libpng: v.libpng,
       libwebp: v.libwebp,
+      libavif: v.libavif,
+      libtiff: v.libtiff,
       napi: String(v.napi),
     });
   }

@@ -15,7 +15,7 @@ const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const { findLibtorch } = require('./find-libtorch');
-const { checkImageLibs, INSTALL_HINT } = require('./check-image-libs');
+const { checkImageLibs, INSTALL_HINT, LIBRARIES } = require('./check-image-libs');
 
 const root = path.resolve(__dirname, '..');
 const buildDir = path.join(root, 'addon', 'build');
@@ -78,7 +78,7 @@ function resolveLibtorch() {
 
 function checkSystemLibraries() {
   const libs = checkImageLibs();
-  if (libs.ok) return log(`image libraries: libjpeg-turbo, libpng, libwebp found by ${libs.cxx}`);
+  if (libs.ok) return log(`image libraries: ${LIBRARIES.map((l) => l.name).join(', ')} found by ${libs.cxx}`);
   if (libs.compilerMissing) {
     throw new BuildError(
       `cannot build the native addon: no C++ compiler (${libs.cxx}) was found. Install one with C++20 support and make ` +

@@ -17,12 +17,14 @@ const LIBRARIES = [
     flags: ['-lwebpdemux', '-lwebp'],
     use: 'WebPGetDecoderVersion(); WebPGetDemuxVersion();',
   },
+  { name: 'libavif', headers: ['avif/avif.h'], flags: ['-lavif'], use: 'avifVersion();' },
+  { name: 'libtiff', headers: ['tiffio.h'], flags: ['-ltiff'], use: 'TIFFGetVersion();' },
 ];
 
 const INSTALL_HINT =
-  'Debian/Ubuntu: `sudo apt-get install libjpeg-dev libpng-dev libwebp-dev`; ' +
-  'Fedora/RHEL: `sudo dnf install libjpeg-turbo-devel libpng-devel libwebp-devel`; ' +
-  'macOS: `brew install jpeg-turbo libpng webp`';
+  'Debian/Ubuntu: `sudo apt-get install libjpeg-dev libpng-dev libwebp-dev libavif-dev libtiff-dev`; ' +
+  'Fedora/RHEL: `sudo dnf install libjpeg-turbo-devel libpng-devel libwebp-devel libavif-devel libtiff-devel`; ' +
+  'macOS: `brew install jpeg-turbo libpng webp libavif libtiff`';
 
 function program(libs) {
   const includes = libs.flatMap((l) => l.headers).map((h) => `#include <${h}>`);
@@ -58,4 +60,4 @@ function checkImageLibs(env = process.env) {
   }
 }
 
-module.exports = { checkImageLibs, INSTALL_HINT };
+module.exports = { checkImageLibs, INSTALL_HINT, LIBRARIES };

@@ -14,9 +14,11 @@ cd "$(dirname "$0")/.."
 
 OUT=build/fuzz
 BIN=$OUT/fuzz-image
-LIBS=(libjpeg libpng zlib libwebp libwebpdemux)
-# The image sources of addon/CMakeLists.txt's core, without the model code (no libtorch).
-SOURCES=(addon/fuzz/fuzz_image.cc addon/src/image/{decode,limits,jpeg,png,png_chunks,gif,bmp,webp,orientation,resample,resample_x86,simd,preprocess,fastai_resize}.cc)
+mapfile -t LIBS < <(node -e "for (const l of require('./addon/sources.json').pkgConfig) console.log(l)")
+# The image sources of addon/sources.json (the list every build reads), without the model
+# code (no libtorch).
+mapfile -t IMAGE_SOURCES < <(node -e "for (const f of require('./addon/sources.json').image) console.log('addon/' + f)")
+SOURCES=(addon/fuzz/fuzz_image.cc "${IMAGE_SOURCES[@]}")
 
 build() {
   command -v clang++ >/dev/null || {

@@ -5,6 +5,10 @@
 #   libjpeg-dev  libjpeg-turbo: JPEG
 #   libpng-dev   libpng 1.6: PNG
 #   libwebp-dev  libwebp + libwebpdemux: WebP (PIL reads WebP through the same animation API)
+#   libavif-dev  libavif: AVIF
+#   libavif-bin  avifenc: AVIF files of another writer for the tests' corpus
+#   libtiff-dev  libtiff: TIFF
+#   libtiff-tools tiffcp: TIFF files of another writer for the tests' corpus
 #   nlohmann-json3-dev, pkg-config: the C++ front end's build (addon/CMakeLists.txt); the Node
 #                addon needs neither
 #   openssl, curl: the server tests make TLS certificates at test time and talk to the TorchServe
@@ -23,7 +27,7 @@
 #   firefox-esr  Debian's Firefox ESR (WebDriver BiDi)
 set -euo pipefail
 
-packages=(libjpeg-dev libpng-dev libwebp-dev nlohmann-json3-dev pkg-config openssl curl)
+packages=(libjpeg-dev libpng-dev libwebp-dev libavif-dev libavif-bin libtiff-dev libtiff-tools nlohmann-json3-dev pkg-config openssl curl)
 if [ "${1:-}" = "--fuzz" ]; then
   packages=(clang libclang-rt-dev)
 elif [ "${1:-}" = "--deploy" ]; then

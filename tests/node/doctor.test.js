@@ -23,12 +23,12 @@ function pkgConfigVersion(name) {
 
 test('versions names every component, from the addon itself', () => {
   const v = chori.versions;
-  assert.deepEqual(Object.keys(v).sort(), ['chori-torch', 'libjpeg-turbo', 'libpng', 'libtorch', 'libwebp', 'napi']);
+  assert.deepEqual(Object.keys(v).sort(), ['chori-torch', 'libavif', 'libjpeg-turbo', 'libpng', 'libtiff', 'libtorch', 'libwebp', 'napi']);
   assert.equal(v['chori-torch'], require('../../package.json').version);
   // The torch the build chose (its Python said so) is the libtorch the headers declared.
   assert.equal(v.libtorch, stamp.libtorchVersion.split('+')[0]);
   assert.equal(v.napi, '8');
-  for (const [key, pc] of [['libpng', 'libpng'], ['libwebp', 'libwebp'], ['libjpeg-turbo', 'libjpeg']]) {
+  for (const [key, pc] of [['libpng', 'libpng'], ['libwebp', 'libwebp'], ['libjpeg-turbo', 'libjpeg'], ['libavif', 'libavif'], ['libtiff', 'libtiff-4']]) {
     const expected = pkgConfigVersion(pc);
     if (expected) assert.equal(v[key], expected, key);
     else assert.match(v[key], /^\d+\.\d+\.\d+$/, key);
@@ -52,7 +52,7 @@ test('doctor, healthy: every check ok, the model described, exit 0', () => {
   const json = JSON.parse(doctor(['--model', modelPath, '--json']).stdout);
   assert.equal(json.ok, true);
   assert.deepEqual(json.checks.map((c) => c.name),
-    ['chori-torch', 'node', 'addon', 'libtorch', 'libjpeg-turbo', 'libpng', 'libwebp', 'cpu', 'gpu', 'threads', 'model']);
+    ['chori-torch', 'node', 'addon', 'libtorch', 'libjpeg-turbo', 'libpng', 'libwebp', 'libavif', 'libtiff', 'cpu', 'gpu', 'threads', 'model']);
 });
 
 test('doctor with a broken model path: the model row fails with its code and a fix, exit 1', () => {

@@ -17,7 +17,10 @@ Each entry records its category, from which the test derives the error code it e
 from __future__ import annotations
 
 import io
+import shutil
 import struct
+import subprocess
+import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,7 +204,7 @@ def valid_images() -> dict[str, bytes]:
     out["bmp-RGBA.bmp"] = _encode(_rgba(coffee), "BMP")
     out["bmp-topdown.bmp"] = top_down_bmp(astronaut)
 
-    # TIFF: PIL opens it; outside the supported set.
+    # TIFF (the other layouts: tiff_images, test_formats.py).
     out["tiff-RGB.tif"] = _encode(chelsea, "TIFF")
 
     # Odd sizes in every supported format, from a photograph (1x1 up to one full side).
@@ -305,6 +308,499 @@ def write_corpus(folder: Path) -> list[Sample]:
         fmt = fmt or name.rsplit(".", 1)[1].replace("jpg", "jpeg").replace("tif", "tiff")
         samples.append(Sample(folder / name, "valid", fmt, extreme=name.startswith("extreme")))
     for name, (category, fmt, data) in malformed_images(valid).items():
+        (folder / name).write_bytes(data)
+        samples.append(Sample(folder / name, category, fmt))
+    return samples
+
+
+# --- The formats beyond the web five: PPM/PGM/PBM and ICO -------------------------------------
+
+
+def _netpbm(magic: str, size: tuple[int, int], body: bytes, maxval: int | None = None) -> bytes:
+    """A Netpbm file with a comment in its header, as scanners and netpbm's tools write them."""
+    header = f"{magic}\n# written by the chori-torch tests\n{size[0]} {size[1]}\n"
+    if maxval is not None:
+        header += f"{maxval}\n"
+    return header.encode() + body
+
+
+def _plain(values: np.ndarray, per_line: int = 17) -> bytes:
+    """Plain (ASCII) samples, a comment between two lines, lines of uneven length."""
+    flat = [str(int(v)) for v in values.reshape(-1)]
+    lines = [" ".join(flat[i : i + per_line]) for i in range(0, len(flat), per_line)]
+    if len(lines) > 2:
+        lines.insert(2, "# a comment inside the samples")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def ppm_images() -> dict[str, bytes]:
+    """Netpbm files: what PIL writes (P4, P5, P6, 16-bit P5) and, built here, the plain forms,
+    other maxvals (PIL's "ppm" decoder and its rounding) and Pillow's own CMYK and RGBA forms."""
+    chelsea = _sized(_photo("chelsea.png"), (61, 47)).convert("RGB")
+    camera = _sized(_photo("camera.png"), (53, 41))
+    rgb, grey = np.asarray(chelsea), np.asarray(camera)
+    size = chelsea.size
+    out = {
+        "ppm-P6.ppm": _encode(chelsea, "PPM"),
+        "ppm-P5.pgm": _encode(camera, "PPM"),
+        "ppm-P4.pbm": _encode(camera.convert("1"), "PPM"),
+        "ppm-P5-16bit.pgm": _encode(
+            Image.fromarray((grey.astype(np.int32) * 257 // 300).astype(np.int32), "I"), "PPM"
+        ),
+        "ppm-P6-odd.ppm": _encode(_sized(chelsea, (7, 13)), "PPM"),
+    }
+    bits = (np.asarray(camera.convert("1")) == 0).astype(np.uint8)  # 1 = black
+    out["ppm-P1.pbm"] = _netpbm("P1", camera.size, _plain(bits, 70).replace(b" ", b""))
+    out["ppm-P1-spaced.pbm"] = _netpbm("P1", camera.size, _plain(bits))
+    out["ppm-P2.pgm"] = _netpbm("P2", camera.size, _plain(grey), 255)
+    out["ppm-P3.ppm"] = _netpbm("P3", size, _plain(rgb), 255)
+    out["ppm-P3-max15.ppm"] = _netpbm("P3", size, _plain(rgb // 17), 15)
+    out["ppm-P2-max1000.pgm"] = _netpbm("P2", camera.size, _plain(grey.astype(int) * 3), 1000)
+    out["ppm-P5-max100.pgm"] = _netpbm(
+        "P5", camera.size, (grey // 3).astype(np.uint8).tobytes(), 100
+    )
+    # Samples above maxval in a binary file: PIL's "ppm" decoder caps them at 255.
+    out["ppm-P5-max100-over.pgm"] = _netpbm("P5", camera.size, grey.astype(np.uint8).tobytes(), 100)
+    out["ppm-P6-max1023.ppm"] = _netpbm(
+        "P6", size, (rgb.astype(">u2") * 4 + 1).astype(">u2").tobytes(), 1023
+    )
+    out["ppm-P5-max300.pgm"] = _netpbm("P5", camera.size, grey.astype(">u2").tobytes(), 300)
+    cmyk = np.asarray(chelsea.convert("CMYK"))
+    out["ppm-P0CMYK.ppm"] = _netpbm("P0CMYK", size, cmyk.tobytes(), 255)
+    out["ppm-PyCMYK-max200.ppm"] = _netpbm("PyCMYK", size, (cmyk // 2).tobytes(), 200)
+    out["ppm-PyRGBA.ppm"] = _netpbm("PyRGBA", size, np.asarray(_rgba(chelsea)).tobytes(), 255)
+    # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT): float and palette.
+    out["ppm-Pf.pfm"] = _encode(Image.fromarray(grey.astype(np.float32) / 255), "PPM")
+    return out
+
+
+def _ico_entry(
+    width: int, height: int, bpp: int, data: bytes, offset: int, colors: int = 0
+) -> bytes:
+    return struct.pack("<BBBBHHII", width % 256, height % 256, colors, 0, 1, bpp, len(data), offset)
+
+
+def ico_file(images: list[tuple[int, int, int, bytes, int]]) -> bytes:
+    """An ICO from (width, height, bpp, data, colors) entries, in that directory order."""
+    offset = 6 + 16 * len(images)
+    directory, blobs = b"", b""
+    for w, h, bpp, data, colors in images:
+        directory += _ico_entry(w, h, bpp, data, offset + len(blobs), colors)
+        blobs += data
+    return struct.pack("<HHH", 0, 1, len(images)) + directory + blobs
+
+
+def ico_dib(im: Image.Image, bits: int) -> bytes:
+    """An icon's DIB: BITMAPINFOHEADER with twice the height, the colour table, the XOR pixels
+    bottom-up and the 1-bit AND mask (every other pixel transparent)."""
+    w, h = im.size
+    if bits == 24:
+        rows = np.asarray(im.convert("RGB"))[::-1, :, ::-1]
+        stride = (w * 3 + 3) & ~3
+        table = b""
+        pixels = b"".join(r.tobytes().ljust(stride, b"\0") for r in rows)
+    else:
+        pal = im.quantize(1 << bits)
+        colours = (pal.getpalette() or []) + [0] * (3 << bits)
+        table = b"".join(bytes((*colours[3 * i : 3 * i + 3][::-1], 0)) for i in range(1 << bits))
+        idx = np.asarray(pal)[::-1]
+        stride = ((w * bits + 31) >> 5) << 2
+        rows = []
+        for r in idx:
+            acc = 0
+            for v in r:
+                acc = (acc << bits) | int(v)
+            nbits = w * bits
+            rows.append((acc << (stride * 8 - nbits)).to_bytes(stride, "big"))
+        pixels = b"".join(rows)
+    mask_stride = ((w + 31) >> 5) << 2
+    mask = bytes([0xAA] * mask_stride) * h
+    header = struct.pack("<IiiHHIIiiII", 40, w, 2 * h, 1, bits, 0, 0, 0, 0, 0, 0)
+    return header + table + pixels + mask
+
+
+def ico_images() -> dict[str, bytes]:
+    """ICO files: PIL's writer (PNG inside, and BMP inside with bitmap_format="bmp"), and
+    directories built here: 4/8/24-bit DIBs with AND masks, the choice between entries of the
+    same size, a 256x256 entry (written as 0 in the directory)."""
+    astronaut = _sized(_photo("astronaut.png"), (256, 256)).convert("RGB")
+    chelsea = _sized(_photo("chelsea.png"), (64, 64)).convert("RGB")
+    out = {
+        "ico-png.ico": _encode(astronaut, "ICO", sizes=[(16, 16), (48, 48), (256, 256)]),
+        "ico-png-rgba.ico": _encode(_rgba(chelsea), "ICO", sizes=[(32, 32), (64, 64)]),
+        "ico-bmp-rgba.ico": _encode(_rgba(chelsea), "ICO", bitmap_format="bmp", sizes=[(64, 64)]),
+        "ico-bmp-rgb.ico": _encode(chelsea, "ICO", bitmap_format="bmp", sizes=[(16, 16), (48, 48)]),
+        "ico-bmp-P.ico": _encode(
+            chelsea.quantize(200), "ICO", bitmap_format="bmp", sizes=[(32, 32)]
+        ),
+    }
+    small = _sized(chelsea, (32, 32))
+    for bits in (4, 8, 24):
+        out[f"ico-dib{bits}.ico"] = ico_file([(32, 32, bits, ico_dib(small, bits), 0)])
+    # Same size, two depths: PIL takes the lower colour depth among the largest entries.
+    out["ico-same-size.ico"] = ico_file(
+        [(32, 32, 24, ico_dib(small, 24), 0), (32, 32, 8, ico_dib(small, 8), 0)]
+    )
+    # The depth from the colour count when bpp is 0 (16 colours: depth 4).
+    out["ico-colors.ico"] = ico_file(
+        [(32, 32, 0, ico_dib(small, 4), 16), (32, 32, 0, ico_dib(small, 8), 0)]
+    )
+    odd = _sized(chelsea, (37, 21))
+    out["ico-odd.ico"] = ico_file([(37, 21, 24, ico_dib(odd, 24), 0)])
+    big = _encode(astronaut, "PNG")
+    out["ico-256-png.ico"] = ico_file([(256, 256, 32, big, 0), (32, 32, 24, ico_dib(small, 24), 0)])
+    return out
+
+
+def _rewritten(tool: str, package: str, data: bytes, suffixes: str, *args: str) -> bytes:
+    """`data` converted by a command-line tool (`tool [args] in out`) that
+    scripts/setup-system.sh installs from Debian's `package`."""
+    exe = shutil.which(tool)
+    if exe is None:
+        raise RuntimeError(f"{tool} not found: bash scripts/setup-system.sh (apt: {package})")
+    with tempfile.TemporaryDirectory() as tmp:
+        src_suffix, out_suffix = suffixes.split()
+        src, out = Path(tmp) / f"in{src_suffix}", Path(tmp) / f"out{out_suffix}"
+        src.write_bytes(data)
+        subprocess.run([exe, *args, str(src), str(out)], check=True, capture_output=True)
+        return out.read_bytes()
+
+
+def _avifenc(im: Image.Image, *args: str) -> bytes:
+    """The file Debian's avifenc writes for `im` (fastest speed)."""
+    return _rewritten("avifenc", "libavif-bin", _encode(im, "PNG"), ".png .avif", "-s", "10", *args)
+
+
+def avif_images() -> dict[str, bytes]:
+    """AVIF files: PIL's writer (qualities, chroma subsamplings, alpha, lossless, odd sizes) and
+    avifenc's (10- and 12-bit, 4:0:0, limited range, rotation and mirror properties)."""
+    chelsea = _sized(_photo("chelsea.png"), (96, 80)).convert("RGB")
+    astronaut = _sized(_photo("astronaut.png"), (120, 90)).convert("RGB")
+    camera = _sized(_photo("camera.png"), (64, 48))
+    out = {
+        "avif-q50-420.avif": _encode(chelsea, "AVIF", quality=50, subsampling="4:2:0"),
+        "avif-q90-444.avif": _encode(astronaut, "AVIF", quality=90, subsampling="4:4:4"),
+        "avif-q75-422.avif": _encode(chelsea, "AVIF", quality=75, subsampling="4:2:2"),
+        "avif-rgba.avif": _encode(_rgba(chelsea), "AVIF", quality=70),
+        "avif-lossless.avif": _encode(astronaut, "AVIF", lossless=True),
+        "avif-L.avif": _encode(camera, "AVIF", quality=80),
+    }
+    for w, h in [(1, 1), (7, 13), (33, 2)]:
+        out[f"avif-{w}x{h}.avif"] = _encode(_sized(astronaut, (w, h)), "AVIF", quality=80)
+    out["avif-enc-8bit.avif"] = _avifenc(chelsea)
+    out["avif-enc-10bit.avif"] = _avifenc(astronaut, "-d", "10")
+    out["avif-enc-12bit-444.avif"] = _avifenc(chelsea, "-d", "12", "-y", "444")
+    out["avif-enc-400.avif"] = _avifenc(chelsea, "-y", "400")
+    out["avif-enc-limited.avif"] = _avifenc(
+        astronaut, "-r", "limited", "--min", "20", "--max", "40"
+    )
+    out["avif-enc-rgba-10bit.avif"] = _avifenc(_rgba(astronaut), "-d", "10")
+    out["avif-enc-irot.avif"] = _avifenc(chelsea, "--irot", "1")
+    out["avif-enc-imir.avif"] = _avifenc(chelsea, "--imir", "1")
+    return out
+
+
+def _tiffcp(data: bytes, *args: str) -> bytes:
+    """`data` rewritten by libtiff's tiffcp."""
+    return _rewritten("tiffcp", "libtiff-tools", data, ".tif .tif", *args)
+
+
+def tiff_images() -> dict[str, bytes]:
+    """TIFF files: PIL's writer (every mode it writes, its compressions, several pages) and
+    tiffcp's (tiles, predictors, strip heights, big-endian, fax and JPEG compression)."""
+    chelsea = _sized(_photo("chelsea.png"), (83, 61)).convert("RGB")
+    camera = _sized(_photo("camera.png"), (70, 50))
+    astronaut = _sized(_photo("astronaut.png"), (40, 35)).convert("RGB")
+    i16 = Image.fromarray((np.asarray(camera, dtype=np.uint16) * 3).astype(np.uint16))
+    out = {
+        "tiff-RGB.tif": _encode(chelsea, "TIFF"),
+        "tiff-RGB-lzw.tif": _encode(chelsea, "TIFF", compression="tiff_lzw"),
+        "tiff-RGB-deflate.tif": _encode(chelsea, "TIFF", compression="tiff_adobe_deflate"),
+        "tiff-RGB-packbits.tif": _encode(chelsea, "TIFF", compression="packbits"),
+        "tiff-RGBA.tif": _encode(_rgba(chelsea), "TIFF"),
+        "tiff-RGBA-lzw.tif": _encode(_rgba(chelsea), "TIFF", compression="tiff_lzw"),
+        "tiff-L.tif": _encode(camera, "TIFF"),
+        "tiff-LA.tif": _encode(camera.convert("LA"), "TIFF"),
+        "tiff-1.tif": _encode(camera.convert("1"), "TIFF"),
+        "tiff-1-group4.tif": _encode(camera.convert("1"), "TIFF", compression="group4"),
+        "tiff-P.tif": _encode(chelsea.quantize(256), "TIFF"),
+        "tiff-P-lzw.tif": _encode(chelsea.quantize(16), "TIFF", compression="tiff_lzw"),
+        "tiff-CMYK.tif": _encode(chelsea.convert("CMYK"), "TIFF"),
+        "tiff-I16.tif": _encode(i16, "TIFF"),
+        "tiff-pages.tif": _encode(
+            astronaut, "TIFF", save_all=True, append_images=[chelsea, camera.convert("RGB")]
+        ),
+        "tiff-1x1.tif": _encode(_sized(chelsea, (1, 1)), "TIFF"),
+        "tiff-7x13-lzw.tif": _encode(_sized(chelsea, (7, 13)), "TIFF", compression="tiff_lzw"),
+    }
+    rgb = out["tiff-RGB.tif"]
+    out["tiff-cp-tiles.tif"] = _tiffcp(rgb, "-t", "-w", "32", "-l", "16")
+    out["tiff-cp-tiles-lzw2.tif"] = _tiffcp(rgb, "-t", "-w", "16", "-l", "32", "-c", "lzw:2")
+    out["tiff-cp-zip2.tif"] = _tiffcp(rgb, "-c", "zip:2", "-r", "7")
+    out["tiff-cp-packbits.tif"] = _tiffcp(rgb, "-c", "packbits", "-r", "1")
+    out["tiff-cp-bigendian.tif"] = _tiffcp(rgb, "-B", "-c", "lzw")
+    out["tiff-cp-I16-bigendian.tif"] = _tiffcp(out["tiff-I16.tif"], "-B", "-c", "zip:2")
+    out["tiff-cp-L-tiles.tif"] = _tiffcp(out["tiff-L.tif"], "-t", "-w", "16", "-l", "16")
+    out["tiff-cp-P-tiles.tif"] = _tiffcp(
+        out["tiff-P.tif"], "-t", "-w", "48", "-l", "48", "-c", "zip"
+    )
+    out["tiff-cp-1-g3.tif"] = _tiffcp(out["tiff-1.tif"], "-c", "g3")
+    out["tiff-cp-1-g4-tiles.tif"] = _tiffcp(
+        out["tiff-1.tif"], "-c", "g4", "-t", "-w", "32", "-l", "32"
+    )
+    out["tiff-cp-CMYK-lzw.tif"] = _tiffcp(out["tiff-CMYK.tif"], "-c", "lzw:2")
+    out["tiff-cp-RGBA-tiles.tif"] = _tiffcp(
+        out["tiff-RGBA.tif"], "-t", "-w", "16", "-l", "16", "-c", "zip"
+    )
+    # JPEG inside: PIL's writer (RGB photometric), tiffcp's (YCbCr, libjpeg converting; RGB).
+    out["tiff-jpeg.tif"] = _encode(chelsea, "TIFF", compression="jpeg")
+    out["tiff-jpeg-q95.tif"] = _encode(astronaut, "TIFF", compression="jpeg", quality=95)
+    out["tiff-cp-jpeg-ycbcr.tif"] = _tiffcp(rgb, "-c", "jpeg", "-r", "16")
+    out["tiff-cp-jpeg-rgb.tif"] = _tiffcp(rgb, "-c", "jpeg:r")
+    out["tiff-cp-jpeg-tiles.tif"] = _tiffcp(rgb, "-c", "jpeg", "-t", "-w", "32", "-l", "32")
+    out["tiff-cp-jpeg-L.tif"] = _tiffcp(out["tiff-L.tif"], "-c", "jpeg")
+    # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT).
+    out["tiff-refused-YCbCr.tif"] = _encode(chelsea.convert("YCbCr"), "TIFF")
+    out["tiff-refused-F.tif"] = _encode(Image.fromarray(np.asarray(camera, np.float32)), "TIFF")
+    out["tiff-refused-planar-tiles.tif"] = _tiffcp(
+        rgb, "-p", "separate", "-t", "-w", "16", "-l", "16"
+    )
+    # Separate planes, as scientific and GIS tools write them.
+    out["tiff-cp-planar.tif"] = _tiffcp(rgb, "-p", "separate")
+    out["tiff-cp-planar-lzw.tif"] = _tiffcp(rgb, "-p", "separate", "-c", "lzw:2", "-r", "9")
+    out["tiff-cp-planar-RGBA.tif"] = _tiffcp(out["tiff-RGBA.tif"], "-p", "separate", "-c", "zip")
+    out["tiff-cp-planar-CMYK.tif"] = _tiffcp(out["tiff-CMYK.tif"], "-p", "separate")
+    return out
+
+
+def tiff_file(
+    width: int,
+    height: int,
+    photometric: int,
+    bits: int,
+    samples: int,
+    pixels: bytes,
+    *,
+    extra: tuple[int, ...] = (),
+    colormap: list[int] | None = None,
+    big_endian: bool = False,
+    planar: bool = False,
+) -> bytes:
+    """An uncompressed TIFF, one strip (one per sample when `planar`: `pixels` then holds the
+    planes one after the other), for the layouts PIL's writer does not produce."""
+    e = ">" if big_endian else "<"
+    strips = samples if planar else 1
+    strip_bytes = len(pixels) // strips
+    entries: list[tuple[int, int, list[int]]] = [  # (tag, type, values): 3 SHORT, 4 LONG
+        (256, 4, [width]),
+        (257, 4, [height]),
+        (258, 3, [bits] * samples),
+        (259, 3, [1]),
+        (262, 3, [photometric]),
+        (273, 4, [0] * strips),  # StripOffsets, patched below
+        (277, 3, [samples]),
+        (278, 4, [height]),
+        (279, 4, [strip_bytes] * strips),
+        (284, 3, [2 if planar else 1]),
+    ]
+    if colormap is not None:
+        entries.append((320, 3, colormap))
+    if extra:
+        entries.append((338, 3, list(extra)))
+    entries.sort()
+    ifd_size = 2 + 12 * len(entries) + 4
+    blobs, blob_at = b"", 8 + ifd_size
+    ifd = struct.pack(e + "H", len(entries))
+    data_at = blob_at + sum(
+        len(v) * (2 if t == 3 else 4) for _, t, v in entries if len(v) * (2 if t == 3 else 4) > 4
+    )
+    for tag, kind, values in entries:
+        if tag == 273:
+            values = [data_at + k * strip_bytes for k in range(strips)]
+        fmt = "H" if kind == 3 else "I"
+        raw = struct.pack(e + fmt * len(values), *values)
+        if len(raw) <= 4:
+            ifd += struct.pack(e + "HHI", tag, kind, len(values)) + raw.ljust(4, b"\0")
+        else:
+            ifd += struct.pack(e + "HHII", tag, kind, len(values), blob_at + len(blobs))
+            blobs += raw
+    header = (b"MM\0*" if big_endian else b"II*\0") + struct.pack(e + "I", 8)
+    return header + ifd + b"\0\0\0\0" + blobs + pixels
+
+
+def _pack_bits(values: np.ndarray, bits: int) -> bytes:
+    """Rows of `bits`-bit samples, most significant first, each row padded to a byte."""
+    rows = []
+    for row in values:
+        acc = 0
+        for v in row:
+            acc = (acc << bits) | int(v)
+        nbits = len(row) * bits
+        rows.append((acc << (-nbits % 8)).to_bytes((nbits + 7) // 8, "big"))
+    return b"".join(rows)
+
+
+def tiff_layouts() -> dict[str, bytes]:
+    """Hand-built TIFFs: 2/4-bit and MinIsWhite grey, 16-bit RGB and CMYK in both byte orders,
+    1/2/4-bit palettes, extra samples."""
+    rgb = np.asarray(_sized(_photo("chelsea.png"), (29, 17)).convert("RGB"))
+    grey = np.asarray(_sized(_photo("camera.png"), (29, 17)))
+    h, w = grey.shape
+    out = {}
+    for bits in (2, 4):
+        out[f"tiff-hand-L{bits}.tif"] = tiff_file(
+            w, h, 1, bits, 1, _pack_bits(grey >> (8 - bits), bits)
+        )
+        out[f"tiff-hand-L{bits}-white.tif"] = tiff_file(
+            w, h, 0, bits, 1, _pack_bits(grey >> (8 - bits), bits)
+        )
+    out["tiff-hand-L-white.tif"] = tiff_file(w, h, 0, 8, 1, grey.tobytes())
+    out["tiff-hand-1-black.tif"] = tiff_file(w, h, 1, 1, 1, _pack_bits(grey >> 7, 1))
+    out["tiff-hand-I16-white.tif"] = tiff_file(w, h, 0, 16, 1, (grey.astype("<u2") * 2).tobytes())
+    rgb16 = rgb.astype(np.uint16) * 257 + np.arange(w, dtype=np.uint16)[None, :, None]
+    out["tiff-hand-RGB16.tif"] = tiff_file(w, h, 2, 16, 3, rgb16.astype("<u2").tobytes())
+    out["tiff-hand-RGB16-planar.tif"] = tiff_file(
+        w, h, 2, 16, 3, np.moveaxis(rgb16, -1, 0).astype("<u2").tobytes(), planar=True
+    )
+    out["tiff-hand-RGB16-planar-be.tif"] = tiff_file(
+        w,
+        h,
+        2,
+        16,
+        3,
+        np.moveaxis(rgb16, -1, 0).astype(">u2").tobytes(),
+        planar=True,
+        big_endian=True,
+    )
+    out["tiff-hand-RGB16-be.tif"] = tiff_file(
+        w, h, 2, 16, 3, rgb16.astype(">u2").tobytes(), big_endian=True
+    )
+    rgba16 = np.concatenate([rgb16, rgb16[..., :1]], axis=-1)
+    out["tiff-hand-RGBA16.tif"] = tiff_file(
+        w, h, 2, 16, 4, rgba16.astype("<u2").tobytes(), extra=(2,)
+    )
+    cmyk16 = np.concatenate([rgb16, rgb16[..., :1] // 3], axis=-1)
+    out["tiff-hand-CMYK16.tif"] = tiff_file(w, h, 5, 16, 4, cmyk16.astype("<u2").tobytes())
+    rgbx = np.concatenate([rgb, rgb[..., :2]], axis=-1)
+    # Associated alpha: every (colour, alpha) pair, which PIL un-premultiplies.
+    c, a = np.meshgrid(np.arange(256), np.arange(256))
+    out["tiff-hand-RGBa-all.tif"] = tiff_file(
+        256,
+        256,
+        2,
+        8,
+        4,
+        np.stack([c, 255 - c, c // 2, a], -1).astype(np.uint8).tobytes(),
+        extra=(1,),
+    )
+    rgba_x = np.concatenate([rgb, grey[..., None] | 1, rgb[..., :1]], axis=-1)
+    out["tiff-hand-RGBaX.tif"] = tiff_file(w, h, 2, 8, 5, rgba_x.tobytes(), extra=(1, 0))
+    out["tiff-hand-RGBXX.tif"] = tiff_file(w, h, 2, 8, 5, rgbx.tobytes(), extra=(0, 0))
+    out["tiff-hand-RGBX.tif"] = tiff_file(w, h, 2, 8, 4, rgbx[..., :4].tobytes(), extra=(0,))
+    out["tiff-hand-LX.tif"] = tiff_file(
+        w, h, 1, 8, 2, np.stack([grey, grey], -1).tobytes(), extra=(0,)
+    )
+    cmykx = np.concatenate([rgb, rgb[..., :2]], axis=-1)
+    out["tiff-hand-CMYKX.tif"] = tiff_file(w, h, 5, 8, 5, cmykx.tobytes(), extra=(0,))
+    for bits in (1, 2, 4):
+        n = 1 << bits
+        colormap = [(i * 40503 + c * 9001) % 65536 for c in range(3) for i in range(n)]
+        out[f"tiff-hand-P{bits}.tif"] = tiff_file(
+            w, h, 3, bits, 1, _pack_bits(grey % n, bits), colormap=colormap
+        )
+    return out
+
+
+def _with_tiff_size(data: bytes, width: int, height: int) -> bytes:
+    """A little-endian TIFF with ImageWidth and ImageLength set in its first directory."""
+    out = bytearray(data)
+    ifd = struct.unpack_from("<I", out, 4)[0]
+    for i in range(struct.unpack_from("<H", out, ifd)[0]):
+        entry = ifd + 2 + 12 * i
+        tag = struct.unpack_from("<H", out, entry)[0]
+        if tag in (256, 257):
+            value = width if tag == 256 else height
+            struct.pack_into("<HHII", out, entry, tag, 4, 1, value)  # as a LONG
+    return bytes(out)
+
+
+def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str, bytes]]:
+    """Broken PPM, ICO, AVIF and TIFF files: truncations, corrupt headers and data, huge sizes."""
+    out: dict[str, tuple[str, str, bytes]] = {}
+    for base in (
+        "ppm-P6.ppm",
+        "ppm-P3.ppm",
+        "ppm-P4.pbm",
+        "ppm-P6-max1023.ppm",
+        "ico-png.ico",
+        "ico-dib8.ico",
+        "ico-bmp-rgba.ico",
+        "avif-q50-420.avif",
+        "avif-enc-8bit.avif",
+        "tiff-RGB.tif",
+        "tiff-RGB-lzw.tif",
+        "tiff-P-lzw.tif",
+        "tiff-cp-jpeg-ycbcr.tif",
+    ):
+        data = valid[base]
+        fmt = base.split("-")[0]
+        stem = base.rsplit(".", 1)[0]
+        for label, cut in [
+            ("header", 12),
+            ("70pct", len(data) * 7 // 10),
+            ("99pct", len(data) - 3),
+        ]:
+            out[f"trunc-{stem}-{label}"] = ("truncated", fmt, data[:cut])
+    p6 = valid["ppm-P6.ppm"]
+    body = p6[p6.index(b"255\n") + 4 :]
+    out["bad-ppm-maxval0"] = ("flipped", "ppm", b"P6\n61 47\n0\n" + body)
+    out["bad-ppm-maxval70000"] = ("flipped", "ppm", b"P6\n61 47\n70000\n" + body)
+    out["bad-ppm-token"] = ("flipped", "ppm", b"P6\n61 47\n00000000000255\n" + body)
+    out["bad-ppm-width"] = ("flipped", "ppm", b"P6\n6x1 47\n255\n" + body)
+    # "P7" (PAM) is no signature PIL accepts: not a PPM at all.
+    out["bad-ppm-magic"] = ("text", "ppm", b"P7\n61 47\n255\n" + body)
+    out["bad-ppm-P1-char"] = ("flipped", "ppm", b"P1\n2 2\n0 1 1 0 2\n")
+    out["bad-ppm-P2-over"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 101\n")
+    out["bad-ppm-P2-negative"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 -1\n")
+    out["bad-ppm-P2-long"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 00000000001\n")
+    out["huge-ppm"] = ("huge", "ppm", b"P6\n70000 70000\n255\n" + body)
+    avif = bytearray(valid["avif-q50-420.avif"])
+    ispe = avif.index(b"ispe") + 8  # version and flags, then width and height
+    struct.pack_into(">II", avif, ispe, 14_000, 14_000)  # over PIL's limit, under libavif's
+    out["huge-avif"] = ("huge", "avif", bytes(avif))
+    struct.pack_into(">II", avif, ispe, 20_000, 20_000)  # over libavif's: it cannot parse it
+    out["bad-avif-over-libavif-limit"] = ("flipped", "avif", bytes(avif))
+    for k in range(3):
+        flipped = bytearray(valid["avif-q90-444.avif"])
+        at = len(flipped) // 2 + 97 * k
+        flipped[at : at + 8] = bytes(b ^ 0xFF for b in flipped[at : at + 8])
+        out[f"flip-avif-{k}"] = ("flipped", "avif", bytes(flipped))
+    out["huge-tiff"] = ("huge", "tiff", _with_tiff_size(valid["tiff-RGB.tif"], 20_000, 20_000))
+    for k in range(3):
+        flipped = bytearray(valid["tiff-RGB-lzw.tif"])
+        at = len(flipped) // 2 + 101 * k
+        flipped[at : at + 16] = bytes(16)
+        out[f"flip-tiff-lzw-{k}"] = ("flipped", "tiff", bytes(flipped))
+    ico = valid["ico-dib8.ico"]
+    out["bad-ico-empty-dir"] = ("flipped", "ico", ico[:4] + b"\0\0" + ico[6:])
+    bad = bytearray(ico)
+    struct.pack_into("<I", bad, 6 + 12, len(ico) + 10)  # the entry points past the end
+    out["bad-ico-offset"] = ("truncated", "ico", bytes(bad))
+    huge = bytearray(ico)
+    struct.pack_into("<ii", huge, 6 + 16 + 4, 70_000, 140_000)
+    out["huge-ico"] = ("huge", "ico", bytes(huge))
+    return out
+
+
+def write_other_formats(folder: Path) -> list[Sample]:
+    """The PPM, ICO, AVIF and TIFF corpus (valid and malformed) in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    valid = {**ppm_images(), **ico_images(), **avif_images(), **tiff_images(), **tiff_layouts()}
+    samples = []
+    for name, data in valid.items():
+        (folder / name).write_bytes(data)
+        samples.append(Sample(folder / name, "valid", name.split("-")[0]))
+    for name, (category, fmt, data) in other_format_malformed(valid).items():
         (folder / name).write_bytes(data)
         samples.append(Sample(folder / name, category, fmt))
     return samples

@@ -23,7 +23,7 @@ import pytest
 from chori_torch.metadata import load_artifact
 from chori_torch.preprocessing import build_transform
 from conftest import DEMO_MODEL, run_node
-from test_corpus import pil_rgb
+from test_corpus import pil_rgb, tensor_mismatch
 
 OK = "ok"
 TRUNCATED = "CHORI_TRUNCATED"
@@ -419,13 +419,8 @@ def test_tensors_bit_identical(results: list[tuple[str, str, Path, dict]]) -> No
         image = pil_rgb(path)
         if image is None:
             continue  # reported by test_pil_does_what_the_cases_say
-        if "error" in r:
-            wrong.append(f"{name}: PIL opens it, Node says {r['error']}")
-            continue
-        expected = transform(image).numpy()
-        got = np.frombuffer(base64.b64decode(r["tensor"]), dtype=np.float32).reshape(r["shape"])
-        if got.shape != expected.shape or not np.array_equal(got, expected):
-            wrong.append(f"{name}: tensors differ")
+        if problem := tensor_mismatch(name, image, r, transform):
+            wrong.append(problem)
     print(f"\nBMP parity: {len(accepted) - len(wrong)}/{len(accepted)} bit-identical")
     assert len(accepted) > 100
     assert wrong == []

@@ -25,6 +25,9 @@ BOUNDS = {
     "PNG RGB 8-bit interlaced": 1.3,  # libpng writes the passes into our rows
     "PNG RGB 16-bit": 1.3,  # stripped to 8 bits row by row
     "BMP 24-bit": 1.3,
+    "AVIF 4:2:0": 2.1,  # dav1d's frame (1.5 bytes a pixel) beside our RGB, which libavif fills
+    "TIFF RGB strips (LZW)": 1.3,  # one strip's samples at a time beside the RGB image
+    "TIFF RGB tiles (Deflate)": 1.3,  # one tile at a time
     "WebP lossy": 4.2,  # libwebp's RGBA canvas and its previous-frame copy, then our RGB
 }
 

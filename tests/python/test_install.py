@@ -150,7 +150,12 @@ def test_npm_pack_ships_only_what_users_need(tarball: Path) -> None:
     } <= files
     top = {name.split("/")[0] for name in files}
     assert top <= {"package.json", "README.md", "LICENSE", "addon", "js", "scripts"}, top
-    addon = {f for f in files if f.startswith("addon/")} - {"addon/binding.gyp"}
+    # binding.gyp and the source list it shares with CMake and the fuzz script.
+    assert "addon/sources.json" in files
+    addon = {f for f in files if f.startswith("addon/")} - {
+        "addon/binding.gyp",
+        "addon/sources.json",
+    }
     assert addon and all(f.startswith(("addon/src/", "addon/include/")) for f in addon)
     # Only what the build and the package run: no tests, benchmarks, artifacts or dev scripts.
     # stage.sh gathers a container's root filesystem in a user's image build (examples/docker-app).

@@ -107,6 +107,10 @@ CASES = {
     "apng-fctl-truncated": before_image(chunk(b"fcTL", b"\0" * 20)),
     "apng-fctl-outside-the-image": before_image(fctl(0, width=38)),
     "apng-fdat-truncated": trailing(chunk(b"fdAT", b"\0\0")),
+    # The pixels are complete, then one more IDAT header with no data (or part of it): PIL's
+    # load_end reads it with _safe_read, "Truncated File Read".
+    "idat-header-after-image": after_image(struct.pack(">I", 100) + b"IDAT", iend=False),
+    "idat-cut-after-image": after_image(struct.pack(">I", 100) + b"IDAT" + b"x" * 10, iend=False),
 }
 
 

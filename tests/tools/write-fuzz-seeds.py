@@ -1,7 +1,7 @@
 """Writes the fuzz target's seed corpus into a folder: the demo images, the parity photographs,
-every file of the generated corpus (valid files of each format and layout, and their broken
-versions) and the cases of test_png_chunks.py and test_bmp_parity.py, so fuzzing starts from
-every decoder path the tests know.
+every file of the generated corpus (valid files of each format and layout, PPM, ICO and AVIF
+included, and their broken versions) and the cases of test_png_chunks.py and
+test_bmp_parity.py, so fuzzing starts from every decoder path the tests know.
 
     python tests/tools/write-fuzz-seeds.py build/fuzz/seeds
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
 
 from conftest import DEMO_IMAGES, real_photographs
-from image_corpus import write_corpus
+from image_corpus import write_corpus, write_other_formats
 from test_bmp_parity import all_cases as bmp_cases
 from test_png_chunks import CASES as PNG_CHUNK_CASES
 
@@ -25,6 +25,7 @@ def main(folder: Path) -> None:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     corpus = write_corpus(folder / "generated")
+    corpus += write_other_formats(folder / "formats")
     files = [*sorted(DEMO_IMAGES.glob("*.*")), *real_photographs()]
     for i, f in enumerate(files):
         shutil.copyfile(f, folder / f"{i:03d}-{f.name}")

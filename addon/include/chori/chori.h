@@ -87,7 +87,7 @@ class Model {
 };
 
 struct Versions {
-  std::string chori, libtorch, libjpegTurbo, libpng, libwebp;
+  std::string chori, libtorch, libjpegTurbo, libpng, libwebp, libavif, libtiff;
 };
 Versions versions();
 

@@ -170,7 +170,7 @@ const std::string& Model::metadataJson() const { return impl_->classifier->metad
 
 Versions versions() {
   const auto images = image::libraryVersions();
-  return {CHORI_VERSION, model::runtimeInfo().torchVersion, images.libjpegTurbo, images.libpng, images.libwebp};
+  return {CHORI_VERSION, model::runtimeInfo().torchVersion, images.libjpegTurbo, images.libpng, images.libwebp, images.libavif, images.libtiff};
 }
 
 }  // namespace chori

@@ -82,7 +82,7 @@ Napi::Value Simd(const Napi::CallbackInfo& info) {
 }
 
 // [sync] versions() → { libtorch, libtorchDir, cpuCapability, mkldnn, openmp, intraOpThreads,
-// interOpThreads, napi, libjpegTurbo, jpegAbi, libpng, libwebp, libwebpdemux }: what the addon
+// interOpThreads, napi, libjpegTurbo, jpegAbi, libpng, libwebp, libwebpdemux, libavif, libtiff }: what the addon
 // was built against and runs with (js/versions.js, `chori-torch doctor`).
 Napi::Value Versions(const Napi::CallbackInfo& info) {
   return atBoundary(info.Env(), [&]() -> Napi::Value {
@@ -103,6 +103,8 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
     out.Set("libpng", images.libpng);
     out.Set("libwebp", images.libwebp);
     out.Set("libwebpdemux", images.libwebpdemux);
+    out.Set("libavif", images.libavif);
+    out.Set("libtiff", images.libtiff);
     return out;
   });
 }

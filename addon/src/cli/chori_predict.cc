@@ -44,7 +44,8 @@ Options:
   -h, --help        show this help
   --version         print chori's and libtorch's versions
 
-Directories are searched recursively for .jpg, .jpeg, .png, .webp, .gif and .bmp files; files
+Directories are searched recursively for .jpg, .jpeg, .png, .webp, .gif, .bmp,
+.ppm, .pgm, .pbm, .pnm, .ico, .avif, .tif and .tiff files; files
 named explicitly are read whatever their name (the format is sniffed from the bytes).
 Exit status: 0 when every image was classified, 1 when some failed (each failure is reported
 with its CHORI_* code and the file) or the model did not load, 2 on a usage error.
@@ -126,7 +127,7 @@ std::optional<Options> parseArgs(int argc, char** argv) {
 }
 
 std::vector<std::string> listImages(const std::vector<std::string>& inputs) {
-  static const std::set<std::string> extensions{".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp"};
+  static const std::set<std::string> extensions{".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".ppm", ".pgm", ".pbm", ".pnm", ".ico", ".avif", ".tif", ".tiff"};
   std::vector<std::string> files;
   std::function<void(const fs::path&)> walk = [&](const fs::path& p) {
     std::vector<fs::path> entries;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "chori/error.h"
@@ -89,6 +90,18 @@ CropPad cropPad(int64_t w, int64_t h, const FastaiResize& r) {
 std::array<int64_t, 2> fastaiStagedSize(int width, int height, const FastaiResize& resize) {
   const CropPad c = cropPad(width, height, resize);
   return {c.outH, c.outW};
+}
+
+void checkStagedSize(int width, int height, const FastaiResize& resize, uint64_t maxPixels) {
+  const auto [h, w] = fastaiStagedSize(width, height, resize);
+  const uint64_t pixels = static_cast<uint64_t>(h) * static_cast<uint64_t>(w);
+  if (pixels > maxPixels) {
+    throw Error(code::kImageTooLarge, "fastai's Resize would pad this " + std::to_string(width) + "x" +
+                                          std::to_string(height) + " image to " + std::to_string(w) + "x" +
+                                          std::to_string(h) + " (" + std::to_string(pixels) +
+                                          " pixels) before resizing, more than the limit of " +
+                                          std::to_string(maxPixels) + " pixels (maxPixels)");
+  }
 }
 
 std::optional<RgbImage> fastaiCropPad(const RgbImage& image, const FastaiResize& r) {

@@ -34,6 +34,11 @@ FastaiResize::PadMode parsePadMode(const std::string& name);
 // crop to nothing).
 std::array<int64_t, 2> fastaiStagedSize(int width, int height, const FastaiResize& resize);
 
+// The per-request pixel budget for that staged image: throws CHORI_IMAGE_TOO_LARGE when it has
+// more than `maxPixels` pixels (the caller's decode limit). fastai's pad makes a 13621 x 9729
+// image from a 13621 x 1 GIF of 207 bytes: the decode limit alone does not bound the work.
+void checkStagedSize(int width, int height, const FastaiResize& resize, uint64_t maxPixels);
+
 // The image `_do_crop_pad` hands to PIL's resize; nullopt when that is `image` itself
 // (squish, or a crop box that is the whole image with nothing to pad).
 std::optional<RgbImage> fastaiCropPad(const RgbImage& image, const FastaiResize& resize);

@@ -18,8 +18,10 @@
 #include <jpeglib.h>
 
 #include "chori/error.h"
+#include "image/cmyk.h"
 #include "image/limits.h"
 #include "image/orientation.h"
+#include "image/versions.h"
 
 namespace chori::image {
 
@@ -89,21 +91,10 @@ void onSkipInput(j_decompress_ptr cinfo, long count) {
   src->pub.bytes_in_buffer -= static_cast<size_t>(count);
 }
 
-// Pillow Convert.c cmyk2rgb after Unpack.c "CMYK;I" (every byte inverted, Adobe polarity):
-// nk = 255 - k; out = CLIP8(nk - MULDIV255(c, nk)) with MULDIV255(a,b) = (t=a*b+128, ((t>>8)+t)>>8).
-inline uint8_t cmykChannel(uint8_t rawInk, uint8_t rawBlack) {
-  const int c = 255 - rawInk;
-  const int nk = rawBlack;  // 255 - (255 - rawBlack)
-  const int t = c * nk + 128;
-  const int v = nk - (((t >> 8) + t) >> 8);
-  return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
-}
-
 void cmykRowToRgb(const uint8_t* in, uint8_t* out, int width) {
   for (int x = 0; x < width; ++x, in += 4, out += 3) {
-    out[0] = cmykChannel(in[0], in[3]);
-    out[1] = cmykChannel(in[1], in[3]);
-    out[2] = cmykChannel(in[2], in[3]);
+    // Unpack.c "CMYK;I": Adobe JPEGs store every byte inverted.
+    cmykToRgb(255 - in[0], 255 - in[1], 255 - in[2], 255 - in[3], out);
   }
 }
 
@@ -188,9 +179,15 @@ std::vector<uint8_t> exifFromMarkers(const jpeg_decompress_struct& cinfo) {
   const std::string detail = ctx.err.message;
   switch (ctx.err.msgCode) {
     case JERR_BAD_PRECISION:
-      throw Error(code::kUnsupportedFormat, "JPEG sample precision is not supported: " + detail);
+      // libjpeg-turbo 3 (Pillow 13's) decodes 12-bit and lossless JPEG; Debian 12's 2.1 cannot,
+      // so these are refused by name rather than decoded differently.
+      throw Error(code::kUnsupportedFormat,
+                  "JPEG with other than 8-bit samples (12-bit) is not supported by libjpeg-turbo " +
+                      libjpegTurboVersion() + " (Pillow 13 bundles 3.x, which decodes it): " + detail);
     case JERR_SOF_UNSUPPORTED:
-      throw Error(code::kUnsupportedFormat, "JPEG coding process is not supported: " + detail);
+      throw Error(code::kUnsupportedFormat,
+                  "lossless (or hierarchical) JPEG is not supported by libjpeg-turbo " + libjpegTurboVersion() +
+                      " (Pillow 13 bundles 3.x, which decodes lossless JPEG): " + detail);
     case JERR_IMAGE_TOO_BIG:
     case JERR_WIDTH_OVERFLOW:
     case JERR_OUT_OF_MEMORY:

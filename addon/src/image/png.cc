@@ -39,6 +39,7 @@ struct PngContext {
   // present (length field patched, CRC absent): PIL decodes whatever IDAT data it can read.
   size_t patchAt;         // offset of the patched length field, or SIZE_MAX
   uint8_t patchedLength[4];
+  bool readPatchedChunk;  // libpng needed the cut chunk (else PIL meets it after the image)
   // Set once the signature-to-first-IDAT header is read: from then on we follow PIL,
   // which skips the CRC of IDAT chunks and ignores everything after the image data.
   bool pixelPhase;
@@ -98,6 +99,7 @@ void onRead(png_structp png, png_bytep out, png_size_t length) {
     png_error(png, "unexpected end of data");
   }
   std::memcpy(out, ctx->data + ctx->pos, length);
+  if (ctx->patchAt != SIZE_MAX && ctx->pos + length > ctx->patchAt) ctx->readPatchedChunk = true;
   if (ctx->patchAt != SIZE_MAX && ctx->pos < ctx->patchAt + 4 && ctx->pos + length > ctx->patchAt) {
     for (size_t i = 0; i < 4; ++i) {
       const size_t at = ctx->patchAt + i;
@@ -337,6 +339,12 @@ RgbImage decodePng(const uint8_t* data, size_t size, const DecodeOptions& option
   png_uint_32 expandedRows = 0;
   const bool ok = readPixels(&ctx, layout, rows.data(), palette, &expandedRows);
   if ((!ok && !ctx.imageComplete) || ctx.badWarning) throwPngError(ctx);
+  // The rows were complete before the IDAT chunk the file cuts: PIL's load_end reads that
+  // chunk with _safe_read, which raises (the last IDAT header with no data behind it).
+  if (ctx.patchAt != SIZE_MAX && !ctx.readPatchedChunk) {
+    throw Error(code::kTruncated,
+                "PNG chunk IDAT after the image data is cut short (PIL: Truncated File Read)");
+  }
   for (png_uint_32 y = expandedRows; y < height; ++y) expandRow(layout, rows[y], width, palette);
   if (options.applyExifOrientation) {
     const auto [exif, exifSize] = lastExifChunk(data, size);

@@ -11,7 +11,12 @@ struct LibraryVersions {
   std::string libpng;        // png_get_libpng_ver(): the linked library
   std::string libwebp;       // WebPGetDecoderVersion(): the linked library
   std::string libwebpdemux;  // WebPGetDemuxVersion()
+  std::string libavif;       // avifVersion(): the linked library
+  std::string libtiff;       // from TIFFGetVersion(): the linked library
 };
+
+// The libjpeg-turbo headers compiled against ("2.1.5"), for messages that depend on it.
+std::string libjpegTurboVersion();
 
 // libpng and libwebp are asked at run time, so a system upgrade shows; libjpeg-turbo cannot be.
 LibraryVersions libraryVersions();

@@ -21,6 +21,7 @@ OptimizeReport Classifier::optimize(Optimization form, const std::vector<int64_t
 Preprocessed Classifier::preprocess(const std::vector<uint8_t>& bytes) const {
   if (bytes.empty()) throw Error(code::kEmptyInput, "the image buffer is empty");
   image::RgbImage img = image::decode(bytes.data(), bytes.size(), config_.decode);
+  if (config_.input.fastai) image::checkStagedSize(img.width, img.height, *config_.input.fastai, config_.decode.maxPixels);
   auto [height, width] = image::outputSize(config_.input, img.width, img.height);
   Preprocessed out{height, width, std::vector<float>(static_cast<size_t>(3) * height * width)};
   image::preprocess(img, config_.input, out.data.data());

@@ -1,0 +1,105 @@
+// AVIF → RgbImage: libavif's decoder set up as Pillow's _avif.c sets it (clap and pixi checks
+// relaxed, the first frame), then avifImageYUVToRGB to 8-bit RGB or RGBA.
+#include "image/avif.h"
+
+#include <memory>
+#include <string>
+
+#include <avif/avif.h>
+
+#include "chori/error.h"
+
+namespace chori::image {
+
+namespace {
+
+struct DecoderDeleter {
+  void operator()(avifDecoder* d) const { avifDecoderDestroy(d); }
+};
+// libavif's RGBA buffer, freed with the decode (avifRGBImageFreePixels ignores a null one).
+struct RgbaPixels {
+  avifRGBImage rgb{};
+  ~RgbaPixels() { avifRGBImageFreePixels(&rgb); }
+};
+
+[[noreturn]] void fail(avifResult result, const char* stage) {
+  const std::string what = std::string("AVIF ") + stage + " failed: " + avifResultToString(result);
+  switch (result) {
+    case AVIF_RESULT_TRUNCATED_DATA:
+    case AVIF_RESULT_IO_ERROR:
+      throw Error(code::kTruncated, what + " (the file ends before the image does)");
+    case AVIF_RESULT_OUT_OF_MEMORY:
+      throw Error(code::kImageTooLarge, what);
+    default:
+      throw Error(code::kDecode, what);
+  }
+}
+
+}  // namespace
+
+RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  std::unique_ptr<avifDecoder, DecoderDeleter> decoder(avifDecoderCreate());
+  if (!decoder) throw Error(code::kImageTooLarge, "not enough memory to create an AVIF decoder");
+  // Pillow _avif.c: one thread per core (we decode on the caller's thread: one), and the two
+  // strict checks it turns off for files real writers produce.
+  decoder->maxThreads = 1;
+  decoder->strictFlags &= ~(AVIF_STRICT_CLAP_VALID | AVIF_STRICT_PIXI_REQUIRED);
+  avifResult r = avifDecoderSetIOMemory(decoder.get(), data, size);
+  if (r != AVIF_RESULT_OK) fail(r, "reading");
+  r = avifDecoderParse(decoder.get());
+  if (r != AVIF_RESULT_OK) fail(r, "parsing");
+  const avifImage* image = decoder->image;
+  // PIL: Image.open's bomb check on the size the container declares.
+  detail::checkImageSize(image->width, image->height, options, "AVIF");
+  // Pillow 13's libavif 1.4.2 turns 10- and 12-bit AVIF into 8-bit RGB by another path than
+  // Debian 12's 0.11.1 (up to 3 levels apart on half the samples of our corpus files, whatever
+  // RGB layout or libyuv setting we ask for): refused by name rather than decoded differently.
+  if (image->depth > 8) {
+    throw Error(code::kUnsupportedFormat, "AVIF with " + std::to_string(image->depth) +
+                                              "-bit samples is not supported: libavif " + avifVersion() +
+                                              " converts it to 8-bit RGB differently from Pillow's libavif 1.4");
+  }
+  if (options.applyExifOrientation && (image->transformFlags & (AVIF_TRANSFORM_IROT | AVIF_TRANSFORM_IMIR))) {
+    throw Error(code::kUnsupportedFormat,
+                "AVIF with irot/imir transforms cannot be turned upright as exif_transpose does (not supported)");
+  }
+  r = avifDecoderNextImage(decoder.get());
+  if (r != AVIF_RESULT_OK) fail(r, "decoding");
+  image = decoder->image;
+  detail::checkImageSize(image->width, image->height, options, "AVIF");
+
+  // Pillow _avif.c _decoder_get_frame: 8-bit, RGBA when the image has alpha, else RGB. RGB is
+  // written straight into our image; RGBA goes through libavif's buffer, alpha then dropped.
+  RgbImage out(static_cast<int>(image->width), static_cast<int>(image->height));
+  const bool alpha = image->alphaPlane != nullptr;
+  RgbaPixels rgba;
+  avifRGBImage& rgb = rgba.rgb;
+  avifRGBImageSetDefaults(&rgb, image);
+  rgb.depth = 8;
+  if (alpha) {
+    rgb.format = AVIF_RGB_FORMAT_RGBA;
+    avifRGBImageAllocatePixels(&rgb);
+    if (rgb.pixels == nullptr) throw Error(code::kImageTooLarge, "not enough memory to decode the AVIF image");
+  } else {
+    rgb.format = AVIF_RGB_FORMAT_RGB;
+    rgb.pixels = out.pixels.data();
+    rgb.rowBytes = image->width * 3;
+  }
+  r = avifImageYUVToRGB(image, &rgb);
+  if (!alpha) rgb.pixels = nullptr;  // ours, not libavif's to free
+  if (r != AVIF_RESULT_OK) fail(r, "colour conversion");
+  if (alpha) {
+    for (uint32_t y = 0; y < image->height; ++y) {
+      const uint8_t* in = rgb.pixels + static_cast<size_t>(y) * rgb.rowBytes;
+      uint8_t* o = out.row(static_cast<int>(y));
+      for (uint32_t x = 0; x < image->width; ++x, in += 4, o += 3) {
+        o[0] = in[0];
+        o[1] = in[1];
+        o[2] = in[2];
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace chori::image

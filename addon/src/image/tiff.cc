@@ -1,0 +1,403 @@
+// TIFF → RgbImage: libtiff reads the first directory and decompresses each strip or tile;
+// each row is then unpacked as Pillow's unpacker for the raw mode TiffImagePlugin.OPEN_INFO
+// gives (photometric, bits, samples, extra samples), and converted as convert("RGB") does.
+#include "image/tiff.h"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <tiffio.h>
+
+#include "chori/error.h"
+#include "image/cmyk.h"
+#include "image/orientation.h"
+
+namespace chori::image {
+
+namespace {
+
+// The bytes libtiff reads, as a file.
+struct Source {
+  const uint8_t* data;
+  size_t size;
+  uint64_t pos = 0;
+  std::string error = {};  // libtiff's first error message
+};
+
+tmsize_t readProc(thandle_t h, void* buf, tmsize_t n) {
+  auto* s = static_cast<Source*>(h);
+  if (n <= 0 || s->pos >= s->size) return 0;
+  const size_t take = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(n), s->size - s->pos));
+  std::memcpy(buf, s->data + s->pos, take);
+  s->pos += take;
+  return static_cast<tmsize_t>(take);
+}
+tmsize_t writeProc(thandle_t, void*, tmsize_t) { return 0; }
+toff_t seekProc(thandle_t h, toff_t off, int whence) {
+  auto* s = static_cast<Source*>(h);
+  uint64_t base = whence == SEEK_CUR ? s->pos : (whence == SEEK_END ? s->size : 0);
+  s->pos = base + off;
+  return s->pos;
+}
+int closeProc(thandle_t) { return 0; }
+toff_t sizeProc(thandle_t h) { return static_cast<Source*>(h)->size; }
+int mapProc(thandle_t, void**, toff_t*) { return 0; }
+void unmapProc(thandle_t, void*, toff_t) {}
+
+int onError(TIFF*, void* user, const char* module, const char* fmt, va_list ap) {
+  auto* s = static_cast<Source*>(user);
+  if (s->error.empty()) {
+    char buf[256];
+    std::vsnprintf(buf, sizeof buf, fmt, ap);
+    s->error = std::string(module ? module : "libtiff") + ": " + buf;
+  }
+  return 1;  // handled: nothing on stderr
+}
+int onWarning(TIFF*, void*, const char*, const char*, va_list) { return 1; }
+
+struct TiffCloser {
+  void operator()(TIFF* t) const { TIFFClose(t); }
+};
+struct OptionsFree {
+  void operator()(TIFFOpenOptions* o) const { TIFFOpenOptionsFree(o); }
+};
+
+[[noreturn]] void unsupported(const std::string& what) {
+  throw Error(code::kUnsupportedFormat, "TIFF " + what + " is not supported");
+}
+[[noreturn]] void corrupt(const Source& src, const std::string& what) {
+  throw Error(code::kDecode, "TIFF data is corrupt: " + what + (src.error.empty() ? "" : " (" + src.error + ")"));
+}
+
+// How the samples of one pixel become RGB (Pillow's raw modes, then convert("RGB")).
+enum class Layout { Bilevel, Grey, Grey16, Palette, Rgb, RgbAssociated, Rgb16, Cmyk, Cmyk16 };
+
+struct Format {
+  Layout layout;
+  unsigned bits;
+  unsigned samples;
+  bool invert;  // MinIsWhite: PIL's "1;I", "L;2I", "L;4I", "L;I" (not I;16)
+};
+
+// TiffImagePlugin.OPEN_INFO for sample format 1 (unsigned) and fill order 1, contiguous
+// planes: what we reproduce. `extra` is the first ExtraSamples value, or -1 without one.
+bool pilLayout(uint16_t photometric, unsigned bits, unsigned samples, int extra, unsigned extraCount, Format* out) {
+  const bool unassociated = extra == 0 || extra == 2 || extra == 999;
+  switch (photometric) {
+    case PHOTOMETRIC_MINISWHITE:
+    case PHOTOMETRIC_MINISBLACK: {
+      const bool white = photometric == PHOTOMETRIC_MINISWHITE;
+      if (samples == 1 && bits == 1) return *out = {Layout::Bilevel, 1, 1, white}, true;
+      if (samples == 1 && (bits == 2 || bits == 4 || bits == 8)) return *out = {Layout::Grey, bits, 1, white}, true;
+      if (samples == 1 && bits == 16) return *out = {Layout::Grey16, 16, 1, false}, true;
+      // "LX" / "LA": grey and one unassociated extra sample, black is zero only.
+      if (!white && samples == 2 && bits == 8 && extraCount == 1 && (extra == 0 || extra == 2)) {
+        return *out = {Layout::Grey, 8, 2, false}, true;
+      }
+      return false;
+    }
+    case PHOTOMETRIC_RGB:
+      if (bits != 8 && bits != 16) return false;
+      if (samples == 3 && extraCount == 0) return *out = {bits == 8 ? Layout::Rgb : Layout::Rgb16, bits, 3, false}, true;
+      // RGBA without ExtraSamples, RGBX, RGBA, RGBAX...: the colour is the first three.
+      if (samples == 4 && extraCount == 0) return *out = {bits == 8 ? Layout::Rgb : Layout::Rgb16, bits, 4, false}, true;
+      if (samples >= 4 && samples <= (bits == 8 ? 6u : 4u) && extraCount == samples - 3 && unassociated) {
+        return *out = {bits == 8 ? Layout::Rgb : Layout::Rgb16, bits, samples, false}, true;
+      }
+      // "RGBa", "RGBaX", "RGBaXX": associated (premultiplied) alpha, 8-bit only.
+      if (bits == 8 && samples >= 4 && samples <= 6 && extraCount == samples - 3 && extra == 1) {
+        return *out = {Layout::RgbAssociated, 8, samples, false}, true;
+      }
+      return false;
+    case PHOTOMETRIC_PALETTE:
+      if (samples == 1 && (bits == 1 || bits == 2 || bits == 4 || bits == 8)) return *out = {Layout::Palette, bits, 1, false}, true;
+      if (samples == 2 && bits == 8 && extraCount == 1 && (extra == 0 || extra == 2)) {
+        return *out = {Layout::Palette, 8, 2, false}, true;
+      }
+      return false;
+    case PHOTOMETRIC_SEPARATED:
+      if (bits == 8 && samples >= 4 && samples <= 6 && extraCount == samples - 4 && (extraCount == 0 || extra == 0)) {
+        return *out = {Layout::Cmyk, 8, samples, false}, true;
+      }
+      if (bits == 16 && samples == 4 && extraCount == 0) return *out = {Layout::Cmyk16, 16, 4, false}, true;
+      return false;
+    default:
+      return false;
+  }
+}
+
+struct Palette {
+  uint8_t rgb[256][3] = {};
+};
+
+// One row of packed samples → RGB.
+void unpackRow(const Format& f, const uint8_t* in, uint8_t* out, uint32_t width, const Palette& palette) {
+  for (uint32_t x = 0; x < width; ++x, out += 3) {
+    switch (f.layout) {
+      case Layout::Bilevel: {
+        const bool bit = (in[x >> 3] >> (7 - (x & 7))) & 1;
+        out[0] = out[1] = out[2] = (bit != f.invert) ? 255 : 0;
+        break;
+      }
+      case Layout::Grey: {
+        unsigned v;
+        if (f.bits == 8) {
+          v = in[static_cast<size_t>(x) * f.samples];
+        } else {  // Pillow Unpack.c unpackL2 / unpackL4: v * 85, v * 17
+          const unsigned perByte = 8 / f.bits;
+          const unsigned shift = 8 - f.bits * (1 + x % perByte);
+          v = ((in[x / perByte] >> shift) & ((1u << f.bits) - 1)) * (255u / ((1u << f.bits) - 1));
+        }
+        const uint8_t g = static_cast<uint8_t>(f.invert ? 255 - v : v);
+        out[0] = out[1] = out[2] = g;
+        break;
+      }
+      case Layout::Grey16: {  // I;16 → RGB clips to 255
+        uint16_t v;
+        std::memcpy(&v, in + 2 * static_cast<size_t>(x), 2);  // libtiff gives host order
+        out[0] = out[1] = out[2] = static_cast<uint8_t>(v > 255 ? 255 : v);
+        break;
+      }
+      case Layout::Palette: {
+        unsigned i;
+        if (f.bits == 8) {
+          i = in[static_cast<size_t>(x) * f.samples];
+        } else {
+          const unsigned perByte = 8 / f.bits;
+          const unsigned shift = 8 - f.bits * (1 + x % perByte);
+          i = (in[x / perByte] >> shift) & ((1u << f.bits) - 1);
+        }
+        std::memcpy(out, palette.rgb[i], 3);
+        break;
+      }
+      case Layout::Rgb: {
+        const uint8_t* p = in + static_cast<size_t>(x) * f.samples;
+        out[0] = p[0];
+        out[1] = p[1];
+        out[2] = p[2];
+        break;
+      }
+      case Layout::RgbAssociated: {
+        // Pillow Unpack.c "RGBa": un-premultiplied on unpacking, c * 255 / a truncated and
+        // capped at 255, 0 where a is 0 (checked against Pillow 13 on all 65536 (c, a) pairs).
+        const uint8_t* p = in + static_cast<size_t>(x) * f.samples;
+        const unsigned a = p[3];
+        for (int c = 0; c < 3; ++c) out[c] = a == 0 ? 0 : static_cast<uint8_t>(std::min(255u, p[c] * 255u / a));
+        break;
+      }
+      case Layout::Rgb16: {  // RGB;16L / RGB;16B keep the high byte
+        for (int c = 0; c < 3; ++c) {
+          uint16_t v;
+          std::memcpy(&v, in + 2 * (static_cast<size_t>(x) * f.samples + c), 2);
+          out[c] = static_cast<uint8_t>(v >> 8);
+        }
+        break;
+      }
+      case Layout::Cmyk: {
+        const uint8_t* p = in + static_cast<size_t>(x) * f.samples;
+        cmykToRgb(p[0], p[1], p[2], p[3], out);
+        break;
+      }
+      case Layout::Cmyk16: {
+        uint8_t hi[4];
+        for (int c = 0; c < 4; ++c) {
+          uint16_t v;
+          std::memcpy(&v, in + 2 * (static_cast<size_t>(x) * 4 + c), 2);
+          hi[c] = static_cast<uint8_t>(v >> 8);
+        }
+        cmykToRgb(hi[0], hi[1], hi[2], hi[3], out);
+        break;
+      }
+    }
+  }
+}
+
+void installGlobalHandlers() {
+  // Errors of a TIFF without its own handler (there are none of ours) would print to stderr.
+  static std::once_flag once;
+  std::call_once(once, [] {
+    TIFFSetErrorHandler(nullptr);
+    TIFFSetWarningHandler(nullptr);
+  });
+}
+
+// Every strip or tile must lie inside the file: PIL reads them whole ("image file is
+// truncated" from the raw decoder, a read error from libtiff).
+void checkChunksPresent(TIFF* tif, const Source& src, uint32_t count) {
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint64_t offset = TIFFGetStrileOffset(tif, i);
+    const uint64_t bytes = TIFFGetStrileByteCount(tif, i);
+    if (offset > src.size || bytes > src.size - offset) {
+      throw Error(code::kTruncated, "TIFF data is truncated: strip or tile " + std::to_string(i) +
+                                        " ends past the end of the file (PIL: image file is truncated)");
+    }
+  }
+}
+
+// Writers that put the directory after the pixels (libtiff's do) leave a cut file without one.
+bool firstDirectoryPastEnd(const uint8_t* d, size_t size) {
+  const bool little = d[0] == 'I';
+  if (d[2] == (little ? 43 : 0) && d[3] == (little ? 0 : 43)) {  // BigTIFF: 8-byte offset at 8
+    uint64_t off = 0;
+    for (int i = 0; i < 8; ++i) off |= uint64_t(d[little ? 8 + i : 15 - i]) << (8 * i);
+    return off >= size - 8;
+  }
+  uint32_t off = 0;
+  for (int i = 0; i < 4; ++i) off |= uint32_t(d[little ? 4 + i : 7 - i]) << (8 * i);
+  return off >= size - 2;
+}
+
+}  // namespace
+
+RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  installGlobalHandlers();
+  Source src{data, size};
+  std::unique_ptr<TIFFOpenOptions, OptionsFree> opts(TIFFOpenOptionsAlloc());
+  if (!opts) throw Error(code::kImageTooLarge, "not enough memory to open a TIFF");
+  TIFFOpenOptionsSetErrorHandlerExtR(opts.get(), onError, &src);
+  TIFFOpenOptionsSetWarningHandlerExtR(opts.get(), onWarning, &src);
+  // "m": never memory-map (there is no file). libtiff reads the first directory: PIL's page 0.
+  std::unique_ptr<TIFF, TiffCloser> tif(TIFFClientOpenExt("image", "rm", &src, readProc, writeProc, seekProc,
+                                                          closeProc, sizeProc, mapProc, unmapProc, opts.get()));
+  if (!tif) {
+    if (size < 16 || firstDirectoryPastEnd(data, size)) {
+      throw Error(code::kTruncated, "TIFF data is truncated: the file ends before its first directory");
+    }
+    corrupt(src, "cannot read the first directory");
+  }
+  TIFF* t = tif.get();
+
+  uint32_t width = 0, height = 0;
+  TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &width);
+  TIFFGetField(t, TIFFTAG_IMAGELENGTH, &height);
+  detail::checkImageSize(width, height, options, "TIFF");
+
+  uint16_t bits = 1, samples = 1, photometric = 0, planar = PLANARCONFIG_CONTIG, compression = COMPRESSION_NONE;
+  uint16_t sampleFormat = SAMPLEFORMAT_UINT, fillOrder = FILLORDER_MSB2LSB;
+  TIFFGetFieldDefaulted(t, TIFFTAG_BITSPERSAMPLE, &bits);
+  TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLESPERPIXEL, &samples);
+  TIFFGetFieldDefaulted(t, TIFFTAG_PLANARCONFIG, &planar);
+  TIFFGetFieldDefaulted(t, TIFFTAG_COMPRESSION, &compression);
+  TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLEFORMAT, &sampleFormat);
+  TIFFGetFieldDefaulted(t, TIFFTAG_FILLORDER, &fillOrder);
+  if (!TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &photometric)) corrupt(src, "no PhotometricInterpretation");
+  uint16_t extraCount = 0;
+  uint16_t* extraValues = nullptr;
+  TIFFGetField(t, TIFFTAG_EXTRASAMPLES, &extraCount, &extraValues);
+  const int extra = extraCount > 0 && extraValues ? extraValues[0] : -1;
+
+  switch (compression) {
+    case COMPRESSION_NONE: case COMPRESSION_LZW: case COMPRESSION_ADOBE_DEFLATE: case COMPRESSION_DEFLATE:
+    case COMPRESSION_PACKBITS: case COMPRESSION_CCITTRLE: case COMPRESSION_CCITTFAX3: case COMPRESSION_CCITTFAX4:
+    case COMPRESSION_JPEG:
+      break;
+    case COMPRESSION_OJPEG:
+      unsupported("old-style JPEG compression");
+    default:
+      unsupported("compression " + std::to_string(compression));
+  }
+  if (sampleFormat != SAMPLEFORMAT_UINT) unsupported("sample format " + std::to_string(sampleFormat) + " (signed or float)");
+  if (fillOrder != FILLORDER_MSB2LSB) unsupported("fill order 2 (bits stored least significant first)");
+  const bool separate = planar == PLANARCONFIG_SEPARATE && samples > 1;
+  // PIL reads uncompressed 16-bit planes as 8-bit bands ('R', 'G', 'B' raw modes): a quirk we
+  // do not reproduce; tiled planes are not reproduced yet.
+  if (separate && (TIFFIsTiled(t) || bits != 8)) unsupported("tiled or 16-bit planar (separate) sample layout");
+  Format format;
+  if (photometric == PHOTOMETRIC_YCBCR) {
+    // Pillow's TiffDecode.c: a contiguous JPEG-compressed YCbCr image is decoded with
+    // JPEGCOLORMODE_RGB (libjpeg converts to RGB); any other YCbCr goes through
+    // TIFFReadRGBA*, which we do not reproduce.
+    if (compression != COMPRESSION_JPEG || bits != 8 || samples != 3) unsupported("YCbCr image without JPEG compression");
+    TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+    format = {Layout::Rgb, 8, 3, false};
+  } else if (!pilLayout(photometric, bits, samples, extra, extraCount, &format)) {
+    unsupported("image of photometric " + std::to_string(photometric) + ", " + std::to_string(samples) + " x " +
+                std::to_string(bits) + "-bit samples" + (extra >= 0 ? ", extra sample " + std::to_string(extra) : ""));
+  }
+
+  Palette palette;
+  if (format.layout == Layout::Palette) {
+    uint16_t *r = nullptr, *g = nullptr, *b = nullptr;
+    if (!TIFFGetField(t, TIFFTAG_COLORMAP, &r, &g, &b) || !r || !g || !b) corrupt(src, "palette image without a colour map");
+    for (unsigned i = 0; i < (1u << bits); ++i) {  // PIL: o8(v // 256) for each entry
+      palette.rgb[i][0] = static_cast<uint8_t>(r[i] >> 8);
+      palette.rgb[i][1] = static_cast<uint8_t>(g[i] >> 8);
+      palette.rgb[i][2] = static_cast<uint8_t>(b[i] >> 8);
+    }
+  }
+
+  RgbImage out(static_cast<int>(width), static_cast<int>(height));
+  const uint64_t rowBytes = (static_cast<uint64_t>(width) * samples * bits + 7) / 8;
+  if (TIFFIsTiled(t)) {
+    uint32_t tileW = 0, tileH = 0;
+    TIFFGetField(t, TIFFTAG_TILEWIDTH, &tileW);
+    TIFFGetField(t, TIFFTAG_TILELENGTH, &tileH);
+    if (tileW == 0 || tileH == 0 || tileW % 16 || tileH % 16) corrupt(src, "bad tile size");
+    checkChunksPresent(t, src, TIFFNumberOfTiles(t));
+    const tmsize_t tileSize = TIFFTileSize(t);
+    const uint64_t tileRowBytes = (static_cast<uint64_t>(tileW) * samples * bits + 7) / 8;
+    if (tileSize <= 0 || static_cast<uint64_t>(tileSize) < tileRowBytes * tileH) corrupt(src, "bad tile size");
+    // Each tile's rows unpack straight into the image (a tile's first pixel starts a byte: tile
+    // widths are multiples of 16); the parts past the right and bottom edges are skipped.
+    std::vector<uint8_t> tile(static_cast<size_t>(tileSize));
+    for (uint32_t y0 = 0; y0 < height; y0 += tileH) {
+      for (uint32_t x0 = 0; x0 < width; x0 += tileW) {
+        if (TIFFReadEncodedTile(t, TIFFComputeTile(t, x0, y0, 0, 0), tile.data(), tileSize) < 0) {
+          corrupt(src, "cannot decode a tile");
+        }
+        const uint32_t columns = std::min(tileW, width - x0);
+        for (uint32_t r = 0; r < tileH && y0 + r < height; ++r) {
+          unpackRow(format, tile.data() + r * tileRowBytes, out.row(static_cast<int>(y0 + r)) + size_t(x0) * 3,
+                    columns, palette);
+        }
+      }
+    }
+  } else {
+    uint32_t rowsPerStrip = height;
+    TIFFGetFieldDefaulted(t, TIFFTAG_ROWSPERSTRIP, &rowsPerStrip);
+    rowsPerStrip = std::min(std::max<uint32_t>(rowsPerStrip, 1), height);
+    const uint32_t perPlane = (height + rowsPerStrip - 1) / rowsPerStrip;
+    const uint32_t planes = separate ? samples : 1;
+    if (TIFFNumberOfStrips(t) < perPlane * planes) corrupt(src, "fewer strips than rows need");
+    checkChunksPresent(t, src, perPlane * planes);
+    std::vector<uint8_t> strip(static_cast<size_t>(rowBytes * rowsPerStrip));
+    // Separate planes (PlanarConfiguration 2): each sample's strip, interleaved as one
+    // contiguous strip before unpacking (PIL reads each plane into its band).
+    const size_t sampleBytes = bits / 8;
+    std::vector<uint8_t> plane(separate ? static_cast<size_t>(width) * sampleBytes * rowsPerStrip : 0);
+    for (uint32_t s = 0, y = 0; y < height; ++s, y += rowsPerStrip) {
+      const uint32_t rows = std::min(rowsPerStrip, height - y);
+      if (!separate) {
+        if (TIFFReadEncodedStrip(t, s, strip.data(), static_cast<tmsize_t>(rowBytes * rows)) < 0) {
+          corrupt(src, "cannot decode a strip");
+        }
+      }
+      for (uint32_t b = 0; separate && b < samples; ++b) {
+        const size_t pixels = static_cast<size_t>(width) * rows;
+        if (TIFFReadEncodedStrip(t, b * perPlane + s, plane.data(), static_cast<tmsize_t>(pixels * sampleBytes)) < 0) {
+          corrupt(src, "cannot decode a strip");
+        }
+        for (size_t i = 0; i < pixels; ++i) {
+          std::memcpy(strip.data() + (i * samples + b) * sampleBytes, plane.data() + i * sampleBytes, sampleBytes);
+        }
+      }
+      for (uint32_t r = 0; r < rows; ++r) {
+        unpackRow(format, strip.data() + r * rowBytes, out.row(static_cast<int>(y + r)), width, palette);
+      }
+    }
+  }
+  if (options.applyExifOrientation) {  // exif_transpose reads the TIFF's own Orientation tag
+    uint16_t orientation = 1;
+    TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation);
+    applyOrientation(out, orientation);
+  }
+  return out;
+}
+
+}  // namespace chori::image
