@@ -76,6 +76,8 @@ export interface Metadata {
   };
   readonly output: { readonly kind: 'logits' | 'probabilities'; readonly numClasses: number };
   readonly provenance: Readonly<Record<string, unknown>>;
+  /** chori.json's optional `precision`: what load() runs in when its caller names none ('fp32' when absent). */
+  readonly precision: 'fp32' | 'bf16';
 }
 
 export interface LoadOptions {
@@ -84,8 +86,10 @@ export interface LoadOptions {
   /** Largest width × height accepted, checked before decoding. Default: PIL's limit, 2 × 89,478,485. */
   maxPixels?: number;
   /**
-   * 'bf16' runs forward in bfloat16 (fast on CPUs with AVX512_BF16); inputs and outputs stay
-   * float32. Never the default: it gives up the bit-exact match with Python. Default: 'fp32'.
+   * 'bf16' runs forward in bfloat16 (fast on CPUs with AVX512_BF16 or AMX); inputs and outputs
+   * stay float32. Its answers are those of `chori golden --precision bf16`, bit for bit, not the
+   * fp32 golden set's. On a CPU without native bf16 it runs, with an entry in `model.warnings`.
+   * Default: the precision the artifact records (`chori export --precision`), else 'fp32'.
    */
   precision?: 'fp32' | 'bf16';
   /**
@@ -176,9 +180,10 @@ export class Model {
   readonly labels: readonly string[];
   readonly disposed: boolean;
   /**
-   * What load() found doubtful but not fatal. Today: the artifact was exported with another torch
+   * What load() found doubtful but not fatal: the artifact was exported with another torch
    * release than the addon's libtorch, so it runs but bit-exact parity with its golden set is not
-   * promised (also emitted once as a process warning, code CHORI_TORCH_VERSION_MISMATCH).
+   * promised (also emitted once as a process warning, code CHORI_TORCH_VERSION_MISMATCH); or
+   * precision 'bf16' on a CPU without AVX512_BF16 or AMX, where it is emulated and slow.
    */
   readonly warnings: readonly string[];
   predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;

@@ -171,6 +171,12 @@ function checkPackage(metadata, requestedOptimize, resolved) {
   }
 }
 
+/** precision 'bf16' on a CPU that does not compute in it: allowed, but slower than fp32. */
+function bf16Emulated(precision) {
+  if (precision !== 'bf16' || native().versions().nativeBf16) return [];
+  return ["precision 'bf16' on a CPU without AVX512_BF16 or AMX: bfloat16 is emulated here and runs slower than fp32 (load with precision: 'fp32')"];
+}
+
 /** Loads an artifact written by `chori export`: TorchScript (.pt) or an AOTInductor package (.pt2). */
 async function load(modelPath, opts) {
   if (!validate.is.string(modelPath)) throw validate.invalidParameterError('path', 'a non-empty string path', modelPath);
@@ -180,9 +186,8 @@ async function load(modelPath, opts) {
   // Several workers share the cores: by default each gets its part of them.
   const threads = validate.integerOption(o, 'options', 'threads', 1, 1024, Math.max(1, Math.floor(cores / workers)));
   const maxPixels = validate.integerOption(o, 'options', 'maxPixels', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_PIXELS);
-  const precision = o.precision ?? 'fp32';
-  if (!PRECISIONS.includes(precision)) {
-    throw validate.invalidParameterError('options.precision', `one of ${PRECISIONS.join(', ')}`, precision);
+  if (o.precision !== undefined && !PRECISIONS.includes(o.precision)) {
+    throw validate.invalidParameterError('options.precision', `one of ${PRECISIONS.join(', ')}`, o.precision);
   }
   const requestedOptimize = o.optimize ?? 'auto';
   if (!optimize.CHOICES.includes(requestedOptimize)) {
@@ -199,15 +204,27 @@ async function load(modelPath, opts) {
     workers,
   };
   const resolved = path.resolve(modelPath);
-  const nativeModel = await native()
-    .load(resolved, threads, precision, workers)
-    .catch((err) => {
-      throw fromNative(err);
-    });
+  const loadNative = (precision) =>
+    native()
+      .load(resolved, threads, precision, workers)
+      .catch((err) => {
+        throw fromNative(err);
+      });
+  let precision = o.precision ?? 'fp32';
+  let nativeModel = await loadNative(precision);
   let metadata;
   let info;
   try {
     metadata = parseMetadata(nativeModel.metadata, resolved);
+    // The artifact's own precision (chori export --precision) when the caller names none. The
+    // metadata is only known once loaded, and the conversion is a load option, hence the reload.
+    if (o.precision === undefined && metadata.precision !== 'fp32') {
+      precision = metadata.precision;
+      const first = nativeModel;
+      nativeModel = null;
+      await first.dispose();
+      nativeModel = await loadNative(precision);
+    }
     const format = nativeModel.format;
     if (format === 'pt2') checkPackage(metadata, requestedOptimize, resolved);
     const form = format === 'pt2' ? 'none' : optimize.resolveOptimize(requestedOptimize, metadata.input);
@@ -230,10 +247,10 @@ async function load(modelPath, opts) {
       maxBatch: batching.maxBatch,
     };
   } catch (err) {
-    await nativeModel.dispose();
+    await nativeModel?.dispose();
     throw err;
   }
-  return new Model(nativeModel, metadata, resolved, info, torchMismatch(metadata, resolved));
+  return new Model(nativeModel, metadata, resolved, info, [...torchMismatch(metadata, resolved), ...bf16Emulated(precision)]);
 }
 
 module.exports = { Model, load, defaultModelPath, DEFAULT_MAX_PIXELS };

@@ -35,6 +35,8 @@ PAD_MODES: tuple[str, ...] = get_args(PadMode)
 OutputKind = Literal["logits", "probabilities"]
 INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
 OUTPUT_KINDS: tuple[str, ...] = get_args(OutputKind)
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -284,26 +286,36 @@ class Metadata:
     input: InputSpec
     output: OutputSpec
     provenance: Provenance = field(default_factory=Provenance)
+    # The precision load() runs the model in when its caller names none (docs/ARCHITECTURE.md).
+    # Optional: written only when set, so readers from before it keep the fp32 they always ran.
+    precision: Precision | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))
         check_labels(self.labels, self.output.num_classes)
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise MetadataError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "schema_version": 1 if self.input.fastai_resize is None else 2,
             "labels": list(self.labels),
             "input": self.input.to_dict(),
             "output": self.output.to_dict(),
             "provenance": self.provenance.to_dict(),
         }
+        if self.precision is not None:
+            d["precision"] = self.precision
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_dict(cls, value: object) -> Metadata:
-        keys = ("schema_version", "labels", "input", "output", "provenance")
+        keys = ("schema_version", "labels", "input", "output", "provenance", "precision")
         d = _object(value, "chori.json", keys)
         version = d.get("schema_version")
         if version not in SCHEMA_VERSIONS:
@@ -325,6 +337,7 @@ class Metadata:
             input=spec,
             output=OutputSpec.from_dict(d["output"]),
             provenance=Provenance.from_dict(d.get("provenance", {})),
+            precision=d.get("precision"),
         )
 
     @classmethod

@@ -72,15 +72,18 @@ def run_node(
     files: list[Path],
     *,
     tensors: bool = False,
-    precision: str = "fp32",
+    precision: str | None = "fp32",
     optimize: str = "auto",
     expect_form: str | None = None,
     threads: int = 1,
     simd: str | None = None,
 ) -> dict[str, dict]:
-    """Node's results by file; with ``expect_form``, asserts the optimisation Node applied."""
+    """Node's results by file; with ``expect_form``, asserts the optimisation Node applied.
+    ``precision`` None leaves it to the artifact, as load() does."""
     args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", str(threads)]
-    args += ["--precision", precision, "--optimize", optimize]
+    args += ["--optimize", optimize]
+    if precision is not None:
+        args += ["--precision", precision]
     if tensors:
         args.append("--tensors")
     out = subprocess.run(

@@ -82,12 +82,13 @@ def test_golden_json_schema(
 
     document = json.loads(out.read_text())
     assert list(document) == [
-        "schema_version", "model", "torch_version", "threads", "optimize", "topk", "images",
-        "rejected",
+        "schema_version", "model", "torch_version", "threads", "optimize", "precision", "topk",
+        "images", "rejected",
     ]  # fmt: skip
     assert document["schema_version"] == 2
     # The artifact fixture has a crop, so its input size is fixed: auto is oneDNN fusion.
     assert document["optimize"] == {"requested": "auto", "form": "onednn", "warmup_runs": 3}
+    assert document["precision"] == "fp32"  # the artifact records none
     assert document["model"] == {
         "path": str(artifact),
         "file": Path(os.path.relpath(artifact, out.parent)).as_posix(),

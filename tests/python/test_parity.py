@@ -27,7 +27,9 @@ from chori_torch.preprocessing import build_transform, open_image
 from conftest import DEMO_IMAGES, DEMO_MODEL, LOGIT_TOLERANCE, ROOT, real_photographs, run_node
 
 
-def write_golden(model: Path, files: list[Path], out: Path, optimize: str) -> tuple[str, dict]:
+def write_golden(
+    model: Path, files: list[Path], out: Path, optimize: str, precision: str = "fp32"
+) -> tuple[str, dict]:
     """(the resolved optimisation form, golden entries by image name)."""
     images_dir = out.parent / "images"
     images_dir.mkdir(exist_ok=True)
@@ -52,11 +54,14 @@ def write_golden(model: Path, files: list[Path], out: Path, optimize: str) -> tu
             "1",
             "--optimize",
             optimize,
+            "--precision",
+            precision,
         ],
         check=True,
         cwd=ROOT,
     )
     golden = json.loads(out.read_text())
+    assert golden["precision"] == precision
     return golden["optimize"]["form"], {Path(g["path"]).name: g for g in golden["images"]}
 
 
@@ -148,9 +153,18 @@ BF16_MIN_AGREEMENT = {"demo": 1.0, "resnet18": 0.8}
 BF16_MAX_DELTA_PROB = 0.05
 
 
-def test_bf16_against_fp32_golden(golden_set: GoldenSet) -> None:
-    """The opt-in bf16 mode, same optimisation: top-1 agreement and max |Δprob| against the
-    fp32 golden set."""
+def test_bf16_matches_bf16_golden(
+    golden_set: GoldenSet, corpus: list[Path], tmp_path: Path
+) -> None:
+    """``chori golden --precision bf16`` converts and optimises as the addon does, so Node's
+    bf16 answers are its golden set's bits; top-1 agreement and max |Δprob| of bf16 against the
+    fp32 golden set are reported and bounded."""
+    folder = tmp_path / "bf16"
+    folder.mkdir()
+    form, bf16 = write_golden(
+        golden_set.model, corpus, folder / "golden.json", golden_set.optimize, "bf16"
+    )
+    assert form == golden_set.form
     golden = golden_set.golden
     results = golden_set.run_node(precision="bf16")
     agree = 0
@@ -158,6 +172,7 @@ def test_bf16_against_fp32_golden(golden_set: GoldenSet) -> None:
     for name, expected in golden.items():
         got = results[name]
         assert "error" not in got, f"{name}: {got.get('error')}"
+        assert np.array_equal(np.float32(got["logits"]), np.float32(bf16[name]["logits"])), name
         agree += got["index"] == expected["index"]
         scores = {t["index"]: t["score"] for t in got["topk"]}
         max_delta = max(

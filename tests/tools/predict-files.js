@@ -15,7 +15,7 @@ async function main() {
     options: {
       model: { type: 'string' },
       threads: { type: 'string', default: '1' },
-      precision: { type: 'string', default: 'fp32' },
+      precision: { type: 'string' }, // default: the artifact's own
       optimize: { type: 'string', default: 'auto' },
       tensors: { type: 'boolean' },
     },
