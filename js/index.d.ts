@@ -81,7 +81,10 @@ export interface Metadata {
 }
 
 export interface LoadOptions {
-  /** libtorch intra-op threads for this model's forward passes. Default: all cores. */
+  /**
+   * libtorch intra-op threads for this model's forward passes. Default: with neither `threads`
+   * nor `workers` given, adaptive (see `workers`); with `workers` only, cores ÷ workers.
+   */
   threads?: number;
   /** Largest width × height accepted, checked before decoding. Default: PIL's limit, 2 × 89,478,485. */
   maxPixels?: number;
@@ -115,7 +118,11 @@ export interface LoadOptions {
    * Inference threads of this model, each running its own forward (with `threads` intra-op
    * threads, which then defaults to cores ÷ workers). On few cores `{ workers: 2, threads: 1 }`
    * raises throughput under concurrency (resnet18 on 2 cores: about 1.1×) at the cost of
-   * batch-1 latency; answers stay bit-identical. Default: 1.
+   * batch-1 latency; answers stay bit-identical. Default, with neither `workers` nor `threads`
+   * given: adaptive parallelism where the optimisation's answers do not depend on the thread
+   * count ('onednn', the 'auto' form of fixed-size TorchScript models): one inference thread per
+   * core, each forward using all cores when it is the only work and one when calls queue
+   * (`info.adaptive`); otherwise 1 worker with every core.
    */
   workers?: number;
 }
@@ -136,8 +143,11 @@ export interface ModelInfo {
   readonly warmupRuns: number;
   readonly optimizeMs: number;
   readonly warmupMs: number;
+  /** Intra-op threads of a forward; with `adaptive`, the most one forward takes. */
   readonly threads: number;
   readonly workers: number;
+  /** Whether each forward picks its thread count from the queue (LoadOptions.workers). */
+  readonly adaptive: boolean;
   readonly precision: 'fp32' | 'bf16';
   /** 1 when batching is off. */
   readonly maxBatch: number;

@@ -7,6 +7,7 @@ const os = require('node:os');
 const { ChoriError, codes, fromNative } = require('./errors');
 const { parseMetadata, nativeSpec } = require('./metadata');
 const { native } = require('./native');
+const adaptive = require('./adaptive');
 const optimize = require('./optimize');
 const validate = require('./validate');
 const { torchMismatch, torchRelease, versions } = require('./versions');
@@ -185,6 +186,8 @@ async function load(modelPath, opts) {
   const workers = validate.integerOption(o, 'options', 'workers', 1, 64, 1);
   // Several workers share the cores: by default each gets its part of them.
   const threads = validate.integerOption(o, 'options', 'threads', 1, 1024, Math.max(1, Math.floor(cores / workers)));
+  // Neither named: the adaptive scheduler may pick the parallelism per forward (adaptive.js).
+  const scheduled = !validate.is.defined(o.workers) && !validate.is.defined(o.threads);
   const maxPixels = validate.integerOption(o, 'options', 'maxPixels', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_PIXELS);
   if (o.precision !== undefined && !PRECISIONS.includes(o.precision)) {
     throw validate.invalidParameterError('options.precision', `one of ${PRECISIONS.join(', ')}`, o.precision);
@@ -229,8 +232,14 @@ async function load(modelPath, opts) {
     if (format === 'pt2') checkPackage(metadata, requestedOptimize, resolved);
     const form = format === 'pt2' ? 'none' : optimize.resolveOptimize(requestedOptimize, metadata.input);
     const shape = optimize.warmupShape(metadata.input);
-    // configure() starts the inference thread, on which optimize() then prepares the module.
-    nativeModel.configure({ ...nativeSpec(metadata, maxPixels), ...batching });
+    const adaptiveCores = scheduled && adaptive.appliesTo(format, form) ? cores : 0;
+    // configure() starts the inference threads, on one of which optimize() then prepares the module.
+    nativeModel.configure({
+      ...nativeSpec(metadata, maxPixels),
+      ...batching,
+      workers: adaptiveCores || workers,
+      adaptiveCores,
+    });
     const report = await nativeModel.optimize(form, shape, shape ? optimize.WARMUP_RUNS : 0).catch((err) => {
       throw fromNative(err);
     });
@@ -242,7 +251,8 @@ async function load(modelPath, opts) {
       optimizeMs: report.optimizeMs,
       warmupMs: report.warmupMs,
       threads,
-      workers,
+      workers: adaptiveCores || workers,
+      adaptive: adaptiveCores > 0,
       precision,
       maxBatch: batching.maxBatch,
     };

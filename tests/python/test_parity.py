@@ -24,7 +24,15 @@ import pytest
 
 from chori_torch.metadata import load_artifact
 from chori_torch.preprocessing import build_transform, open_image
-from conftest import DEMO_IMAGES, DEMO_MODEL, LOGIT_TOLERANCE, ROOT, real_photographs, run_node
+from conftest import (
+    DEMO_IMAGES,
+    DEMO_MODEL,
+    LOGIT_TOLERANCE,
+    ROOT,
+    real_photographs,
+    run_node,
+    run_node_info,
+)
 
 
 def write_golden(
@@ -81,17 +89,21 @@ class GoldenSet:
     golden: dict[str, dict]  # by image name
     paths: dict[str, Path]
 
-    def run_node(self, **options: str | int) -> dict[str, dict]:
+    def run_node(self, **options: str | int | None) -> dict[str, dict]:
         """Node over the golden images with the same optimisation, results by image name."""
+        return self.run_node_info(**options)[0]
+
+    def run_node_info(self, **options: str | int | None) -> tuple[dict[str, dict], dict]:
+        """:meth:`run_node` and Node's ``model.info``."""
         names = sorted(self.golden)
-        results = run_node(
+        results, info = run_node_info(
             self.model,
             [self.paths[n] for n in names],
             optimize=self.optimize,
             expect_form=self.form,
             **options,
         )
-        return {n: results[str(self.paths[n])] for n in names}
+        return {n: results[str(self.paths[n])] for n in names}, info
 
 
 @pytest.fixture(
@@ -142,6 +154,20 @@ def test_thread_count_does_not_move_a_bit(golden_set: GoldenSet) -> None:
     """The golden set is made at 1 thread; the default forms give the same bits at 2."""
     results = golden_set.run_node(threads=2)
     for name, expected in golden_set.golden.items():
+        assert np.array_equal(
+            np.float32(results[name]["logits"]), np.float32(expected["logits"])
+        ), name
+
+
+@pytest.mark.parametrize("concurrency", [1, 16])
+def test_default_parallelism_matches_golden(golden_set: GoldenSet, concurrency: int) -> None:
+    """load() without threads or workers: adaptive where the form allows (each forward picks 1
+    thread or every core from the queue), which must not show in a single bit at 1 or 16 calls
+    in flight; other forms keep a fixed thread count."""
+    results, info = golden_set.run_node_info(threads=None, concurrency=concurrency)
+    assert info["adaptive"] == (golden_set.form == "onednn"), info
+    for name, expected in golden_set.golden.items():
+        assert "error" not in results[name], results[name]
         assert np.array_equal(
             np.float32(results[name]["logits"]), np.float32(expected["logits"])
         ), name

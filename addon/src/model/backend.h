@@ -47,6 +47,7 @@ struct LoadOptions {
 struct Batch {
   int64_t n = 0, height = 0, width = 0;
   std::vector<float> data;
+  int threads = 0;  // intra-op threads of this forward (the adaptive scheduler's pick); 0 = the model's
 };
 
 // N×C, row-major.

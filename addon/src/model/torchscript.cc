@@ -94,7 +94,7 @@ class TorchScriptBackend final : public Backend {
   }
 
   torch::jit::IValue run(const Batch& batch) const {
-    detail::useThreads(threads_);
+    detail::useThreads(batch.threads > 0 ? batch.threads : threads_);
     c10::InferenceMode guard;
     torch::jit::GraphOptimizerEnabledGuard executor(executorOptimizes_);
     return module_.forward({detail::inputTensor(batch).to(dtype_)});
