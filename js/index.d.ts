@@ -122,7 +122,8 @@ export interface LoadOptions {
    * given: adaptive parallelism where the optimisation's answers do not depend on the thread
    * count ('onednn', the 'auto' form of fixed-size TorchScript models): one inference thread per
    * core, each forward using all cores when it is the only work and one when calls queue
-   * (`info.adaptive`); otherwise 1 worker with every core.
+   * (`info.adaptive`); for other TorchScript forms one forward per core at one thread each (the
+   * thread count `chori golden` uses); for a .pt2 package 1 worker with every core.
    */
   workers?: number;
 }

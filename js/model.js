@@ -186,7 +186,7 @@ async function load(modelPath, opts) {
   const workers = validate.integerOption(o, 'options', 'workers', 1, 64, 1);
   // Several workers share the cores: by default each gets its part of them.
   const threads = validate.integerOption(o, 'options', 'threads', 1, 1024, Math.max(1, Math.floor(cores / workers)));
-  // Neither named: the adaptive scheduler may pick the parallelism per forward (adaptive.js).
+  // Neither named: the parallelism is load()'s to choose (adaptive.js).
   const scheduled = !validate.is.defined(o.workers) && !validate.is.defined(o.threads);
   const maxPixels = validate.integerOption(o, 'options', 'maxPixels', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_PIXELS);
   if (o.precision !== undefined && !PRECISIONS.includes(o.precision)) {
@@ -232,13 +232,14 @@ async function load(modelPath, opts) {
     if (format === 'pt2') checkPackage(metadata, requestedOptimize, resolved);
     const form = format === 'pt2' ? 'none' : optimize.resolveOptimize(requestedOptimize, metadata.input);
     const shape = optimize.warmupShape(metadata.input);
-    const adaptiveCores = scheduled && adaptive.appliesTo(format, form) ? cores : 0;
+    const run = adaptive.parallelism({ format, form, cores, scheduled, fixed: { workers, threads } });
     // configure() starts the inference threads, on one of which optimize() then prepares the module.
     nativeModel.configure({
       ...nativeSpec(metadata, maxPixels),
       ...batching,
-      workers: adaptiveCores || workers,
-      adaptiveCores,
+      workers: run.workers,
+      adaptiveCores: run.adaptiveCores,
+      forwardThreads: run.forwardThreads,
     });
     const report = await nativeModel.optimize(form, shape, shape ? optimize.WARMUP_RUNS : 0).catch((err) => {
       throw fromNative(err);
@@ -250,9 +251,9 @@ async function load(modelPath, opts) {
       warmupRuns: shape ? optimize.WARMUP_RUNS : 0,
       optimizeMs: report.optimizeMs,
       warmupMs: report.warmupMs,
-      threads,
-      workers: adaptiveCores || workers,
-      adaptive: adaptiveCores > 0,
+      threads: run.threads,
+      workers: run.workers,
+      adaptive: run.adaptiveCores > 0,
       precision,
       maxBatch: batching.maxBatch,
     };

@@ -163,9 +163,11 @@ def test_thread_count_does_not_move_a_bit(golden_set: GoldenSet) -> None:
 def test_default_parallelism_matches_golden(golden_set: GoldenSet, concurrency: int) -> None:
     """load() without threads or workers: adaptive where the form allows (each forward picks 1
     thread or every core from the queue), which must not show in a single bit at 1 or 16 calls
-    in flight; other forms keep a fixed thread count."""
+    in flight; other forms run one forward per core at one thread each."""
     results, info = golden_set.run_node_info(threads=None, concurrency=concurrency)
     assert info["adaptive"] == (golden_set.form == "onednn"), info
+    if not info["adaptive"]:
+        assert info["threads"] == 1, info
     for name, expected in golden_set.golden.items():
         assert "error" not in results[name], results[name]
         assert np.array_equal(

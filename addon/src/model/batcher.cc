@@ -167,12 +167,12 @@ void Batcher::run() {
       if (closed_) return;  // closed and drained
       continue;             // another worker took them while this one waited for companions
     }
-    const int threads = options_.adaptiveCores > 0 ? threadsForForward() : 0;
-    coresInUse_ += threads;
+    const int threads = options_.adaptiveCores > 0 ? threadsForForward() : options_.forwardThreads;
+    if (options_.adaptiveCores > 0) coresInUse_ += threads;
     lock.unlock();
     execute(jobs, threads);
     lock.lock();
-    if (threads > 0) {
+    if (options_.adaptiveCores > 0) {
       coresInUse_ -= threads;
       wake_.notify_all();
     }

@@ -39,6 +39,9 @@ struct BatchOptions {
   // the cores are never oversubscribed. Only for forms whose answers do not depend on the
   // thread count (js/model.js decides).
   int adaptiveCores = 0;
+  // Without adaptiveCores: the intra-op threads of every forward (0 = the model's load-time
+  // `threads`). The default's fallback for forms that are not thread-count deterministic sets 1.
+  int forwardThreads = 0;
 };
 
 // What one request gets back: its own row of the batch output, or the failure.
