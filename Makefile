@@ -123,9 +123,11 @@ test: setup $(CPP) $(FUZZ) $(DEMO) lint $(VENV)/.deploy-deps $(TOOLS)/.installed
 # Speed goals live here, never in timed tests: every ratio is measured in this one run.
 bench: setup $(DEMO)
 	node bench/run.js
+	node bench/gpu.js
 	node bench/memory.js
 	$(PY) bench/decode_peak.py --out docs/benchmarks-decode.md
 	node bench/serve-load.js --threads 1,2 --write docs/benchmarks-serve.md
+	node bench/oip-load.js
 
 clean:
 	rm -rf addon/build build export/model.pt export/golden.json export/images export/demo

@@ -33,7 +33,9 @@
         "src/model/runtime.cc",
         "src/model/torchscript.cc",
         "src/model/aoti.cc",
-        "src/model/load.cc"
+        "src/model/load.cc",
+        "src/model/device.cc",
+        "src/model/cuda_driver.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

@@ -94,7 +94,7 @@ THREAD_COUNTS = (1, 2, 4, 16)
 def fingerprint(arch: str, form: str, precision: str) -> None:
     """Prints the hash of one output, and whether a repeat in this process gives the same bits."""
     module, spec = traced(arch)
-    f = optimize(module, form, spec, precision)  # type: ignore[arg-type]
+    f = optimize(module, form, spec, precision=precision)  # type: ignore[arg-type]
     x = torch.rand(1, 3, *(spec.crop or (224, 224)), generator=torch.Generator().manual_seed(5))
     with torch.inference_mode():
         a, b = f(x), f(x)

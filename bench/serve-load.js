@@ -11,15 +11,11 @@
 // Exit status 1 when any request failed (an error, a timeout or a non-2xx answer).
 
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
 const { parseArgs } = require('node:util');
-const { setTimeout: sleep } = require('node:timers/promises');
 const autocannon = require('autocannon');
-
-const root = path.resolve(__dirname, '..');
+const { root, startServer, rssBytes } = require('./serve-process');
 const MAX_RUN_S = 10;
 
 function options() {
@@ -45,39 +41,6 @@ function options() {
   return { ...values, duration, connections };
 }
 
-/** A port that was free a moment ago, on loopback. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer().once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address();
-      probe.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(model, threads) {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(root, 'js', 'cli.js'), 'serve', '--model', model, '--port', String(port), '--log-format', 'none', '--threads', threads], {
-    cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let waited = 0; waited < 30000; waited += 100) {
-    if (child.exitCode !== null) throw new Error(`the server exited with status ${child.exitCode}`);
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
-    if (ready) return { child, url };
-    await sleep(100);
-  }
-  child.kill();
-  throw new Error('the server was not ready within 30 s');
-}
-
-async function rssBytes(url) {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(text.match(/^process_resident_memory_bytes (\d+)/m)[1]);
-}
-
 function load(url, body, connections, duration) {
   return autocannon({
     url: `${url}/predict`,
@@ -94,7 +57,7 @@ const mib = (bytes) => `${(bytes / 1024 / 1024).toFixed(0)} MiB`;
 
 /** One server process with `threads` intra-op threads, driven at each connection count. */
 async function measure(o, body, threads) {
-  const { child, url } = await startServer(o.model, threads);
+  const { child, url } = await startServer(o.model, ['--threads', threads]);
   try {
     const rss = { before: await rssBytes(url) };
     await load(url, body, 8, 1); // warm-up: not reported

@@ -18,8 +18,9 @@ const THREAD_COUNT_INVARIANT = new Set(['onednn']);
  * > 0 turns the scheduler on; forwardThreads fixes every forward's threads (0: the load-time
  * `threads`). `fixed` is what the caller's options (or their defaults) say.
  */
-function parallelism({ format, form, cores, scheduled, fixed }) {
-  if (!scheduled || format !== 'torchscript') return { ...fixed, adaptiveCores: 0, forwardThreads: 0 };
+function parallelism({ format, form, device, cores, scheduled, fixed }) {
+  // On a GPU the cores do not do the forward: the caller's options (or their defaults) hold.
+  if (!scheduled || format !== 'torchscript' || device !== 'cpu') return { ...fixed, adaptiveCores: 0, forwardThreads: 0 };
   if (THREAD_COUNT_INVARIANT.has(form)) return { workers: cores, threads: cores, adaptiveCores: cores, forwardThreads: 0 };
   return { workers: cores, threads: 1, adaptiveCores: 0, forwardThreads: 1 };
 }

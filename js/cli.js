@@ -32,6 +32,7 @@ predict options:
   --threads N    libtorch intra-op threads of each worker (default: cores / workers)
   --workers N    inference threads, each running its own forward (default: 1)
   --optimize F   load-time graph passes: auto, none, freeze, ofi, onednn (default: auto)
+  --device D     where forward runs: cpu, cuda or cuda:N (default: cpu)
   -h, --help     show this help
   --version      print the version
 
@@ -105,6 +106,7 @@ async function predictCommand(argv) {
       threads: { type: 'string' },
       workers: { type: 'string' },
       optimize: { type: 'string' },
+      device: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -116,6 +118,7 @@ async function predictCommand(argv) {
   if (values.threads !== undefined) loadOptions.threads = Number(values.threads);
   if (values.workers !== undefined) loadOptions.workers = Number(values.workers);
   if (values.optimize !== undefined) loadOptions.optimize = values.optimize;
+  if (values.device !== undefined) loadOptions.device = values.device;
 
   const files = listImages(positionals);
   if (files.length === 0) throw usage(`no image files found in ${positionals.join(', ')}`);

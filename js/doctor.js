@@ -136,6 +136,7 @@ async function doctor({ model } = {}) {
   ];
   const v = addonChecks(checks);
   cpuCheck(checks, v);
+  if (v) checks.push(ok('gpu', require('./gpus').describeGpus()));
   threadCheck(checks, v);
   if (model !== undefined) {
     if (v) await modelCheck(checks, model, v);

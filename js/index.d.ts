@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'CHORI_MODEL_LOAD'
   | 'CHORI_MODEL_METADATA'
   | 'CHORI_INFERENCE'
+  | 'CHORI_DEVICE'
   | 'CHORI_DISPOSED'
   | 'CHORI_OVERLOADED'
   | 'CHORI_ADDON_NOT_BUILT'
@@ -26,6 +27,7 @@ export const codes: Readonly<{
   MODEL_LOAD: 'CHORI_MODEL_LOAD';
   MODEL_METADATA: 'CHORI_MODEL_METADATA';
   INFERENCE: 'CHORI_INFERENCE';
+  DEVICE: 'CHORI_DEVICE';
   DISPOSED: 'CHORI_DISPOSED';
   OVERLOADED: 'CHORI_OVERLOADED';
   ADDON_NOT_BUILT: 'CHORI_ADDON_NOT_BUILT';
@@ -126,7 +128,23 @@ export interface LoadOptions {
    * thread count `chori golden` uses); for a .pt2 package 1 worker with every core.
    */
   workers?: number;
+  /**
+   * Where forward runs. 'cuda' is 'cuda:0'. Decoding and preprocessing stay on the CPU; the
+   * batch is copied to the device once. libtorch's CUDA libraries are loaded only by the first
+   * CUDA load; one on a machine without a usable GPU rejects with CHORI_DEVICE. On a GPU,
+   * `optimize` is 'none' or 'freeze' ('auto' = 'freeze') and `maxBatch` defaults to 32.
+   * Default: 'cpu'.
+   */
+  device?: Device;
+  /**
+   * CUDA: cuDNN's deterministic algorithms and no TF32 (process-wide switches), so runs repeat
+   * bit for bit and match `chori golden --device cuda --deterministic` on the same GPU model.
+   * No effect on the CPU, whose forms repeat already. Default: false.
+   */
+  deterministic?: boolean;
 }
+
+export type Device = 'cpu' | 'cuda' | `cuda:${number}`;
 
 /** none: the artifact as saved; freeze: torch.jit.freeze; ofi: freeze + optimize_for_inference;
  * onednn: freeze + oneDNN Graph fusion. */
@@ -152,6 +170,9 @@ export interface ModelInfo {
   readonly precision: 'fp32' | 'bf16';
   /** 1 when batching is off. */
   readonly maxBatch: number;
+  /** 'cpu' or 'cuda:N' ('cuda' resolved). */
+  readonly device: 'cpu' | `cuda:${number}`;
+  readonly deterministic: boolean;
 }
 
 export interface PredictOptions {
@@ -202,6 +223,16 @@ export class Model {
   predictBatch(images: readonly ImageInput[], options?: PredictOptions): Promise<Prediction[]>;
   /** The exact model input: what torchvision's transforms make from the same image with PIL. */
   preprocess(image: ImageInput): Promise<Tensor>;
+  /**
+   * [height, width] of every model input when the artifact fixes it (a crop or a squashing
+   * resize); null when the size follows the image.
+   */
+  readonly inputSize: [number, number] | null;
+  /**
+   * Classifies an input already preprocessed (what preprocess() returns), skipping decoding and
+   * preprocessing. Its [H, W] must be inputSize when the model has one (CHORI_INVALID_ARGUMENT).
+   */
+  predictTensor(tensor: Tensor, options?: PredictOptions): Promise<Prediction>;
   dispose(): Promise<void>;
 }
 
@@ -212,6 +243,23 @@ export function defaultModelPath(): string;
 export const version: string;
 /** The resampler's vector path in use and those this CPU runs; $CHORI_SIMD forces one. */
 export function simd(): { active: 'scalar' | 'sse2' | 'avx2' | 'avx512'; available: string[] };
+
+/** What the NVIDIA driver reports (asked directly; libtorch's CUDA part is not loaded by asking). */
+export interface GpuReport {
+  /** Whether the addon's libtorch has its CUDA part (a CPU-only wheel has none). */
+  readonly libtorchCuda: boolean;
+  readonly libtorchCudaPath: string;
+  readonly driver: 'no-driver' | 'driver-error' | 'no-device' | 'ready';
+  /** Why not 'ready': the dynamic loader's or the driver's error. */
+  readonly detail: string;
+  /** The CUDA version the driver supports, "13.0"; "" without a driver. */
+  readonly driverCuda: string;
+  /** libtorch's CUDA runtime and cuDNN once a CUDA model was loaded, else "". */
+  readonly runtime: string;
+  readonly devices: ReadonlyArray<{ index: number; name: string; totalMemory: number; computeCapability: string }>;
+}
+/** The devices load({ device: 'cuda:N' }) can use, or why there are none. */
+export function gpus(): GpuReport;
 
 /** What chori-torch is made of (as sharp.versions); reading it loads the addon. */
 export interface Versions {
@@ -281,6 +329,11 @@ export interface ServeOptions {
   generatedKeysFile?: string;
   /** GET /metrics (and /status.json) need the inference key too. Default false. */
   protectMetrics?: boolean;
+  /**
+   * Also serve the Open Inference Protocol over gRPC on this port of `host` (0 picks a free one).
+   * Default: off. 8085 is suggested: KServe's 8081 is the management listener here.
+   */
+  grpcPort?: number;
   /** PEM certificate (chain) for https on both listeners and TLS on gRPC; with tlsKey. Renewed files are taken up without a restart. */
   tlsCert?: string;
   /** PEM private key of tlsCert. */
@@ -296,7 +349,7 @@ export interface ServeOptions {
   topk?: number;
   /** Default 10 MiB; larger bodies are 413. */
   maxBodyBytes?: number;
-  /** Most images in one `{"inputs": [...]}` request. Default 32. */
+  /** Most images in one request: `{"inputs": [...]}` to /predict, N of an Open Inference Protocol input. Default 32. */
   maxBatch?: number;
   /** Most images in flight per model; more is 503 with Retry-After. Default 64. */
   maxQueue?: number;
@@ -389,6 +442,8 @@ export interface Server {
   readonly url: string;
   /** http(s)://host:port of the management listener (POST /models/:name/reload). */
   readonly managementUrl: string;
+  /** host:port of the Open Inference Protocol's gRPC listener; null without grpcPort. */
+  readonly grpcAddress: string | null;
   /** Every model loaded (with allowPartial: every model that could be), self-checked under `verify`, and not shutting down (GET /readyz). */
   readonly ready: boolean;
   /** The models served. */

@@ -43,4 +43,6 @@ module.exports = {
   },
   /** The resampler's vector path, { active, available } (docs/ARCHITECTURE.md, $CHORI_SIMD). */
   simd: () => require('./native').native().simd(),
+  /** The CUDA devices the NVIDIA driver reports, or why there are none (js/gpus.js; loads the addon). */
+  gpus: () => require('./gpus').gpus(),
 };

@@ -14,9 +14,12 @@ const { torchMismatch, torchRelease, versions } = require('./versions');
 
 // PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS; we reject where it does.
 const DEFAULT_MAX_PIXELS = 2 * 89478485;
-const LOAD_OPTIONS = ['threads', 'workers', 'maxPixels', 'precision', 'optimize', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue'];
+const LOAD_OPTIONS = ['threads', 'workers', 'maxPixels', 'precision', 'optimize', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue', 'device', 'deterministic'];
 const PRECISIONS = ['fp32', 'bf16'];
 const DEFAULT_MAX_BATCH = 8;
+// A GPU's forward costs about the same for 1 or 32 small images, so batches gather more there.
+// Chosen, not measured: no GPU was at hand (tests/gpu/run.sh prints the curve to choose by).
+const DEFAULT_CUDA_MAX_BATCH = 32;
 const DEFAULT_MAX_DELAY_MS = 5;
 const DEFAULT_MAX_QUEUE = 1024;
 const PREDICT_OPTIONS = ['topk', 'logits'];
@@ -173,8 +176,8 @@ function checkPackage(metadata, requestedOptimize, resolved) {
 }
 
 /** precision 'bf16' on a CPU that does not compute in it: allowed, but slower than fp32. */
-function bf16Emulated(precision) {
-  if (precision !== 'bf16' || native().versions().nativeBf16) return [];
+function bf16Emulated(precision, device) {
+  if (precision !== 'bf16' || device !== 'cpu' || native().versions().nativeBf16) return [];
   return ["precision 'bf16' on a CPU without AVX512_BF16 or AMX: bfloat16 is emulated here and runs slower than fp32 (load with precision: 'fp32')"];
 }
 
@@ -196,7 +199,12 @@ async function load(modelPath, opts) {
   if (!optimize.CHOICES.includes(requestedOptimize)) {
     throw validate.invalidParameterError('options.optimize', `one of ${optimize.CHOICES.join(', ')}`, requestedOptimize);
   }
-  const maxBatch = validate.integerOption(o, 'options', 'maxBatch', 1, 256, DEFAULT_MAX_BATCH);
+  const device = validate.deviceOption(o, 'options', 'device');
+  const deterministic = validate.boolOption(o, 'options', 'deterministic', false);
+  if (device !== 'cpu' && !['auto', ...optimize.CUDA_FORMS].includes(requestedOptimize)) {
+    throw validate.invalidParameterError('options.optimize', `one of auto, ${optimize.CUDA_FORMS.join(', ')} on ${device} (the other forms are oneDNN CPU passes)`, requestedOptimize);
+  }
+  const maxBatch = validate.integerOption(o, 'options', 'maxBatch', 1, 256, device === 'cpu' ? DEFAULT_MAX_BATCH : DEFAULT_CUDA_MAX_BATCH);
   const batching = {
     // Off by default: oneDNN picks kernels by batch size, so a batched row differs from the
     // batch-1 answer (and the golden set) in the last bits; it buys throughput under
@@ -209,7 +217,7 @@ async function load(modelPath, opts) {
   const resolved = path.resolve(modelPath);
   const loadNative = (precision) =>
     native()
-      .load(resolved, threads, precision, workers)
+      .load(resolved, threads, precision, workers, device, deterministic)
       .catch((err) => {
         throw fromNative(err);
       });
@@ -230,9 +238,9 @@ async function load(modelPath, opts) {
     }
     const format = nativeModel.format;
     if (format === 'pt2') checkPackage(metadata, requestedOptimize, resolved);
-    const form = format === 'pt2' ? 'none' : optimize.resolveOptimize(requestedOptimize, metadata.input);
+    const form = format === 'pt2' ? 'none' : optimize.resolveOptimize(requestedOptimize, metadata.input, device);
     const shape = optimize.warmupShape(metadata.input);
-    const run = adaptive.parallelism({ format, form, cores, scheduled, fixed: { workers, threads } });
+    const run = adaptive.parallelism({ format, form, device, cores, scheduled, fixed: { workers, threads } });
     // configure() starts the inference threads, on one of which optimize() then prepares the module.
     nativeModel.configure({
       ...nativeSpec(metadata, maxPixels),
@@ -256,12 +264,14 @@ async function load(modelPath, opts) {
       adaptive: run.adaptiveCores > 0,
       precision,
       maxBatch: batching.maxBatch,
+      device,
+      deterministic,
     };
   } catch (err) {
     await nativeModel?.dispose();
     throw err;
   }
-  return new Model(nativeModel, metadata, resolved, info, [...torchMismatch(metadata, resolved), ...bf16Emulated(precision)]);
+  return new Model(nativeModel, metadata, resolved, info, [...torchMismatch(metadata, resolved), ...bf16Emulated(precision, device)]);
 }
 
 module.exports = { Model, load, defaultModelPath, DEFAULT_MAX_PIXELS };

@@ -27,10 +27,15 @@ function staticInputSize(input) {
  * one fused graph per input shape, so a model whose input size follows the image falls back to
  * 'freeze', whose answers do not depend on which shapes came first.
  */
-function resolveOptimize(requested, input) {
+function resolveOptimize(requested, input, device = 'cpu') {
   if (requested !== 'auto') return requested;
+  if (device !== 'cpu') return 'freeze';
   return staticInputSize(input) ? 'onednn' : 'freeze';
 }
+
+// oneDNN's forms are CPU passes; on a CUDA device the graph runs as saved or frozen (cuDNN picks
+// the kernels), and 'auto' is 'freeze'.
+const CUDA_FORMS = ['none', 'freeze'];
 
 /** The warm-up batch shape, or null when the input size is not known before the first image. */
 function warmupShape(input) {
@@ -38,4 +43,4 @@ function warmupShape(input) {
   return size ? [1, 3, size[0], size[1]] : null;
 }
 
-module.exports = { FORMS, CHOICES, WARMUP_RUNS, resolveOptimize, warmupShape, staticInputSize };
+module.exports = { FORMS, CHOICES, CUDA_FORMS, WARMUP_RUNS, resolveOptimize, warmupShape, staticInputSize };

@@ -60,6 +60,24 @@ function boolOption(opts, name, key, fallback) {
   return value;
 }
 
+// The CUDA ordinals the addon accepts (model/device.cc): 'cuda' is 'cuda:0'.
+const MAX_CUDA_INDEX = 1023;
+
+/** 'cpu', 'cuda' or 'cuda:N'; returns 'cpu' or 'cuda:N'. */
+function device(value, name) {
+  if (value === 'cpu') return 'cpu';
+  const match = typeof value === 'string' ? /^cuda(?::(0|[1-9][0-9]*))?$/.exec(value) : null;
+  if (!match || Number(match[1] ?? 0) > MAX_CUDA_INDEX) {
+    throw invalidParameterError(name, `'cpu', 'cuda' or 'cuda:N' (N from 0 to ${MAX_CUDA_INDEX})`, value);
+  }
+  return `cuda:${match[1] ?? 0}`;
+}
+
+/** opts[key] as device() reads it; 'cpu' when absent. */
+function deviceOption(opts, name, key) {
+  return is.defined(opts[key]) ? device(opts[key], `${name}.${key}`) : 'cpu';
+}
+
 function image(value, name = 'image') {
   if (!is.buffer(value)) throw invalidParameterError(name, 'a Buffer or Uint8Array of encoded image bytes', value);
   return value;
@@ -80,4 +98,4 @@ function tensor(value, name = 'tensor') {
   return [shape[1], shape[2]];
 }
 
-module.exports = { is, invalidParameterError, options, integerOption, numberOption, boolOption, image, tensor };
+module.exports = { is, invalidParameterError, options, integerOption, numberOption, boolOption, device, deviceOption, image, tensor };

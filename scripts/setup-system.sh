@@ -14,6 +14,9 @@
 # With --deploy, only what the container image and its tests need (make image, scripts/image/):
 #   docker.io    dockerd + containerd + runc (scripts/start-dockerd.sh starts it when not running)
 #   debootstrap  a local bookworm minbase, imported as the base image where no registry is reachable
+#   docker-compose  runs deploy/compose/compose.yml (tests/python/test_compose.py); Debian's haproxy
+#                package is not installed here: deploy/haproxy/build.sh fetches it with apt-get
+#                download into the balancer's image
 # With --browser, only what the web page's test needs (tests/node/web-ui.test.js), each driven
 # headless by puppeteer-core, which downloads no browser:
 #   chromium     Debian's Chromium (DevTools protocol)
@@ -24,7 +27,7 @@ packages=(libjpeg-dev libpng-dev libwebp-dev nlohmann-json3-dev pkg-config opens
 if [ "${1:-}" = "--fuzz" ]; then
   packages=(clang libclang-rt-dev)
 elif [ "${1:-}" = "--deploy" ]; then
-  packages=(docker.io debootstrap)
+  packages=(docker.io debootstrap docker-compose)
 elif [ "${1:-}" = "--browser" ]; then
   packages=(chromium firefox-esr)
 fi

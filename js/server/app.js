@@ -72,13 +72,12 @@ class ChoriServer {
     const { createGrpcServer } = require('./protocols/oip-grpc');
     const grpc = require('@grpc/grpc-js');
     const { authorizeGrpc } = require('./http/auth');
-    const { grpcCredentials } = require('./http/tls');
     return createGrpcServer({
       dataPlane: this.#dataPlane,
       options: this.#options,
       log: this.#log,
       authorize: (access, metadata) => authorizeGrpc(this.#transport.auth, access, metadata),
-      credentials: grpcCredentials(grpc, this.#transport.tls),
+      credentials: this.#transport.grpcCredentials(grpc),
     });
   }
 

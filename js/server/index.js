@@ -25,6 +25,9 @@ function handle(server) {
     get managementUrl() {
       return server.managementUrl;
     },
+    get grpcAddress() {
+      return server.grpcAddress;
+    },
     get ready() {
       return server.dataPlane.ready;
     },

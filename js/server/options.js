@@ -43,18 +43,22 @@ const SPEC = [
   { key: 'tlsCert', kind: 'string', arg: 'FILE', help: 'PEM certificate (chain): serve https on both listeners (with --tls-key); a renewed file is taken up without a restart' },
   { key: 'tlsKey', kind: 'string', arg: 'FILE', help: 'PEM private key of --tls-cert' },
   { key: 'threads', kind: 'integer', min: 1, max: 1024, arg: 'N',
-    help: 'libtorch intra-op threads of each worker (default, with neither --threads nor --workers: adaptive, as load(): every core for a forward that runs alone, one each when requests queue, never more than the cores; a model whose optimisation is not thread-count deterministic gets 1 worker with every core)' },
+    help: 'libtorch intra-op threads of each worker (default, with neither --threads nor --workers: adaptive, as load(): every core for a forward that runs alone, one each when requests queue, never more than the cores; a model whose optimisation is not thread-count deterministic runs one forward per core at one thread each, a .pt2 one worker with every core)' },
   { key: 'workers', kind: 'integer', min: 1, max: 64, arg: 'N',
     help: 'inference threads per model, each running its own forward: --workers <cores> --threads 1 keeps every core on inference (default: adaptive, see --threads)' },
   { key: 'optimize', kind: 'enum', values: CHOICES, default: 'auto', arg: 'FORM',
     help: 'load-time graph passes: auto (onednn for a fixed input size, else freeze), none, freeze, ofi or onednn; golden sets must be written with the same (chori golden --optimize; default auto)' },
+  { key: 'device', kind: 'device', default: 'cpu', arg: 'DEVICE',
+    help: 'where every model runs: cpu, cuda or cuda:N (decoding stays on the CPU; a GPU that cannot be used fails the load with CHORI_DEVICE, saying why; default cpu)' },
+  { key: 'deterministic', kind: 'boolean', default: false,
+    help: 'on a GPU: cuDNN deterministic algorithms and no TF32, so answers repeat bit for bit and match `chori golden --device cuda --deterministic` (default off)' },
   { key: 'batch', kind: 'boolean', default: false,
     help: 'dynamic batching: gather concurrent requests on a model into one forward (more throughput under load; rows then differ from batch-1 answers in the last bits; default off)' },
   { key: 'maxPixels', kind: 'integer', min: 1, max: Number.MAX_SAFE_INTEGER, default: DEFAULT_MAX_PIXELS, arg: 'N',
     help: 'largest width × height accepted, checked before decoding (default PIL\'s limit)' },
   { key: 'topk', kind: 'integer', min: 1, max: 1000, default: 5, arg: 'K', help: 'ranked labels per answer unless ?topk= says otherwise (default 5, at most the number of labels)' },
   { key: 'maxBodyBytes', kind: 'integer', min: 1, max: 1024 * MiB, default: 10 * MiB, arg: 'N', help: 'largest request body; more is 413 (default 10 MiB)' },
-  { key: 'maxBatch', kind: 'integer', min: 1, max: 1024, default: 32, arg: 'N', help: 'most images in one {"inputs": [...]} request (default 32)' },
+  { key: 'maxBatch', kind: 'integer', min: 1, max: 1024, default: 32, arg: 'N', help: 'most images in one request: {"inputs": [...]} to /predict, N of an Open Inference Protocol input (default 32)' },
   { key: 'maxQueue', kind: 'integer', min: 1, max: 1e6, default: 64, arg: 'N', help: 'most images in flight per model; more is 503 with Retry-After (default 64)' },
   { key: 'sloMs', kind: 'integer', min: 1, max: 3600000, arg: 'MS', help: 'latency objective: past it, answer --default-label, or 504 without one (default: none)' },
   { key: 'defaultLabel', kind: 'string', arg: 'LABEL', help: 'the answer when --slo-ms passes, marked "default": true' },
@@ -106,6 +110,8 @@ function check(spec, value, name) {
     case 'string':
       if (!validate.is.string(value)) throw validate.invalidParameterError(name, 'a non-empty string', value);
       return value;
+    case 'device':
+      return validate.device(value, name);
     case 'enum':
       if (!spec.values.includes(value)) throw validate.invalidParameterError(name, `one of ${spec.values.join(', ')}`, value);
       return value;

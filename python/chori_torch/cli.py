@@ -225,11 +225,14 @@ def _golden(args: argparse.Namespace) -> int:
         threads=args.threads,
         optimize_form=args.optimize,
         precision=args.precision,
+        device=args.device,
+        deterministic=args.deterministic,
     )
     print(
         f"wrote {args.out}: {len(document['images'])} images, "
         f"{len(document['rejected'])} rejected, top-{args.topk}, {args.threads} thread(s), "
-        f"optimize {document['optimize']['form']}, precision {document['precision']}"
+        f"optimize {document['optimize']['form']}, precision {document['precision']}, "
+        f"on {document['device_name']}"
     )
     return 0
 
@@ -552,6 +555,20 @@ def build_parser() -> argparse.ArgumentParser:
         "converts it: fp32, or bf16 (the weights and the input converted to bfloat16 before the "
         "passes, the output widened back to float32). Default: the precision the artifact "
         "records (chori export --precision), else fp32",
+    )
+    golden.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEVICE",
+        help="where the model runs: cpu, cuda or cuda:N, as the Node addon's load({device}) "
+        "(the image pipeline stays on the CPU). A GPU golden set is matched exactly only by Node "
+        "on the same GPU model and torch build, loaded with the same --optimize and "
+        "--deterministic (default: cpu)",
+    )
+    golden.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="on a GPU: cuDNN deterministic algorithms and no TF32, as load({deterministic: true})",
     )
     golden.set_defaults(handler=_golden)
 

@@ -22,6 +22,9 @@ written before it existed, which were all ``fp32``)::
       },
       "torch_version": "2.14.1+cpu",
       "threads": 1,                       # torch.set_num_threads during the run
+      "device": "cpu",                    # --device: where the model ran ("cuda:0"; the
+      "device_name": "cpu",               #   image pipeline is on the CPU either way), the GPU's
+      "deterministic": false,             #   name, and --deterministic (cuDNN, no TF32)
       "optimize": {                       # the load-time passes (chori_torch.optimize)
         "requested": "auto",              # --optimize
         "form": "onednn",                 # what it resolved to: Node's model.info.optimize
@@ -71,6 +74,7 @@ from typing import Any
 import torch
 from PIL import Image
 
+from .device import device_name, parse_device, require_device, set_deterministic
 from .errors import ChoriError
 from .files import absolute, replacing, sha256_file
 from .metadata import InputSpec, load_artifact
@@ -118,6 +122,8 @@ def compute_golden(
     precision: str | None = None,
     relative_to: Path | None = None,
     progress: bool = False,
+    device: str = "cpu",
+    deterministic: bool = False,
 ) -> dict[str, Any]:
     """The golden document for ``inputs``; ``file`` names are relative to ``relative_to`` (cwd).
 
@@ -132,9 +138,18 @@ def compute_golden(
     if threads < 1:
         raise ChoriError(f"--threads must be at least 1, got {threads}")
     base = absolute(relative_to or Path.cwd())
+    target = parse_device(device)
+    require_device(target)  # before anything loads: the message says what this machine lacks
     artifact = load_artifact(model_path)
     meta = artifact.metadata
-    form = resolve(optimize_form, meta.input)  # validates the name for either format
+    if artifact.format == "pt2" and target.type != "cpu":
+        raise ChoriError(
+            f"--device {target} does not apply to {model_path}: a .pt2 package is compiled for "
+            "the CPU"
+        )
+    if deterministic and target.type != "cpu":
+        set_deterministic()
+    form = resolve(optimize_form, meta.input, target)  # validates the name for either format
     precision = check_precision(precision or meta.precision or "fp32")
     if artifact.format == "pt2" and precision != "fp32":
         raise ChoriError(
@@ -162,7 +177,7 @@ def compute_golden(
         model = (
             _warmed_up(artifact.module, meta.input)
             if artifact.format == "pt2"
-            else optimize(artifact.module, form, meta.input, precision)
+            else optimize(artifact.module, form, meta.input, target, precision)
         )
         for n, path in enumerate(files, 1):
             name = _relative(path, base)
@@ -177,7 +192,9 @@ def compute_golden(
                 # permuted view, and oneDNN Graph's fused partitions, compiled on the contiguous
                 # warm-up, read such a view as if it were contiguous rather than falling back
                 # (torch 2.14: wrong logits, no error).
-                logits = model(transform(image).unsqueeze(0).contiguous())[0]
+                batch = transform(image).unsqueeze(0).contiguous().to(target)
+                # Scores from the logits on the CPU, as the addon computes them on any device.
+                logits = model(batch)[0].cpu()
                 scores = logits if meta.output.kind == "probabilities" else logits.softmax(0)
             images.append(_record(name, path, logits, scores, meta.labels, topk))
             if counter is not None:
@@ -197,6 +214,9 @@ def compute_golden(
         },
         "torch_version": torch.__version__,
         "threads": threads,
+        "device": str(target),
+        "device_name": device_name(target),
+        "deterministic": deterministic,
         "optimize": {"requested": optimize_form, "form": form, "warmup_runs": model.warmup_runs},
         "precision": precision,
         "topk": topk,
@@ -260,6 +280,8 @@ def write_golden(
     threads: int = 1,
     optimize_form: str = "auto",
     precision: str | None = None,
+    device: str = "cpu",
+    deterministic: bool = False,
 ) -> dict[str, Any]:
     """Compute golden predictions and write them to ``out``, all or nothing."""
     document = compute_golden(
@@ -271,6 +293,8 @@ def write_golden(
         precision=precision,
         relative_to=out.parent,
         progress=True,
+        device=device,
+        deterministic=deterministic,
     )
     with replacing(out) as tmp:
         tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

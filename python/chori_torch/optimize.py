@@ -60,15 +60,27 @@ def static_input_size(spec: InputSpec) -> tuple[int, int] | None:
     return None
 
 
-def resolve(requested: str, spec: InputSpec) -> Form:
+# oneDNN's forms are CPU passes: on a CUDA device the graph runs as saved or frozen.
+CUDA_FORMS: tuple[str, ...] = ("none", "freeze")
+
+
+def resolve(requested: str, spec: InputSpec, device: torch.device | None = None) -> Form:
     """``auto`` → ``onednn`` for a static input size (fastest at batch 1 on every CNN measured,
     deterministic across processes and thread counts), else ``freeze``: oneDNN Graph compiles one
     graph per input shape, so with input sizes that follow the image its answers would depend on
-    which shapes came first."""
+    which shapes came first. On a CUDA device ``auto`` is ``freeze``."""
     if requested not in CHOICES:
         raise ChoriError(f"--optimize must be one of {', '.join(CHOICES)}, got {requested!r}")
+    on_gpu = device is not None and device.type != "cpu"
+    if on_gpu and requested not in ("auto", *CUDA_FORMS):
+        raise ChoriError(
+            f"--optimize {requested} is a CPU (oneDNN) form; on {device} use auto, "
+            f"{', '.join(CUDA_FORMS)}"
+        )
     if requested != "auto":
         return requested  # type: ignore[return-value]
+    if on_gpu:
+        return "freeze"
     return "onednn" if static_input_size(spec) is not None else "freeze"
 
 
@@ -105,11 +117,20 @@ def check_precision(precision: str) -> Precision:
 
 
 def optimize(
-    module: torch.jit.ScriptModule, form: Form, spec: InputSpec, precision: str = "fp32"
+    module: torch.jit.ScriptModule,
+    form: Form,
+    spec: InputSpec,
+    device: torch.device | None = None,
+    precision: str = "fp32",
 ) -> Optimized:
-    """Convert ``module`` to ``precision`` (in place), apply ``form`` and warm it up on zeros of
-    the input shape, as the addon's ``load()`` does (same calls, same order, same warm-up)."""
+    """Move ``module`` to ``device``, convert it to ``precision`` (in place), apply ``form`` and
+    warm it up on zeros of the input shape, as the addon's ``load()`` does (same calls, same
+    order, same warm-up). On a CUDA device the module moves first, so the frozen constants live
+    there, as in the addon."""
     checked = check_precision(precision)
+    device = device or torch.device("cpu")
+    if device.type != "cpu":
+        module = module.to(device)
     try:
         with deprecation_expected():
             if checked != "fp32":
@@ -120,7 +141,7 @@ def optimize(
     size = static_input_size(spec)
     result = Optimized(form, optimized, WARMUP_RUNS if size is not None else 0, checked)
     if size is not None:
-        zeros = torch.zeros(1, 3, *size)
+        zeros = torch.zeros(1, 3, *size, device=device)
         with torch.inference_mode():
             for _ in range(WARMUP_RUNS):
                 result(zeros)

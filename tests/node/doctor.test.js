@@ -44,13 +44,15 @@ test('doctor, healthy: every check ok, the model described, exit 0', () => {
   assert.match(row('addon'), /^ {2}ok\s+addon\s+.*chori_torch\.node \(built for N-API 8\)/);
   assert.ok(row('libtorch').includes(`${chori.versions.libtorch} at ${stamp.libtorch}`), row('libtorch'));
   assert.match(row('cpu'), /AVX2 (yes|no), AVX-512 (yes|no), AVX512_BF16 (yes|no), AMX (yes|no); libtorch's kernels: (DEFAULT|AVX2|AVX512|\w+)/);
+  // No GPU is not a problem (ok); the row says what device 'cuda' would find.
+  assert.match(row('gpu'), /^ {2}ok\s+gpu\s+(none usable: .*|cuda:0 .* GiB, compute \d+\.\d+\).*driver supports CUDA)/);
   assert.match(row('threads'), new RegExp(`load\\(\\): ${os.availableParallelism()} intra-op threads`));
   assert.match(row('model'), /^ {2}ok\s+model\s+.*model\.pt loads: labels Not face, Face; resize \[\d+\], crop \[\d+,\d+\], bilinear/);
   assert.match(r.stdout, /\nno problems found/);
   const json = JSON.parse(doctor(['--model', modelPath, '--json']).stdout);
   assert.equal(json.ok, true);
   assert.deepEqual(json.checks.map((c) => c.name),
-    ['chori-torch', 'node', 'addon', 'libtorch', 'libjpeg-turbo', 'libpng', 'libwebp', 'cpu', 'threads', 'model']);
+    ['chori-torch', 'node', 'addon', 'libtorch', 'libjpeg-turbo', 'libpng', 'libwebp', 'cpu', 'gpu', 'threads', 'model']);
 });
 
 test('doctor with a broken model path: the model row fails with its code and a fix, exit 1', () => {

@@ -42,6 +42,13 @@ test('keys come from a file (trailing newline dropped) before the environment', 
   assert.equal(fromEnv.management, env.CHORI_TORCH_MANAGEMENT_KEY);
   assert.deepEqual(fromEnv.sources, { inference: '$CHORI_TORCH_INFERENCE_KEY', management: '$CHORI_TORCH_MANAGEMENT_KEY' });
 
+  assert.deepEqual(fromFiles.warnings, [], '0600 files');
+  const shared = keyFile(INFERENCE);
+  fs.chmodSync(shared, 0o644);
+  const loose = resolveKeys({ inferenceKeyFile: shared, managementHost: '127.0.0.1' }, {});
+  assert.equal(loose.inference, INFERENCE, 'a readable key file still works');
+  assert.match(loose.warnings[0], /--inference-key-file .* is readable by others \(mode 644\); chmod 600 it/);
+
   const none = resolveKeys({ managementHost: '127.0.0.1' }, {});
   assert.deepEqual([none.inference, none.management, none.generatedFile], [null, null, null], 'loopback only: no key needed');
 });

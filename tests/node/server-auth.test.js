@@ -8,6 +8,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const https = require('node:https');
+const tls = require('node:tls');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
 const os = require('node:os');
@@ -211,6 +212,17 @@ test('a management listener beyond loopback gets a generated key, written 0600; 
   assert.ok(!(cli.lines.join('\n') + cli.stderr()).includes(management), 'nor after the reload and the stop');
 });
 
+/** The SHA-256 fingerprint of the certificate a TLS listener on 127.0.0.1:`port` presents (ALPN: `protocols`). */
+function peerFingerprint(port, protocols) {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ALPNProtocols: protocols }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
+
 /** An https request trusting `ca`. Resolves { status, json, cert } (the certificate presented). */
 function httpsCall(base, method, urlPath, { ca, headers = {} }) {
   return new Promise((resolve, reject) => {
@@ -249,6 +261,26 @@ test('TLS: --tls-cert/--tls-key serve https on both listeners; plain http is not
     } finally {
       tlsClient.close();
       plainClient.close();
+    }
+
+    // A renewed pair (written over the files, as cert-manager does) is served without a restart, by gRPC too.
+    const renewed = makeCertificate('renewed');
+    fs.copyFileSync(renewed.key, pair.key);
+    fs.copyFileSync(renewed.cert, pair.cert);
+    const grpcPort = Number(grpcAddress(secure).split(':').pop());
+    const presented = async () => [await peerFingerprint(new URL(secure.url).port), await peerFingerprint(grpcPort, ['h2'])];
+    let seen = await presented();
+    for (let i = 0; i < 100 && seen.some((f) => f !== renewed.fingerprint); i += 1) {
+      await new Promise((r) => setTimeout(r, 50));
+      seen = await presented();
+    }
+    assert.deepEqual(seen, [renewed.fingerprint, renewed.fingerprint], 'https and gRPC present the renewed certificate');
+    assert.ok(secure.logs.some((l) => l.msg === 'TLS certificate reloaded'));
+    const renewedClient = grpcClient(grpcAddress(secure).replace('127.0.0.1', 'localhost'), grpc.credentials.createSsl(fs.readFileSync(renewed.cert)));
+    try {
+      assert.equal((await renewedClient.rpc('ServerLive', {})).err, null);
+    } finally {
+      renewedClient.close();
     }
   } finally {
     await secure.close();

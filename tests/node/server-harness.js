@@ -46,9 +46,12 @@ const cli = path.join(root, 'js', 'cli.js');
  * Spawns `chori-torch serve --port 0 …`. `url` resolves from the log line named by `until`:
  * 'listening' (every model loaded) or 'loading models' (the port is bound, models start loading).
  * `exited` resolves { code, signal }; `lines` are stdout's lines so far, `stderr()` its text.
+ * env: variables added to this process's environment for the child.
  */
-function startCli(args, { until = 'listening' } = {}) {
-  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--drain-delay-ms', '0', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+function startCli(args, { until = 'listening', env = {} } = {}) {
+  const child = spawn(process.execPath, [cli, 'serve', '--port', '0', '--drain-delay-ms', '0', ...args], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env },
+  });
   const lines = [];
   let stderr = '';
   child.stderr.on('data', (d) => {

@@ -10,7 +10,7 @@ const http = require('node:http');
 const os = require('node:os');
 const path = require('node:path');
 const { setTimeout: sleep } = require('node:timers/promises');
-const { startServer, call, assertConforms, largeImage, metricValue } = require('./server-harness');
+const { startServer, startCli, call, assertConforms, largeImage, metricValue } = require('./server-harness');
 const { modelPath, firstImage } = require('./helpers');
 
 const face = () => fs.readFileSync(firstImage('.jpg'));
@@ -264,6 +264,7 @@ test('--drain-delay-ms: a stopping server keeps serving, not ready and closing c
     assert.equal(ready.status, 503);
     assert.equal(ready.json.error.code, 'CHORI_NOT_READY');
     assert.equal(ready.headers.connection, 'close');
+    assert.equal((await call(url, 'GET', '/v2/health/ready')).status, 503);
     assert.equal((await call(url, 'GET', '/healthz')).status, 200, 'alive while draining');
     // A request that starts in the delay and is still running when the port closes finishes.
     const inFlight = halfSentRequest(url, face());
@@ -285,4 +286,17 @@ test('a server that never got ready stops without waiting for --drain-delay-ms',
   const started = Date.now();
   await assert.rejects(startServer({ drainDelayMs: 30000, models: { broken: '/nonexistent/model.pt' } }), /failed to load/);
   assert.ok(Date.now() - started < 10000, `a failed start took ${Date.now() - started} ms to stop`);
+});
+
+test('chori-torch serve on SIGTERM: serves on, not ready, for --drain-delay-ms, then exits 0', async () => {
+  const server = startCli(['--drain-delay-ms', '400', '--model', modelPath]);
+  const url = await server.url;
+  server.child.kill('SIGTERM');
+  await waitFor(() => server.lines.some((l) => / info stopping signal=SIGTERM while=serving drain_delay_ms=400$/.test(l)), 'the stopping line');
+  const ready = await call(url, 'GET', '/readyz');
+  assert.deepEqual([ready.status, ready.headers.connection], [503, 'close']);
+  const predicted = await call(url, 'POST', '/predict', { body: face() });
+  assert.equal(predicted.status, 200, predicted.text);
+  assert.deepEqual(await server.exited, { code: 0, signal: null });
+  assert.ok(server.lines.some((l) => / info stopped forced=false$/.test(l)), server.lines.join('\n'));
 });

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { startServer, call, assertConforms, metricValue } = require('./server-harness');
+const { startServer, startCli, call, assertConforms, metricValue } = require('./server-harness');
 const { root, modelPath } = require('./helpers');
 
 const reference = JSON.parse(fs.readFileSync(path.join(root, 'export', 'golden.json'), 'utf8'));
@@ -139,5 +139,41 @@ test('a golden set recorded for another artifact, or unreadable, fails; no golde
     assert.equal(ready.status, 200, ready.text);
     assert.deepEqual([check.status, check.passed], ['absent', true]);
     assert.ok(server.logs.some((l) => l.msg === 'no golden set to check'));
+  });
+});
+
+// A node with an older CPU, for real: oneDNN limited to SSE4.1 (ONEDNN_MAX_CPU_ISA) computes the
+// demo model's convolutions with other kernels, and their last bits differ from the AVX2 or
+// AVX-512 ones the golden set was recorded with on this machine.
+const hasAvx2 = /\bavx2\b/.test(fs.readFileSync('/proc/cpuinfo', 'utf8'));
+test('a replica whose CPU computes other bits (oneDNN held to SSE4.1) is not ready under exact', { skip: !hasAvx2 && 'this CPU has no AVX2: its own kernels are the SSE4.1 ones' }, async () => {
+  const model = modelWithGolden();
+  const run = async (verify) => {
+    const server = startCli(['--model', `faces=${model}`, '--verify', verify], { env: { ONEDNN_MAX_CPU_ISA: 'SSE41' } });
+    try {
+      const url = await server.url;
+      const check = (await call(url, 'GET', '/models')).json.models[0].self_check;
+      return { check, ready: (await call(url, 'GET', '/readyz')).status };
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+  };
+  const exact = await run('exact');
+  assert.equal(exact.ready, 503);
+  assert.ok(['top1', 'differs'].includes(exact.check.status), JSON.stringify(exact.check));
+  assert.ok(exact.check.max_abs_diff > 0, JSON.stringify(exact.check));
+  if (exact.check.status === 'top1') assert.equal((await run('top1')).ready, 200);
+});
+
+test('a plain `chori golden` file named NAME.golden.json works too: its images are read beside it', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chori-golden-'));
+  const model = path.join(dir, 'model.pt');
+  fs.copyFileSync(modelPath, model);
+  fs.cpSync(path.join(root, 'export', 'images'), path.join(dir, 'images'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'model.golden.json'), JSON.stringify(reference));
+  await withServer(model, undefined, ({ check, ready }) => {
+    assert.equal(ready.status, 200, ready.text);
+    assert.deepEqual([check.status, check.images, check.max_abs_diff], ['exact', reference.images.length, 0]);
   });
 });

@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { execFile } = require('node:child_process');
 const chori = require('chori-torch');
-const { startServer, startCli, assertConforms } = require('./server-harness');
+const { startServer, startCli, call, assertConforms, largeImage } = require('./server-harness');
 const { exampleImages, modelPath, tempFile } = require('./helpers');
 const { probabilitiesJson } = require('../../js/server/protocols/torchserve');
 
@@ -121,6 +121,18 @@ test('failures are TorchServe\'s ErrorResponse with our code in the message', as
   assertProbabilities(await curl(['-T', faceFile(), `${server.url}/predictions/faces`]), await expected(faceFile()));
 });
 
+
+test('past --slo-ms with --default-label: {"<label>": null}, marked X-Chori-Default', async () => {
+  const late = await startServer({ models: { faces: modelPath }, sloMs: 1, defaultLabel: 'Not face' });
+  try {
+    // Decoding this image alone takes tens of milliseconds: the 1 ms objective always passes.
+    const res = await call(late.url, 'POST', '/predictions/faces', { body: largeImage() });
+    assertConforms('POST', '/predictions/{name}', res);
+    assert.deepEqual([res.status, res.headers['x-chori-default'], res.json], [200, 'true', { 'Not face': null }]);
+  } finally {
+    await late.close();
+  }
+});
 
 test('labels keep their rank order in the JSON text, even integer-like ones; a repeated label keeps its first place', () => {
   const text = probabilitiesJson([{ label: '7', score: 0.5 }, { label: '10', score: 0.3 }, { label: 'cat', score: 0.1 }, { label: '7', score: 0.05 }]);

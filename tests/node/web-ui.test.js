@@ -121,6 +121,7 @@ async function classifyInPage(t, browserSpec) {
   const status = statusAnswer.json;
   assert.equal(status.models[0].ok, 2);
   assert.equal(await cellText(page, 'model', 3), String(status.models[0].ok));
+  assert.match(await cellText(page, 'model', 6), /^\d+(\.\d)? ms$/, 'the model\'s own p50');
   assert.equal(await page.$eval('#state', (el) => el.dataset.state), 'ready');
   assert.match(await page.$eval('#p50', (el) => el.textContent), /^\d+(\.\d)? ms$/);
   assert.match(await page.$eval('#p99', (el) => el.textContent), /^\d+(\.\d)? ms$/);
@@ -141,6 +142,7 @@ async function classifyInPage(t, browserSpec) {
       await input.uploadFile(file);
       await page.waitForFunction((n) => document.querySelector('#models-body tr[data-model="model"] td:nth-child(3)')?.textContent === String(n), { timeout: WAIT_MS }, 3 + i);
     }
+    await page.evaluate(() => document.activeElement?.blur()); // no focus ring in the picture
     await page.screenshot({ path: path.resolve(root, process.env.CHORI_SCREENSHOT), fullPage: true });
   }
 }
@@ -177,6 +179,39 @@ test('with several models the page offers a selector and predicts with the one c
   assert.deepEqual((await shownRows(page)).map((r) => [r.label, r.score]), expected.topk.map((r) => [r.label, r.score]));
   assert.equal(await page.$eval('#preview', (img) => img.hidden), true, 'no stale preview: the page never loads the URL itself');
   assert.deepEqual(problems, []);
+});
+
+test('with an inference key the page asks for it, sends it as a bearer token and keeps it in the tab only', { skip: chromium.skip }, async (t) => {
+  const key = 'web-ui-inference-key-0123456789abcdef';
+  const keyFile = tempFile('inference.key', `${key}\n`);
+  const server = await startServer({ inferenceKeyFile: keyFile, protectMetrics: true });
+  t.after(() => server.close());
+  const browser = await launch(chromium);
+  t.after(() => browser.close());
+  const refused = await call(server.url, 'GET', '/status.json');
+  assert.equal(refused.status, 401, 'with --protect-metrics, /status.json needs the key as /metrics does');
+  assertConforms('GET', '/status.json', refused);
+  assert.equal((await call(server.url, 'GET', '/')).status, 200, 'the page itself is public');
+  const { page, problems } = await openPage(browser, `${server.url}/`);
+
+  // GET /models (and, with --protect-metrics, /status.json) answer 401: the page asks.
+  await page.waitForSelector('#key-form:not([hidden])', { timeout: WAIT_MS });
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'key', 'the key field has the focus');
+  await page.type('#key', 'not-the-key-0123456789abcdef');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => !document.getElementById('key-form').hidden && /not the inference key/.test(document.getElementById('key-why').textContent), { timeout: WAIT_MS });
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'a refused key is forgotten');
+
+  await page.type('#key', key);
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => document.querySelector('#facts dd') !== null, { timeout: WAIT_MS });
+  await (await page.$('#file')).uploadFile(firstImage('.jpg'));
+  await page.waitForSelector('#result .labels li', { timeout: WAIT_MS });
+  await page.waitForFunction(() => document.getElementById('state').dataset.state === 'ready', { timeout: WAIT_MS });
+  const stored = await page.evaluate(() => ({ session: Object.values(sessionStorage), local: localStorage.length, cookie: document.cookie }));
+  assert.deepEqual(stored, { session: [key], local: 0, cookie: '' });
+  // The refusals (401s before the key, 403s for the wrong one) are all the browser reports.
+  assert.deepEqual(problems.filter((p) => !/status of 40[13]/.test(p)), []);
 });
 
 test('a stopping server shows as draining on the status panel', { skip: chromium.skip }, async (t) => {

@@ -13,6 +13,7 @@ import grpc
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
+import tritonclient.http as httpclient
 from tritonclient.grpc import service_pb2, service_pb2_grpc
 from tritonclient.utils import InferenceServerException
 
@@ -184,20 +185,24 @@ def test_bad_input(
 
 
 def test_not_ready_while_loading_and_draining() -> None:
-    """ServerReady is false until every model is loaded and from SIGTERM on; the stop is clean."""
+    """ServerReady (and REST's /v2/health/ready) is false until every model is loaded, and from
+    SIGTERM on; the stop is clean."""
     model = "export/model.pt"
     server = start_server(
         "--drain-delay-ms", "1500", "--model", f"b={model}", "--model", f"c={model}", wait=False
     )
     first = grpcclient.InferenceServerClient(server.grpc).is_server_ready()
+    first_rest = httpclient.InferenceServerClient(server.http).is_server_ready()
     server.wait_listening()
     client = grpcclient.InferenceServerClient(server.grpc)
-    assert not first, "ready before its models loaded"
-    assert client.is_server_ready()
+    rest = httpclient.InferenceServerClient(server.http)
+    assert not first and not first_rest, "ready before its models loaded"
+    assert client.is_server_ready() and rest.is_server_ready()
     server.process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + 1
     while client.is_server_ready():
         assert time.monotonic() < deadline, "still ready a second after SIGTERM"
         time.sleep(0.02)
-    assert client.is_server_live(), "the drain delay keeps answering"
+    assert not rest.is_server_ready()
+    assert client.is_server_live() and rest.is_server_live(), "the drain delay keeps answering"
     assert server.process.wait(timeout=30) == 0

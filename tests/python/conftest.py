@@ -48,6 +48,18 @@ def real_photographs() -> list[Path]:
     return sorted(files)
 
 
+def link_images(files: list[Path], folder: Path) -> Path:
+    """``folder``/images holding a symlink per file, named ``<parent>-<name>``: `chori golden`
+    takes directories, and the names stay unique and readable."""
+    images = folder / "images"
+    images.mkdir(exist_ok=True)
+    for f in files:
+        link = images / f"{f.parent.name}-{f.name}"
+        if not link.exists():
+            link.symlink_to(f)
+    return images
+
+
 def node() -> str:
     found = shutil.which("node")
     if found is None:
@@ -78,6 +90,8 @@ def run_node_info(
     threads: int | None = 1,
     concurrency: int = 1,
     simd: str | None = None,
+    device: str = "cpu",
+    deterministic: bool = False,
 ) -> tuple[dict[str, dict], dict]:
     """Node's results by file and its ``model.info``; with ``expect_form``, asserts the
     optimisation Node applied.
@@ -88,6 +102,9 @@ def run_node_info(
     args += ["--optimize", optimize, "--concurrency", str(concurrency)]
     if precision is not None:
         args += ["--precision", precision]
+    args += ["--device", device]
+    if deterministic:
+        args.append("--deterministic")
     if tensors:
         args.append("--tensors")
     out = subprocess.run(

@@ -68,13 +68,13 @@ def logs(name: str) -> str:
     return r.stdout + r.stderr
 
 
-def wait_ready(name: str, port: int = 8080, limit_s: float = 60) -> str:
-    """The container's base URL once GET /readyz answers 200; fails with its log otherwise."""
+def wait_ready(name: str, port: int = 8080, limit_s: float = 60, path: str = "/readyz") -> str:
+    """The container's base URL once GET `path` answers 200; fails with its log otherwise."""
     base = url_of(name, port)
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=2) as res:
+            with urllib.request.urlopen(f"{base}{path}", timeout=2) as res:
                 if res.status == 200:
                     return base
         except (urllib.error.URLError, ConnectionError, TimeoutError):

@@ -82,9 +82,12 @@ def test_golden_json_schema(
 
     document = json.loads(out.read_text())
     assert list(document) == [
-        "schema_version", "model", "torch_version", "threads", "optimize", "precision", "topk",
-        "images", "rejected",
+        "schema_version", "model", "torch_version", "threads", "device", "device_name",
+        "deterministic", "optimize", "precision", "topk", "images", "rejected",
     ]  # fmt: skip
+    assert (document["device"], document["device_name"], document["deterministic"]) == (
+        "cpu", "cpu", False,
+    )  # fmt: skip
     assert document["schema_version"] == 2
     # The artifact fixture has a crop, so its input size is fixed: auto is oneDNN fusion.
     assert document["optimize"] == {"requested": "auto", "form": "onednn", "warmup_runs": 3}

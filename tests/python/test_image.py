@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 import tarfile
 import time
@@ -171,3 +172,58 @@ def test_sigterm_reaches_the_server_which_exits_cleanly(image: str) -> None:
         # Docker's SIGKILL after -t would be 137 and take the whole 30 s.
         assert state["ExitCode"] == 0, logs(name)
         assert stopped_in < 30
+
+
+def test_the_readmes_deploying_commands_answer_a_prediction(image: str, tmp_path: Path) -> None:
+    """README "Deploying", word for word but for the host port and the container's name."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deploying") :]
+    block = section[section.index("```sh\n") + 6 : section.index("```", section.index("```sh") + 5)]
+    commands = [line for line in block.splitlines() if line and not line.startswith(("#", "make "))]
+    assert commands[0].startswith("docker run") and commands[-1].startswith("docker stop")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    name = f"chori-test-readme-{port}"
+    script = "\n".join(commands).replace("8080:8080", f"{port}:8080")
+    script = script.replace("localhost:8080", f"localhost:{port}").replace(
+        "chori-torch ", f"{name} "
+    )
+    script = script.replace("--name chori-torch", f"--name {name}")
+    try:
+        r = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        answer = json.loads(
+            r.stdout.splitlines()[-2]
+        )  # the prediction; `docker stop` prints the name
+        assert answer["label"] in ("Face", "Not face") and answer["model"]["name"] == "model"
+        assert docker("inspect", "-f", "{{.State.ExitCode}}", name).stdout.strip() == "0"
+    finally:
+        docker("rm", "-f", name, check=False)
+
+
+def test_a_model_baked_in_by_the_readmes_two_lines_is_served(image: str, tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Deploying") :]
+    start = section.index("```dockerfile\n") + len("```dockerfile\n")
+    dockerfile = section[start : section.index("```", start)]
+    assert dockerfile.splitlines() == [
+        f"FROM {image}",
+        "COPY model.pt /mnt/models/model.pt",
+    ], "the README's two lines name this version's image"
+    (tmp_path / "Dockerfile").write_text(dockerfile)
+    shutil.copy(DEMO_MODEL, tmp_path / "model.pt")
+    tag = f"chori-torch-baked-test:{tmp_path.name.lower()}"
+    docker("build", "-q", "-t", tag, str(tmp_path))
+    try:
+        with container(tag) as name:
+            answer = post(f"{wait_ready(name)}/predict", demo_images()[0].read_bytes())
+            assert answer["model"]["name"] == "model"
+    finally:
+        docker("rmi", "-f", tag, check=False)

@@ -153,8 +153,13 @@ def test_npm_pack_ships_only_what_users_need(tarball: Path) -> None:
     addon = {f for f in files if f.startswith("addon/")} - {"addon/binding.gyp"}
     assert addon and all(f.startswith(("addon/src/", "addon/include/")) for f in addon)
     # Only what the build and the package run: no tests, benchmarks, artifacts or dev scripts.
-    assert not [f for f in files if f.startswith("scripts/") and not f.endswith(".js")]
-    assert tarball.stat().st_size < 150_000
+    # stage.sh gathers a container's root filesystem in a user's image build (examples/docker-app).
+    shipped = {f for f in files if f.startswith("scripts/")} - {"scripts/image/stage.sh"}
+    assert "scripts/image/stage.sh" in files
+    assert not [f for f in shipped if not f.endswith(".js")]
+    # Sources only: the server's protocols, its web page and the .proto are ~200 kB packed; a
+    # stray model, image or build output would be megabytes.
+    assert tarball.stat().st_size < 300_000
 
 
 def test_npm_install_builds_the_addon_from_an_active_virtualenv(

@@ -29,6 +29,7 @@ from conftest import (
     DEMO_MODEL,
     LOGIT_TOLERANCE,
     ROOT,
+    link_images,
     real_photographs,
     run_node,
     run_node_info,
@@ -39,13 +40,7 @@ def write_golden(
     model: Path, files: list[Path], out: Path, optimize: str, precision: str = "fp32"
 ) -> tuple[str, dict]:
     """(the resolved optimisation form, golden entries by image name)."""
-    images_dir = out.parent / "images"
-    images_dir.mkdir(exist_ok=True)
-    # `chori golden` takes files or directories; a symlink farm keeps names unique and readable.
-    for f in files:
-        link = images_dir / f"{f.parent.name}-{f.name}"
-        if not link.exists():
-            link.symlink_to(f)
+    images_dir = link_images(files, out.parent)
     subprocess.run(
         [
             sys.executable,

@@ -4,7 +4,7 @@
 // document with, per file, the prediction and its full float32 logits (or the error code), and
 // optionally the preprocessed tensor as base64 float32 bytes.
 //   node tests/tools/predict-files.js --model M [--threads N|default] [--precision bf16] [--optimize F]
-//     [--concurrency C] [--tensors] FILE...
+//     [--concurrency C] [--tensors] [--device cuda:N] [--deterministic] FILE...
 // --threads default leaves threads and workers to load() (adaptive parallelism); --concurrency
 // keeps C predictions in flight at once (default 1: one after another).
 
@@ -22,12 +22,16 @@ async function main() {
       precision: { type: 'string' }, // default: the artifact's own
       optimize: { type: 'string', default: 'auto' },
       tensors: { type: 'boolean' },
+      device: { type: 'string', default: 'cpu' },
+      deterministic: { type: 'boolean', default: false },
     },
   });
   const model = await chori.load(values.model, {
     ...(values.threads !== 'default' && { threads: Number(values.threads) }),
     precision: values.precision,
     optimize: values.optimize,
+    device: values.device,
+    deterministic: values.deterministic,
   });
   const results = new Array(positionals.length);
   let next = 0;

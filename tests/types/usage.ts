@@ -14,11 +14,20 @@ async function main(): Promise<void> {
   const format: 'torchscript' | 'pt2' = m.info.format;
   const pooled = await chori.load('export/model.pt', { workers: 2, threads: 1 });
   const workers: number = pooled.info.workers;
+  const onGpu = await chori.load('export/model.pt', { device: 'cuda:1', deterministic: true, batch: true });
+  const device: 'cpu' | `cuda:${number}` = onGpu.info.device;
+  const driver: 'no-driver' | 'driver-error' | 'no-device' | 'ready' = chori.gpus().driver;
+  // @ts-expect-error: not a device
+  await chori.load('export/model.pt', { device: 'gpu' });
   const r2 = await m.predict(buf, { topk: 5, logits: true });
   const logits: Float32Array | undefined = r2.logits;
   const ms: number = r2.timings.decodeMs + r2.timings.inferenceMs;
   const t = await m.preprocess(new Uint8Array(buf));
   const [c, h, w]: [3, number, number] = t.shape;
+  const fixed: [number, number] | null = m.inputSize;
+  const fromTensor: chori.Prediction = await m.predictTensor(t, { logits: true });
+  // @ts-expect-error: a tensor is { data, shape }, not bare floats
+  await m.predictTensor(t.data);
   const labels: readonly string[] = m.labels;
   const size = m.metadata.input.crop;
   const warnings: readonly string[] = m.warnings;
@@ -47,10 +56,18 @@ async function main(): Promise<void> {
     protectMetrics: true, tlsCert: 'cert.pem', tlsKey: 'key.pem',
   });
   const managementUrl: string = locked.managementUrl;
+  const grpcAddress: string | null = (await chori.serve({ port: 0, grpcPort: 8085 })).grpcAddress;
+  // @ts-expect-error: grpcPort is a number
+  await chori.serve({ grpcPort: '8085' });
   // @ts-expect-error: managementPort is a number
   await chori.serve({ managementPort: '8081' });
+  const drained = await chori.serve({ port: 0, drainDelayMs: 5000, verify: 'top1' });
+  const golden: 'exact' | 'top1' | 'differs' | 'failed' | 'absent' | 'checking' | 'off' = drained.models()[0].self_check.status;
+  const maxDiff: number | null | undefined = drained.models()[0].self_check.max_abs_diff;
+  // @ts-expect-error: not a policy
+  await chori.serve({ verify: 'bits' });
   await server.close();
-  void [label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes, managementUrl];
+  void [device, driver, label, score, logits, ms, c, h, w, labels, size, form, warmupMs, warnings, libtorch, webp, failedCodes, managementUrl, fixed, fromTensor, grpcAddress, golden, maxDiff];
 }
 
 void main;

@@ -24,6 +24,8 @@ struct LoadOptions {
   std::string optimize = "auto";   // load-time passes: auto, none, freeze, ofi, onednn
   std::string precision = "fp32";  // or "bf16": faster where the CPU has AVX512_BF16/AMX, not bit-exact
   uint64_t maxPixels = 0;          // decompression-bomb limit; 0 = PIL's (2 × 89,478,485)
+  std::string device = "cpu";      // or "cuda", "cuda:N": CHORI_DEVICE where it cannot be used
+  bool deterministic = false;      // CUDA: cuDNN deterministic algorithms, no TF32
 };
 
 struct RankedClass {
@@ -46,6 +48,7 @@ struct ModelInfo {
   std::string format;                       // "torchscript", or "pt2" (an AOTInductor package)
   std::string requestedOptimize, optimize;  // as asked ("auto") and as resolved ("onednn"; "none" for a .pt2)
   std::string precision;
+  std::string device;  // "cpu" or "cuda:N"
   int threads = 0, workers = 1;
   int warmupRuns = 0;
   double optimizeMs = 0, warmupMs = 0;

@@ -19,6 +19,8 @@ inline constexpr const char* kImageTooLarge = "CHORI_IMAGE_TOO_LARGE";
 inline constexpr const char* kModelLoad = "CHORI_MODEL_LOAD";
 inline constexpr const char* kModelMetadata = "CHORI_MODEL_METADATA";
 inline constexpr const char* kInference = "CHORI_INFERENCE";
+// device 'cuda' where no CUDA device can be used: a CPU-only libtorch, no driver, no device
+inline constexpr const char* kDevice = "CHORI_DEVICE";
 inline constexpr const char* kDisposed = "CHORI_DISPOSED";
 inline constexpr const char* kOverloaded = "CHORI_OVERLOADED";
 inline constexpr const char* kInternal = "CHORI_INTERNAL";  // an unexpected native failure

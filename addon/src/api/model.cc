@@ -66,6 +66,8 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
   backendOptions.threads = threads;
   backendOptions.workers = options.workers;
   backendOptions.precision = options.precision == "bf16" ? model::Precision::BFloat16 : model::Precision::Float32;
+  backendOptions.device = model::parseDevice(options.device);
+  backendOptions.deterministic = options.deterministic;
   auto impl = std::make_unique<Impl>();
   impl->classifier = std::make_unique<model::Classifier>(model::load(path, backendOptions));
   api::Metadata metadata = api::parseMetadata(impl->classifier->metadataJson(), path);
@@ -101,8 +103,11 @@ Model Model::load(const std::string& path, const LoadOptions& options) {
     }
     info.optimize = "none";
   } else {
-    info.optimize = options.optimize != "auto" ? options.optimize : fixedSize ? "onednn" : "freeze";
+    // oneDNN Graph is a CPU pass: on a GPU 'auto' is 'freeze' (js/optimize.js).
+    const bool onCpu = !backendOptions.device.cuda;
+    info.optimize = options.optimize != "auto" ? options.optimize : fixedSize && onCpu ? "onednn" : "freeze";
   }
+  info.device = model::deviceName(backendOptions.device);
   info.precision = options.precision;
   info.threads = threads;
   info.workers = options.workers;

@@ -3,6 +3,7 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "binding/errors.h"
@@ -12,6 +13,7 @@
 #include "image/versions.h"
 #include "model/backend.h"
 #include "model/batcher.h"
+#include "model/device.h"
 #include "model/runtime.h"
 
 namespace chori::binding {
@@ -31,9 +33,10 @@ class LoadWorker final : public PromiseWorker {
   std::shared_ptr<model::Classifier> classifier_;
 };
 
-// [async] load(path: string, threads: number, precision: "fp32" | "bf16", workers: number)
-// → Promise<NativeModel>;
-// rejects with CHORI_MODEL_LOAD or CHORI_MODEL_METADATA.
+// [async] load(path: string, threads: number, precision: "fp32" | "bf16", workers: number,
+// device: "cpu" | "cuda" | "cuda:N", deterministic: boolean) → Promise<NativeModel>;
+// throws CHORI_INVALID_ARGUMENT for another device name; rejects with CHORI_MODEL_LOAD,
+// CHORI_MODEL_METADATA or CHORI_DEVICE.
 Napi::Value Load(const Napi::CallbackInfo& info) {
   return atBoundary(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
@@ -44,6 +47,8 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
       options.precision = model::Precision::BFloat16;
     }
     if (info[3].IsNumber()) options.workers = std::max(1, info[3].As<Napi::Number>().Int32Value());
+    if (info[4].IsString()) options.device = model::parseDevice(info[4].As<Napi::String>().Utf8Value());
+    options.deterministic = info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
     auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), options);  // napi deletes it
     worker->Queue();
     return worker->promise();
@@ -103,13 +108,63 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
   });
 }
 
+const char* driverState(model::DriverProbe::State state) {
+  switch (state) {
+    case model::DriverProbe::State::NoDriver:
+      return "no-driver";
+    case model::DriverProbe::State::DriverError:
+      return "driver-error";
+    case model::DriverProbe::State::NoDevice:
+      return "no-device";
+    case model::DriverProbe::State::Ready:
+      return "ready";
+  }
+  return "no-driver";
+}
+
+// [sync, blocking] gpus() → { libtorchCuda: boolean, libtorchCudaPath, driver: "no-driver" |
+// "driver-error" | "no-device" | "ready", detail, driverCuda: "13.0" | "", runtime: string,
+// devices: [{ index, name, totalMemory, computeCapability }] }: what the NVIDIA driver reports
+// (libcuda.so.1, loaded by this call; libtorch's CUDA part is not), for `doctor` and `versions`.
+Napi::Value Gpus(const Napi::CallbackInfo& info) {
+  return atBoundary(info.Env(), [&]() -> Napi::Value {
+    Napi::Env env = info.Env();
+    const model::DriverProbe probe = model::probeCudaDriver();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("libtorchCuda", model::libtorchHasCuda());
+    out.Set("libtorchCudaPath", model::libtorchCudaPath());
+    out.Set("driver", driverState(probe.state));
+    out.Set("detail", probe.detail);
+    out.Set("driverCuda", probe.driverVersion > 0 ? std::to_string(probe.driverVersion / 1000) + "." +
+                                                        std::to_string(probe.driverVersion % 1000 / 10)
+                                                  : std::string());
+    out.Set("runtime", model::cudaRuntimeSummary());
+    Napi::Array devices = Napi::Array::New(env);
+    for (const auto& gpu : probe.gpus) {
+      Napi::Object d = Napi::Object::New(env);
+      d.Set("index", gpu.index);
+      d.Set("name", gpu.name);
+      d.Set("totalMemory", static_cast<double>(gpu.totalMemory));
+      d.Set("computeCapability", std::to_string(gpu.major) + "." + std::to_string(gpu.minor));
+      devices.Set(devices.Length(), d);
+    }
+    out.Set("devices", devices);
+    return out;
+  });
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  // See model::preloadCuda: for processes that run CPU forwards before their first CUDA load.
+  if (const char* preload = std::getenv("CHORI_TORCH_PRELOAD_CUDA"); preload != nullptr && std::string(preload) == "1") {
+    model::preloadCuda();
+  }
   exports.Set("NativeModel", ModelWrap::Define(env));
   exports.Set("load", Napi::Function::New<Load>(env, "load"));
   exports.Set("torchVersion", Napi::String::New(env, TORCH_VERSION));
   exports.Set("closeAll", Napi::Function::New<CloseAll>(env, "closeAll"));
   exports.Set("simd", Napi::Function::New<Simd>(env, "simd"));
   exports.Set("versions", Napi::Function::New<Versions>(env, "versions"));
+  exports.Set("gpus", Napi::Function::New<Gpus>(env, "gpus"));
   return exports;
 }
 

@@ -39,6 +39,7 @@ Options:
   --workers N       inference threads, each running its own forward (default: 1)
   --optimize F      load-time graph passes: auto, none, freeze, ofi, onednn (default: auto)
   --precision P     fp32 (default) or bf16 (faster on CPUs with AVX512_BF16/AMX, not bit-exact)
+  --device D        cpu (default), cuda or cuda:N: where forward runs (decoding stays on the CPU)
   --max-pixels N    refuse images with more pixels than N (default: PIL's limit, 178956970)
   -h, --help        show this help
   --version         print chori's and libtorch's versions
@@ -111,6 +112,8 @@ std::optional<Options> parseArgs(int argc, char** argv) {
       o.load.optimize = value();
     } else if (arg == "--precision") {
       o.load.precision = value();
+    } else if (arg == "--device") {
+      o.load.device = value();
     } else if (arg == "--max-pixels") {
       o.load.maxPixels = static_cast<uint64_t>(parseInteger(arg, value(), 1));
     } else {

@@ -143,6 +143,11 @@ std::unique_ptr<Backend> loadAoti(const std::string& path, const LoadOptions& op
     throw Error(code::kInvalidArgument, "precision 'bf16' does not apply to a .pt2 package: its kernels were compiled "
                                         "for the dtype it was exported with");
   }
+  if (options.device.cuda) {
+    throw Error(code::kInvalidArgument, "device '" + deviceName(options.device) +
+                                            "' does not apply to a .pt2 package: its kernels were compiled for the "
+                                            "CPU (load the TorchScript artifact on the GPU instead)");
+  }
   std::string metadata = translated(code::kModelLoad, what, [&] {
     caffe2::serialize::PyTorchStreamReader reader(path);
     return readRecord(reader, "extra/chori.json");

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "model/device.h"
+
 namespace chori::model {
 
 enum class Precision { Float32, BFloat16 };
@@ -41,6 +43,11 @@ struct LoadOptions {
   // How many inference threads will call forward() at once (BatchOptions::workers); a .pt2
   // package sizes its pool of runners to it.
   int workers = 1;
+  // Where forward runs (model/device.h). A CUDA device loads libtorch's CUDA libraries first.
+  Device device;
+  // CUDA only: cuDNN's deterministic algorithms, no TF32 (prepareCuda); the CPU forms repeat
+  // bit for bit already.
+  bool deterministic = false;
 };
 
 // A float32 N×3×H×W batch, contiguous.
@@ -79,7 +86,8 @@ class Backend {
 // [blocking] Picks the backend from the file's contents (never its name): a PT2 archive
 // (AOTInductor, model/aoti.cc) or a TorchScript archive (model/torchscript.cc). Throws
 // chori::Error(CHORI_MODEL_LOAD) when the file is missing, unreadable, not an artifact or not
-// runnable here, CHORI_MODEL_METADATA when it carries no chori.json.
+// runnable here, CHORI_MODEL_METADATA when it carries no chori.json, CHORI_DEVICE when
+// options.device is a CUDA device this machine cannot use.
 std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& options);
 
 }  // namespace chori::model

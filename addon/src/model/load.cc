@@ -44,6 +44,7 @@ bool isPt2Archive(const std::string& path) {
 
 std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& options) {
   checkArtifactFile(path);
+  if (options.device.cuda) prepareCuda(options.device, options.deterministic);
   return isPt2Archive(path) ? detail::loadAoti(path, options) : detail::loadTorchScript(path, options);
 }
 

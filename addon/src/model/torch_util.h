@@ -43,7 +43,9 @@ inline std::string shapeOf(const at::Tensor& t) {
 
 // Throws chori::Error(CHORI_INFERENCE) when the model did not return n rows of scores.
 inline Output toOutput(const at::Tensor& result, int64_t n, bool outputsAreProbabilities) {
-  auto logits = result.to(at::kFloat).contiguous();
+  // A CUDA result is copied back here (synchronously, on the current stream); softmax then runs
+  // on the CPU whatever the device, so the scores follow from the logits as on the CPU path.
+  auto logits = result.to(at::kCPU).to(at::kFloat).contiguous();
   if (logits.dim() != 2 || logits.size(0) != n) {
     throw Error(code::kInference, "the model returned a tensor of shape " + shapeOf(logits) + ", expected [" +
                                       std::to_string(n) + ", classes]");

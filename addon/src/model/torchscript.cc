@@ -8,6 +8,7 @@
 
 #include "chori/error.h"
 #include "model/backend.h"
+#include "model/placement.h"
 #include "model/torch_util.h"
 
 namespace chori::model {
@@ -30,8 +31,13 @@ void enableOneDnnFusion() {
 
 class TorchScriptBackend final : public Backend {
  public:
-  TorchScriptBackend(torch::jit::Module module, std::string metadata, torch::ScalarType dtype, int threads)
-      : module_(std::move(module)), metadata_(std::move(metadata)), dtype_(dtype), threads_(threads) {}
+  TorchScriptBackend(torch::jit::Module module, std::string metadata, torch::ScalarType dtype, int threads,
+                     const Device& device)
+      : module_(std::move(module)),
+        metadata_(std::move(metadata)),
+        dtype_(dtype),
+        threads_(threads),
+        placement_(device) {}
 
   const std::string& metadataJson() const override { return metadata_; }
   const char* format() const override { return "torchscript"; }
@@ -41,14 +47,21 @@ class TorchScriptBackend final : public Backend {
     try {
       auto start = std::chrono::steady_clock::now();
       applyPasses(form);
+      placement_.synchronizeDevice();
       report.optimizeMs = msSince(start);
       if (warmupShape.size() == 4) {
         start = std::chrono::steady_clock::now();
         Batch zeros{warmupShape[0], warmupShape[2], warmupShape[3], {}};
         zeros.data.assign(static_cast<size_t>(zeros.n * 3 * zeros.height * zeros.width), 0.0f);
-        for (int i = 0; i < warmupRuns; ++i) run(zeros);
+        placement_.onStream([&] {
+          for (int i = 0; i < warmupRuns; ++i) run(zeros);
+          placement_.synchronize();
+          return 0;
+        });
         report.warmupMs = msSince(start);
       }
+    } catch (const Error&) {
+      throw;
     } catch (const c10::Error& e) {
       throw Error(code::kModelLoad, std::string("optimize '") + optimizationName(form) + "' failed: " + brief(e));
     } catch (const std::exception& e) {
@@ -59,10 +72,14 @@ class TorchScriptBackend final : public Backend {
 
   Output forward(const Batch& batch, bool outputsAreProbabilities) const override {
     try {
-      torch::jit::IValue result = run(batch);
-      if (result.isTuple()) result = result.toTupleRef().elements().at(0);
-      if (!result.isTensor()) throw Error(code::kInference, "the model returned " + result.tagKind() + ", not a tensor");
-      return detail::toOutput(result.toTensor(), batch.n, outputsAreProbabilities);
+      // A CUDA out-of-memory error is a c10::Error too: it fails this call only, the tensors of
+      // the failed forward are freed on the way out, and the next call allocates afresh.
+      return placement_.onStream([&] {
+        torch::jit::IValue result = run(batch);
+        if (result.isTuple()) result = result.toTupleRef().elements().at(0);
+        if (!result.isTensor()) throw Error(code::kInference, "the model returned " + result.tagKind() + ", not a tensor");
+        return detail::toOutput(result.toTensor(), batch.n, outputsAreProbabilities);
+      });
     } catch (const c10::Error& e) {
       throw Error(code::kInference, "forward failed: " + brief(e));
     } catch (const Error&) {
@@ -75,6 +92,14 @@ class TorchScriptBackend final : public Backend {
  private:
   // Same calls, same order as python/chori_torch/optimize.py.
   void applyPasses(Optimization form) {
+    if (placement_.cuda()) {
+      // oneDNN's passes are CPU passes; the front ends resolve 'auto' to 'freeze' on a GPU.
+      if (form == Optimization::OptimizeForInference || form == Optimization::OneDnnFusion) {
+        throw Error(code::kInvalidArgument, std::string("optimize '") + optimizationName(form) +
+                                                "' is a CPU (oneDNN) form; on a CUDA device use none or freeze");
+      }
+      module_.to(placement_.device());  // before freezing, so the folded constants live there
+    }
     if (dtype_ != torch::kFloat32) module_.to(dtype_);
     switch (form) {
       case Optimization::None:
@@ -97,7 +122,7 @@ class TorchScriptBackend final : public Backend {
     detail::useThreads(batch.threads > 0 ? batch.threads : threads_);
     c10::InferenceMode guard;
     torch::jit::GraphOptimizerEnabledGuard executor(executorOptimizes_);
-    return module_.forward({detail::inputTensor(batch).to(dtype_)});
+    return module_.forward({placement_.upload(batch).to(dtype_)});
   }
 
   // Module::forward is not const; the graph executor lets several workers run it at once.
@@ -106,6 +131,7 @@ class TorchScriptBackend final : public Backend {
   torch::ScalarType dtype_;
   int threads_;
   bool executorOptimizes_ = false;  // set by optimize(), before the inference thread starts
+  detail::Placement placement_;
 };
 
 }  // namespace
@@ -154,7 +180,8 @@ std::unique_ptr<Backend> loadTorchScript(const std::string& path, const LoadOpti
                                           "' has no chori.json metadata: it is a TorchScript file, but was not "
                                           "written by `chori export`");
   }
-  return std::make_unique<TorchScriptBackend>(std::move(module), std::move(metadata), dtype, options.threads);
+  return std::make_unique<TorchScriptBackend>(std::move(module), std::move(metadata), dtype, options.threads,
+                                              options.device);
 }
 
 }  // namespace detail

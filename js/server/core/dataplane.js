@@ -48,6 +48,8 @@ class DataPlane {
         workers: options.workers,
         batch: options.batch,
         optimize: options.optimize,
+        device: options.device,
+        deterministic: options.deterministic,
       },
       maxQueue: options.maxQueue,
     });

@@ -13,7 +13,7 @@ function createLogger(format, stream = process.stdout) {
     stream.write(`${format === 'json' ? JSON.stringify(record) : `${record.time} ${text}`}\n`);
   };
   return {
-    /** r: { method, route, path, status, ms, model?, version?, label?, code?, batch?, default? } */
+    /** r: { method, route, path, status, ms, model?, version?, label?, code?, batch?, default?, level? (default: error for a status >= 500) } */
     request(r) {
       const record = { time: new Date().toISOString(), level: r.status >= 500 ? 'error' : 'info', msg: 'request', ...r };
       const outcome = r.label !== undefined ? JSON.stringify(r.label) : r.code ?? '-';

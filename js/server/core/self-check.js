@@ -109,6 +109,11 @@ async function selfCheck(model, { modelPath, sha256 }) {
     const recorded = doc.optimize?.form;
     const served = model.info?.optimize;
     if (recorded && served && recorded !== served) reason += `; the set was recorded with optimize ${recorded}, this server loads with ${served}`;
+    const recordedOn = doc.device ?? 'cpu'; // golden sets from before `chori golden --device` ran on the CPU
+    const servedOn = model.info?.device ?? 'cpu';
+    if (recordedOn !== servedOn) {
+      reason += `; the set was recorded on ${recordedOn} and this server runs ${servedOn}: a GPU gives the CPU's top-1, not its bits (--verify top1, or record the set on the GPU with chori golden --device cuda --deterministic and serve with --deterministic)`;
+    }
   }
   return report({ status, images: doc.images.length, max_abs_diff: maxDiff, top1_agrees: top1Agrees, differing, reason });
 }

@@ -41,10 +41,13 @@ function checkKey(key, source) {
   return key;
 }
 
-function readKeyFile(file, flag) {
+function readKeyFile(file, flag, warnings) {
   let text;
   try {
     text = fs.readFileSync(file, 'utf8');
+    const { mode } = fs.statSync(file);
+    // Kubernetes mounts Secrets 0644 by default (defaultMode): worth a warning, not a refusal.
+    if (mode & 0o077) warnings.push(`${flag} ${file} is readable by others (mode ${(mode & 0o777).toString(8)}); chmod 600 it`);
   } catch (err) {
     throw usageError(`cannot read ${flag} ${file}: ${err.code ?? err.message}`);
   }
@@ -56,8 +59,8 @@ function readKeyFile(file, flag) {
  * Where a key comes from: the file named by its flag, else its environment variable, else none.
  * which: 'inference' | 'management'; file: the flag's value; flag: its name for messages.
  */
-function configuredKey(which, file, flag, env) {
-  if (file !== undefined) return { key: readKeyFile(file, flag), source: `${flag} ${file}` };
+function configuredKey(which, file, flag, env, warnings) {
+  if (file !== undefined) return { key: readKeyFile(file, flag, warnings), source: `${flag} ${file}` };
   const value = env[ENV[which]];
   if (value !== undefined && value !== '') return { key: checkKey(value.trim(), `$${ENV[which]}`), source: `$${ENV[which]}` };
   return { key: null, source: null };
@@ -87,11 +90,13 @@ function writeKeyFile(keys, file) {
  * The keys a server runs with. options: { inferenceKeyFile?, managementKeyFile?,
  * generatedKeysFile?, managementHost }; env: process.env. Returns { inference, management }
  * (a key or null), `generatedFile` (the path written when the management key was generated, else
- * null) and `sources` ({ inference, management }: where each came from, for the log).
+ * null), `sources` ({ inference, management }: where each came from, for the log) and `warnings`
+ * (key files others can read).
  */
 function resolveKeys(options, env = process.env) {
-  const inference = configuredKey('inference', options.inferenceKeyFile, '--inference-key-file', env);
-  const management = configuredKey('management', options.managementKeyFile, '--management-key-file', env);
+  const warnings = [];
+  const inference = configuredKey('inference', options.inferenceKeyFile, '--inference-key-file', env, warnings);
+  const management = configuredKey('management', options.managementKeyFile, '--management-key-file', env, warnings);
   if (inference.key !== null && inference.key === management.key) {
     throw usageError(`the inference key (${inference.source}) and the management key (${management.source}) are the same; management needs a key of its own`);
   }
@@ -106,6 +111,7 @@ function resolveKeys(options, env = process.env) {
     management: management.key,
     generatedFile,
     sources: { inference: inference.source, management: management.source },
+    warnings,
   };
 }
 

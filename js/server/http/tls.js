@@ -38,7 +38,7 @@ function readPair(files) {
 }
 
 /**
- * Keeps `servers` (https.Server or tls.Server) on the current pair: polls both files (stat follows
+ * Keeps `servers` (https.Server, tls.Server or createGrpcIdentity()'s) on the current pair: polls both files (stat follows
  * the symlinks Kubernetes swaps), and on a change loads them again. onReload() after a swap;
  * onError(err) when the new pair does not load (the old one keeps serving). Returns stop().
  */
@@ -64,12 +64,44 @@ function watchPair(files, servers, { onReload = () => {}, onError = () => {}, in
 }
 
 /**
- * gRPC server credentials from the same pair: grpc is @grpc/grpc-js, pair is readPair()'s (or
- * null for plaintext). Client certificates are not asked for.
+ * gRPC's holder of the pair, a grpc-js CertificateProvider with setSecureContext(pair) as an https
+ * server has: watchPair() renews gRPC's certificate with the HTTP listeners'.
  */
-function grpcCredentials(grpc, pair) {
+function createGrpcIdentity(pair) {
+  let current = pair;
+  const listeners = new Set();
+  const update = () => ({ certificate: current.cert, privateKey: current.key });
+  return {
+    setSecureContext(next) {
+      current = next;
+      for (const listener of listeners) listener(update());
+    },
+    // On the next tick, as grpc-js's own providers do: it starts watching only after adding its listener.
+    addIdentityCertificateListener(listener) {
+      listeners.add(listener);
+      process.nextTick(listener, update());
+    },
+    removeIdentityCertificateListener(listener) {
+      listeners.delete(listener);
+    },
+    // No client certificates are asked for: no CA.
+    addCaCertificateListener() {},
+    removeCaCertificateListener() {},
+  };
+}
+
+/**
+ * gRPC server credentials from the same pair: grpc is @grpc/grpc-js, pair is readPair()'s (or null
+ * for plaintext), identity createGrpcIdentity()'s. Fed by the identity, they follow renewals; a
+ * grpc-js without certificate providers keeps the pair it started with. Client certificates are
+ * not asked for.
+ */
+function grpcCredentials(grpc, pair, identity = null) {
   if (pair === null) return grpc.ServerCredentials.createInsecure();
+  const fromProvider = grpc.experimental?.createCertificateProviderServerCredentials;
+  // Its first argument is the identity provider (grpc-js 1.14 names the parameters the other way round).
+  if (identity !== null && fromProvider) return fromProvider(identity, null, false);
   return grpc.ServerCredentials.createSsl(null, [{ cert_chain: pair.cert, private_key: pair.key }], false);
 }
 
-module.exports = { readPair, watchPair, grpcCredentials, WATCH_INTERVAL_MS };
+module.exports = { readPair, watchPair, createGrpcIdentity, grpcCredentials, WATCH_INTERVAL_MS };

@@ -9,7 +9,7 @@ const { codes } = require('../../errors');
 const { resolveKeys, createAuth, httpAuthorizer } = require('./auth');
 const { Listeners, withAccess } = require('./listener');
 const { Router } = require('./router');
-const { readPair, watchPair } = require('./tls');
+const { readPair, watchPair, createGrpcIdentity, grpcCredentials } = require('./tls');
 
 const LISTENERS = Object.freeze({ inference: ['public', 'inference'], management: ['management'] });
 
@@ -22,7 +22,8 @@ function usageError(message) {
 /**
  * options: normalized (options.js); dataPlane, log: the server's; isClosing() → boolean;
  * protocols: the HTTP protocol modules in mount order. Returns { listeners (Listeners), auth
- * (createAuth's, for gRPC too), tls (the { cert, key } pair or null), stop() (ends the TLS watch) }.
+ * (createAuth's, for gRPC too), tls (the { cert, key } pair or null), grpcCredentials(grpc),
+ * stop() (ends the TLS watch) }.
  * Throws CHORI_INVALID_ARGUMENT for an unusable key or certificate.
  */
 function createHttpTransport({ options, dataPlane, log, isClosing, protocols }) {
@@ -30,6 +31,7 @@ function createHttpTransport({ options, dataPlane, log, isClosing, protocols }) 
   if (options.protectMetrics && keys.inference === null) {
     throw usageError('--protect-metrics needs an inference key (--inference-key-file or $CHORI_TORCH_INFERENCE_KEY) for Prometheus to send');
   }
+  for (const warning of keys.warnings) log.event('warn', 'key file permissions', { warning });
   if (keys.generatedFile) {
     log.event('warn', 'management key generated: the management listener is reachable beyond loopback and no key was given', {
       file: keys.generatedFile, management_host: options.managementHost,
@@ -44,7 +46,8 @@ function createHttpTransport({ options, dataPlane, log, isClosing, protocols }) 
   };
   const tls = options.tlsCert === undefined ? null : readPair({ cert: options.tlsCert, key: options.tlsKey });
   const listeners = new Listeners(options, { inference: handler('inference'), management: handler('management') }, tls);
-  const stop = tls === null ? () => {} : watchPair({ cert: options.tlsCert, key: options.tlsKey }, listeners.secureServers, {
+  const grpcIdentity = tls === null ? null : createGrpcIdentity(tls);
+  const stop = tls === null ? () => {} : watchPair({ cert: options.tlsCert, key: options.tlsKey }, [...listeners.secureServers, grpcIdentity], {
     onReload: () => log.event('info', 'TLS certificate reloaded', { cert: options.tlsCert }),
     onError: (err) => log.event('warn', 'TLS certificate not reloaded; the previous one keeps serving', { error: err.message }),
   });
@@ -53,6 +56,8 @@ function createHttpTransport({ options, dataPlane, log, isClosing, protocols }) 
     auth,
     tls,
     stop,
+    /** The gRPC listener's credentials: plaintext, or TLS with this pair, renewed with it. grpc: @grpc/grpc-js. */
+    grpcCredentials: (grpc) => grpcCredentials(grpc, tls, grpcIdentity),
     /** Fields for the 'listening' log line: where each key came from (never a key). */
     describe: () => ({
       management_url: listeners.managementUrl,

@@ -23,6 +23,7 @@ const STATUS = {
   [codes.MODEL_LOAD]: 500,
   [codes.MODEL_METADATA]: 500,
   [codes.INFERENCE]: 500,
+  [codes.DEVICE]: 500,
   [codes.ADDON_NOT_BUILT]: 500,
   [codes.INTERNAL]: 500,
   [serverCodes.BAD_REQUEST]: 400,

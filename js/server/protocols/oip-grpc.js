@@ -30,6 +30,7 @@ const STATUS = {
   [codes.MODEL_LOAD]: S.INTERNAL,
   [codes.MODEL_METADATA]: S.INTERNAL,
   [codes.INFERENCE]: S.INTERNAL,
+  [codes.DEVICE]: S.INTERNAL,
   [codes.ADDON_NOT_BUILT]: S.INTERNAL,
   [codes.INTERNAL]: S.INTERNAL,
   [serverCodes.BAD_REQUEST]: S.INVALID_ARGUMENT,
@@ -41,6 +42,9 @@ const STATUS = {
   [serverCodes.OVERLOADED]: S.RESOURCE_EXHAUSTED,
   [serverCodes.DEADLINE_EXCEEDED]: S.DEADLINE_EXCEEDED,
 };
+
+// The statuses a REST client would get as 5xx: logged as errors.
+const SERVER_FAULTS = new Set([S.INTERNAL, S.UNAVAILABLE, S.DEADLINE_EXCEEDED, S.RESOURCE_EXHAUSTED]);
 
 let service;
 function loadService() {
@@ -116,7 +120,11 @@ function createGrpcServer({ dataPlane, options, log, authorize = () => {}, crede
   const rpcs = {
     ServerLive: ['public', () => ({ live: true })],
     ServerReady: ['public', () => ({ ready: dataPlane.ready })],
-    ModelReady: ['public', (r) => (spec(r.name, r.version), { ready: dataPlane.modelReady(r.name) })],
+    ModelReady: ['public', (r) => {
+      if (!dataPlane.modelReady(r.name)) return { ready: false }; // loading, draining (an unknown name throws)
+      spec(r.name, r.version);
+      return { ready: true };
+    }],
     ServerMetadata: ['inference', () => oip.serverMetadata(EXTENSIONS)],
     ModelMetadata: ['inference', (r) => oip.modelMetadata(spec(r.name, r.version))],
     ModelInfer: ['inference', modelInfer],
@@ -145,7 +153,8 @@ function createGrpcServer({ dataPlane, options, log, authorize = () => {}, crede
       const seconds = (performance.now() - started) / 1000;
       metrics.grpcRequests.inc({ rpc, code: S[status] });
       metrics.grpcLatency.observe({ rpc }, seconds);
-      log.request({ method: 'gRPC', route: rpc, path: `/${SERVICE}/${rpc}`, status: S[status], ...fields, ms: seconds * 1000 });
+      const level = SERVER_FAULTS.has(status) ? 'error' : 'info'; // as HTTP's 5xx
+      log.request({ method: 'gRPC', route: rpc, path: `/${SERVICE}/${rpc}`, status: S[status], level, ...fields, ms: seconds * 1000 });
     };
   }
   server.addService(loadService(), implementation);

@@ -67,7 +67,7 @@ function render(status) {
   $('total').textContent = String(status.models.reduce((n, m) => n + m.ok + m.errors, 0));
   $('queue').textContent = String(status.models.reduce((n, m) => n + m.queue_depth, 0));
   $('models-body').replaceChildren(...status.models.map((m) => {
-    const tr = row(m.name, m.version ?? '–', m.ok, m.errors, m.queue_depth);
+    const tr = row(m.name, m.version ?? '–', m.ok, m.errors, m.queue_depth, ms(m.p50_ms), ms(m.p99_ms));
     tr.dataset.model = m.name;
     return tr;
   }));
