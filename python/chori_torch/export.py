@@ -31,6 +31,7 @@ from torch import nn
 
 from . import fastai_learner, pt2, torchscript
 from ._version import __version__
+from .artifact import load_artifact
 from .errors import ChoriError, first_line
 from .files import replacing, sha256_file
 from .metadata import (
@@ -42,7 +43,6 @@ from .metadata import (
     Precision,
     Provenance,
     check_labels,
-    load_artifact,
 )
 
 log = logging.getLogger(__name__)

@@ -74,10 +74,11 @@ from typing import Any
 import torch
 from PIL import Image
 
+from .artifact import load_artifact
 from .device import device_name, parse_device, require_device, set_deterministic
 from .errors import ChoriError
 from .files import absolute, replacing, sha256_file
-from .metadata import InputSpec, load_artifact
+from .metadata import InputSpec
 from .optimize import WARMUP_RUNS, check_precision, optimize, resolve, static_input_size
 from .preprocessing import build_transform, open_image
 

@@ -16,12 +16,12 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 
+from chori_torch.artifact import read_metadata
 from chori_torch.cli import main
 from chori_torch.demo import DEMO_INPUT, DEMO_LABELS, run_demo
 from chori_torch.demo_model import build
 from chori_torch.export import LoadedModel, export_artifact
 from chori_torch.golden import compute_golden
-from chori_torch.metadata import read_metadata
 from conftest import LABELS, SMALL_INPUT
 
 IMAGE_KEYS = ["file", "path", "sha256", "label", "index", "score", "topk", "logits"]

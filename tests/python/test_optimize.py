@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from chori_torch.artifact import load_artifact
 from chori_torch.demo_model import build
 from chori_torch.errors import ChoriError
 from chori_torch.export import export_artifact, load_model
 from chori_torch.golden import compute_golden
-from chori_torch.metadata import InputSpec, load_artifact
+from chori_torch.metadata import InputSpec
 from chori_torch.optimize import resolve, static_input_size
 from conftest import LABELS, real_photographs, run_node
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chori_torch.metadata import load_artifact
+from chori_torch.artifact import load_artifact
 from chori_torch.preprocessing import build_transform, open_image
 from conftest import (
     DEMO_IMAGES,
