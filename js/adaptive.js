@@ -21,7 +21,7 @@ const THREAD_COUNT_INVARIANT = new Set(['onednn']);
 function parallelism({ format, form, device, cores, scheduled, fixed }) {
   // On a GPU the cores do not do the forward: the caller's options (or their defaults) hold.
   if (!scheduled || format !== 'torchscript' || device !== 'cpu') return { ...fixed, adaptiveCores: 0, forwardThreads: 0 };
-  if (THREAD_COUNT_INVARIANT.has(form)) return { workers: cores, threads: cores, adaptiveCores: cores, forwardThreads: 0 };
+  if (THREAD_COUNT_INVARIANT.has(form) && cores > 1) return { workers: cores, threads: cores, adaptiveCores: cores, forwardThreads: 0 };
   return { workers: cores, threads: 1, adaptiveCores: 0, forwardThreads: 1 };
 }
 
