@@ -6,8 +6,9 @@
 Timing: every form of each model is built in one process and timed round-robin (the host is
 shared and noisy; timing one form after another misleads), batch 1 and batch 8, through
 :func:`chori_torch.optimize.optimize`, the very code ``chori golden`` uses. ``--determinism``
-runs each form in fresh processes at 1 and 2 threads and compares the output bits of a fixed
-input, and of a repeat within the process.
+runs each form in fresh processes at 1, 2, 4 and 16 threads (the counts the adaptive scheduler
+may pick on machines up to 16 cores, js/adaptive.js) and compares the output bits of a fixed
+input, and of a repeat within the process; ``--precision bf16`` checks the bf16 forms.
 """
 
 from __future__ import annotations
@@ -87,10 +88,13 @@ def timing(arch: str, rounds: int) -> None:
         )
 
 
-def fingerprint(arch: str, form: str) -> None:
+THREAD_COUNTS = (1, 2, 4, 16)
+
+
+def fingerprint(arch: str, form: str, precision: str) -> None:
     """Prints the hash of one output, and whether a repeat in this process gives the same bits."""
     module, spec = traced(arch)
-    f = optimize(module, form, spec)  # type: ignore[arg-type]
+    f = optimize(module, form, spec, precision=precision)  # type: ignore[arg-type]
     x = torch.rand(1, 3, *(spec.crop or (224, 224)), generator=torch.Generator().manual_seed(5))
     with torch.inference_mode():
         a, b = f(x), f(x)
@@ -98,22 +102,23 @@ def fingerprint(arch: str, form: str) -> None:
     print(digest, "same" if torch.equal(a, b) else "differs")
 
 
-def determinism(archs: list[str]) -> None:
+def determinism(archs: list[str], precision: str) -> None:
     for arch in archs:
         for form in FORMS:
-            seen = {}
-            for threads in (1, 2, 1):
+            seen: dict[int, list[list[str]]] = {}
+            for threads in (*THREAD_COUNTS, 1):
                 argv = [sys.executable, __file__, "--fingerprint", arch, form]
-                argv += ["--threads", str(threads)]
+                argv += ["--threads", str(threads), "--precision", precision]
                 out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
                 seen.setdefault(threads, []).append(out.split())
             runs = [o for outs in seen.values() for o in outs]
             across_processes = seen[1][0][0] == seen[1][1][0]
-            across_threads = seen[1][0][0] == seen[2][0][0]
+            across_threads = all(seen[t][0][0] == seen[1][0][0] for t in THREAD_COUNTS)
             repeat = all(o[1] == "same" for o in runs)
+            counts = ", ".join(map(str, THREAD_COUNTS))
             print(
-                f"{arch:18s} {form:7s} same bits across processes: {across_processes}, "
-                f"at 1 and 2 threads: {across_threads}, on a repeat: {repeat}",
+                f"{arch:18s} {form:7s} {precision} same bits across processes: "
+                f"{across_processes}, at {counts} threads: {across_threads}, on a repeat: {repeat}",
                 flush=True,
             )
 
@@ -124,15 +129,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=6, help="round-robin rounds (default 6)")
     parser.add_argument("--threads", type=int, default=2, help="intra-op threads (default 2)")
     parser.add_argument("--determinism", action="store_true", help="compare output bits instead")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32")
     parser.add_argument("--fingerprint", nargs=2, metavar=("ARCH", "FORM"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.fingerprint:
-        fingerprint(*args.fingerprint)
+        fingerprint(*args.fingerprint, args.precision)
         return
     print(f"{cpu()}, torch {torch.__version__}, {args.threads} threads, pid {os.getpid()}")
     if args.determinism:
-        determinism(args.archs)
+        determinism(args.archs, args.precision)
     else:
         for arch in args.archs:
             timing(arch, args.rounds)

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from chori_torch.metadata import load_artifact
+from chori_torch.artifact import load_artifact
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"

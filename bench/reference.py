@@ -29,7 +29,7 @@ import PIL
 import torch
 import torchvision
 
-from chori_torch.metadata import load_artifact
+from chori_torch.artifact import load_artifact
 from chori_torch.optimize import CHOICES, optimize, resolve
 from chori_torch.preprocessing import build_transform, open_image
 

@@ -4,10 +4,11 @@
 //
 //   node bench/worker.js --runtime chori|chori-batch|chori-bf16|chori-none|chori-pt2|chori-workers|ort-sharp --model NAME --threads N
 //
-// chori        require('chori-torch').load(artifact, { threads })          (the defaults: optimize 'auto', batching off)
-// chori-batch  the same with { batch: true }
-// chori-bf16   the same with { precision: 'bf16' }
-// chori-none   the same with { optimize: 'none' }: the artifact as saved
+// chori        require('chori-torch').load(artifact)   (the defaults: optimize 'auto', batching off,
+//              adaptive parallelism: every core for a lone forward, one forward per core under load)
+// chori-batch  { threads, batch: true }
+// chori-bf16   the defaults with { precision: 'bf16' }
+// chori-none   { threads, optimize: 'none' }: the artifact as saved
 // chori-pt2    the defaults on the model's .pt2 package (bench/prepare.py), when it has one
 // chori-workers { workers: N, threads: 1 }: N forwards at once instead of one N-threaded forward
 // ort-sharp    what a Node user assembles today: sharp resizes the shorter side and decodes to
@@ -30,9 +31,9 @@ const TOPK = 5;
 
 const CHORI_OPTIONS = {
   chori: {},
-  'chori-batch': { batch: true },
+  'chori-batch': { batch: true, threads: THREADS },
   'chori-bf16': { precision: 'bf16' },
-  'chori-none': { optimize: 'none' },
+  'chori-none': { optimize: 'none', threads: THREADS },
   'chori-pt2': {},
   // As many inference threads as intra-op threads would have been, one thread each.
   'chori-workers': { workers: THREADS, threads: 1 },
@@ -40,7 +41,7 @@ const CHORI_OPTIONS = {
 
 async function chori(modelPath, options) {
   const chori = require(lib.ROOT);
-  const model = await chori.load(modelPath, { threads: THREADS, ...options });
+  const model = await chori.load(modelPath, options);
   const topk = Math.min(TOPK, model.labels.length);
   return {
     versions: { 'chori-torch': chori.version, simd: chori.simd().active },

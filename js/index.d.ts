@@ -78,16 +78,23 @@ export interface Metadata {
   };
   readonly output: { readonly kind: 'logits' | 'probabilities'; readonly numClasses: number };
   readonly provenance: Readonly<Record<string, unknown>>;
+  /** chori.json's optional `precision`: what load() runs in when its caller names none ('fp32' when absent). */
+  readonly precision: 'fp32' | 'bf16';
 }
 
 export interface LoadOptions {
-  /** libtorch intra-op threads for this model's forward passes. Default: all cores. */
+  /**
+   * libtorch intra-op threads for this model's forward passes. Default: with neither `threads`
+   * nor `workers` given, adaptive (see `workers`); with `workers` only, cores ÷ workers.
+   */
   threads?: number;
   /** Largest width × height accepted, checked before decoding. Default: PIL's limit, 2 × 89,478,485. */
   maxPixels?: number;
   /**
-   * 'bf16' runs forward in bfloat16 (fast on CPUs with AVX512_BF16); inputs and outputs stay
-   * float32. Never the default: it gives up the bit-exact match with Python. Default: 'fp32'.
+   * 'bf16' runs forward in bfloat16 (fast on CPUs with AVX512_BF16 or AMX); inputs and outputs
+   * stay float32. Its answers are those of `chori golden --precision bf16`, bit for bit, not the
+   * fp32 golden set's. On a CPU without native bf16 it runs, with an entry in `model.warnings`.
+   * Default: the precision the artifact records (`chori export --precision`), else 'fp32'.
    */
   precision?: 'fp32' | 'bf16';
   /**
@@ -113,7 +120,12 @@ export interface LoadOptions {
    * Inference threads of this model, each running its own forward (with `threads` intra-op
    * threads, which then defaults to cores ÷ workers). On few cores `{ workers: 2, threads: 1 }`
    * raises throughput under concurrency (resnet18 on 2 cores: about 1.1×) at the cost of
-   * batch-1 latency; answers stay bit-identical. Default: 1.
+   * batch-1 latency; answers stay bit-identical. Default, with neither `workers` nor `threads`
+   * given: adaptive parallelism where the optimisation's answers do not depend on the thread
+   * count ('onednn', the 'auto' form of fixed-size TorchScript models): one inference thread per
+   * core, each forward using all cores when it is the only work and one when calls queue
+   * (`info.adaptive`); for other TorchScript forms one forward per core at one thread each (the
+   * thread count `chori golden` uses); for a .pt2 package 1 worker with every core.
    */
   workers?: number;
   /**
@@ -150,8 +162,11 @@ export interface ModelInfo {
   readonly warmupRuns: number;
   readonly optimizeMs: number;
   readonly warmupMs: number;
+  /** Intra-op threads of a forward; with `adaptive`, the most one forward takes. */
   readonly threads: number;
   readonly workers: number;
+  /** Whether each forward picks its thread count from the queue (LoadOptions.workers). */
+  readonly adaptive: boolean;
   readonly precision: 'fp32' | 'bf16';
   /** 1 when batching is off. */
   readonly maxBatch: number;
@@ -197,9 +212,10 @@ export class Model {
   readonly labels: readonly string[];
   readonly disposed: boolean;
   /**
-   * What load() found doubtful but not fatal. Today: the artifact was exported with another torch
+   * What load() found doubtful but not fatal: the artifact was exported with another torch
    * release than the addon's libtorch, so it runs but bit-exact parity with its golden set is not
-   * promised (also emitted once as a process warning, code CHORI_TORCH_VERSION_MISMATCH).
+   * promised (also emitted once as a process warning, code CHORI_TORCH_VERSION_MISMATCH); or
+   * precision 'bf16' on a CPU without AVX512_BF16 or AMX, where it is emulated and slow.
    */
   readonly warnings: readonly string[];
   predict(image: ImageInput, options?: PredictOptions): Promise<Prediction>;

@@ -11,6 +11,7 @@ const RESIZE_METHODS = ['crop', 'squish', 'pad'];
 const PAD_MODES = ['zeros', 'border', 'reflection'];
 const INTERPOLATIONS = ['nearest', 'bilinear', 'bicubic', 'box', 'hamming', 'lanczos'];
 const OUTPUT_KINDS = ['logits', 'probabilities'];
+const PRECISIONS = ['fp32', 'bf16'];
 
 function fail(source, message) {
   return new ChoriError(codes.MODEL_METADATA, `invalid chori.json in ${source}: ${message}`);
@@ -55,6 +56,9 @@ function parseMetadata(text, source) {
   check(is.plainObject(output) && OUTPUT_KINDS.includes(output.kind), `output.kind must be one of ${OUTPUT_KINDS.join(', ')}`);
   check(output.num_classes === labels.length,
     `output.num_classes (${output.num_classes}) does not match the ${labels.length} labels`);
+  // Optional (absent: fp32): the precision load() runs in when its caller names none.
+  const precision = raw.precision ?? 'fp32';
+  check(PRECISIONS.includes(precision), `precision must be one of ${PRECISIONS.join(', ')}`);
 
   return deepFreeze({
     schemaVersion: raw.schema_version,
@@ -72,6 +76,7 @@ function parseMetadata(text, source) {
     },
     output: { kind: output.kind, numClasses: output.num_classes },
     provenance: is.plainObject(raw.provenance) ? { ...raw.provenance } : {},
+    precision,
   });
 }
 

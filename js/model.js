@@ -7,6 +7,7 @@ const os = require('node:os');
 const { ChoriError, codes, fromNative } = require('./errors');
 const { parseMetadata, nativeSpec } = require('./metadata');
 const { native } = require('./native');
+const adaptive = require('./adaptive');
 const optimize = require('./optimize');
 const validate = require('./validate');
 const { torchMismatch, torchRelease, versions } = require('./versions');
@@ -174,6 +175,12 @@ function checkPackage(metadata, requestedOptimize, resolved) {
   }
 }
 
+/** precision 'bf16' on a CPU that does not compute in it: allowed, but slower than fp32. */
+function bf16Emulated(precision, device) {
+  if (precision !== 'bf16' || device !== 'cpu' || native().versions().nativeBf16) return [];
+  return ["precision 'bf16' on a CPU without AVX512_BF16 or AMX: bfloat16 is emulated here and runs slower than fp32 (load with precision: 'fp32')"];
+}
+
 /** Loads an artifact written by `chori export`: TorchScript (.pt) or an AOTInductor package (.pt2). */
 async function load(modelPath, opts) {
   if (!validate.is.string(modelPath)) throw validate.invalidParameterError('path', 'a non-empty string path', modelPath);
@@ -182,10 +189,11 @@ async function load(modelPath, opts) {
   const workers = validate.integerOption(o, 'options', 'workers', 1, 64, 1);
   // Several workers share the cores: by default each gets its part of them.
   const threads = validate.integerOption(o, 'options', 'threads', 1, 1024, Math.max(1, Math.floor(cores / workers)));
+  // Neither named: the parallelism is load()'s to choose (adaptive.js).
+  const scheduled = !validate.is.defined(o.workers) && !validate.is.defined(o.threads);
   const maxPixels = validate.integerOption(o, 'options', 'maxPixels', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_PIXELS);
-  const precision = o.precision ?? 'fp32';
-  if (!PRECISIONS.includes(precision)) {
-    throw validate.invalidParameterError('options.precision', `one of ${PRECISIONS.join(', ')}`, precision);
+  if (o.precision !== undefined && !PRECISIONS.includes(o.precision)) {
+    throw validate.invalidParameterError('options.precision', `one of ${PRECISIONS.join(', ')}`, o.precision);
   }
   const requestedOptimize = o.optimize ?? 'auto';
   if (!optimize.CHOICES.includes(requestedOptimize)) {
@@ -207,21 +215,40 @@ async function load(modelPath, opts) {
     workers,
   };
   const resolved = path.resolve(modelPath);
-  const nativeModel = await native()
-    .load(resolved, threads, precision, workers, device, deterministic)
-    .catch((err) => {
-      throw fromNative(err);
-    });
+  const loadNative = (precision) =>
+    native()
+      .load(resolved, threads, precision, workers, device, deterministic)
+      .catch((err) => {
+        throw fromNative(err);
+      });
+  let precision = o.precision ?? 'fp32';
+  let nativeModel = await loadNative(precision);
   let metadata;
   let info;
   try {
     metadata = parseMetadata(nativeModel.metadata, resolved);
+    // The artifact's own precision (chori export --precision) when the caller names none. The
+    // metadata is only known once loaded, and the conversion is a load option, hence the reload.
+    if (o.precision === undefined && metadata.precision !== 'fp32') {
+      precision = metadata.precision;
+      const first = nativeModel;
+      nativeModel = null;
+      await first.dispose();
+      nativeModel = await loadNative(precision);
+    }
     const format = nativeModel.format;
     if (format === 'pt2') checkPackage(metadata, requestedOptimize, resolved);
     const form = format === 'pt2' ? 'none' : optimize.resolveOptimize(requestedOptimize, metadata.input, device);
     const shape = optimize.warmupShape(metadata.input);
-    // configure() starts the inference thread, on which optimize() then prepares the module.
-    nativeModel.configure({ ...nativeSpec(metadata, maxPixels), ...batching });
+    const run = adaptive.parallelism({ format, form, device, cores, scheduled, fixed: { workers, threads } });
+    // configure() starts the inference threads, on one of which optimize() then prepares the module.
+    nativeModel.configure({
+      ...nativeSpec(metadata, maxPixels),
+      ...batching,
+      workers: run.workers,
+      adaptiveCores: run.adaptiveCores,
+      forwardThreads: run.forwardThreads,
+    });
     const report = await nativeModel.optimize(form, shape, shape ? optimize.WARMUP_RUNS : 0).catch((err) => {
       throw fromNative(err);
     });
@@ -232,18 +259,19 @@ async function load(modelPath, opts) {
       warmupRuns: shape ? optimize.WARMUP_RUNS : 0,
       optimizeMs: report.optimizeMs,
       warmupMs: report.warmupMs,
-      threads,
-      workers,
+      threads: run.threads,
+      workers: run.workers,
+      adaptive: run.adaptiveCores > 0,
       precision,
       maxBatch: batching.maxBatch,
       device,
       deterministic,
     };
   } catch (err) {
-    await nativeModel.dispose();
+    await nativeModel?.dispose();
     throw err;
   }
-  return new Model(nativeModel, metadata, resolved, info, torchMismatch(metadata, resolved));
+  return new Model(nativeModel, metadata, resolved, info, [...torchMismatch(metadata, resolved), ...bf16Emulated(precision, device)]);
 }
 
 module.exports = { Model, load, defaultModelPath, DEFAULT_MAX_PIXELS };

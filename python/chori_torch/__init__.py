@@ -6,10 +6,11 @@ Flow: :func:`load_model` → :func:`export_artifact` (TorchScript + ``chori.json
 """
 
 from ._version import __version__
+from .artifact import Artifact, load_artifact, read_metadata
 from .errors import ChoriError
 from .export import ExportResult, LoadedModel, export_artifact, load_model
 from .golden import compute_golden, write_golden
-from .metadata import Artifact, InputSpec, Metadata, OutputSpec, load_artifact, read_metadata
+from .metadata import InputSpec, Metadata, OutputSpec
 from .preprocessing import build_transform, open_image
 
 __all__ = [

@@ -31,6 +31,7 @@ from torch import nn
 
 from . import fastai_learner, pt2, torchscript
 from ._version import __version__
+from .artifact import load_artifact
 from .errors import ChoriError, first_line
 from .files import replacing, sha256_file
 from .metadata import (
@@ -39,9 +40,9 @@ from .metadata import (
     Metadata,
     OutputKind,
     OutputSpec,
+    Precision,
     Provenance,
     check_labels,
-    load_artifact,
 )
 
 log = logging.getLogger(__name__)
@@ -355,10 +356,19 @@ def export_artifact(
     method: Method = "trace",
     output_kind: OutputKind = "logits",
     format: pt2.Format = "torchscript",
+    precision: Precision | None = None,
 ) -> ExportResult:
-    """Convert, save with metadata, reload and verify; ``out`` is only written if it verifies."""
+    """Convert, save with metadata, reload and verify; ``out`` is only written if it verifies.
+
+    ``precision`` is recorded in chori.json as the one load() runs in by default.
+    """
     if format not in pt2.FORMATS:
         raise ChoriError(f"--format must be one of {', '.join(pt2.FORMATS)}, got {format!r}")
+    if format == "pt2" and precision not in (None, "fp32"):
+        raise ChoriError(
+            f"--precision {precision} is TorchScript's: a .pt2 package runs in the precision "
+            "it was compiled in"
+        )
     if out.is_dir():
         suffix = ".pt2" if format == "pt2" else ".pt"
         raise ChoriError(
@@ -392,6 +402,7 @@ def export_artifact(
             exported_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             format="pt2" if format == "pt2" else None,
         ),
+        precision=precision,
     )
     if format == "pt2":
         return _export_pt2(loaded, model, metadata, out)

@@ -9,7 +9,8 @@ export time, so its form is always ``none``), one image at a
 time (batch 1) under ``torch.inference_mode()`` with a fixed thread count, so the numbers depend
 on nothing but the artifact, the optimisation, the image bytes and the torch build.
 
-Schema (``schema_version`` 2; version 1 had no ``optimize``)::
+Schema (``schema_version`` 2; version 1 had no ``optimize``; ``precision`` is absent from files
+written before it existed, which were all ``fp32``)::
 
     {
       "schema_version": 2,
@@ -29,6 +30,8 @@ Schema (``schema_version`` 2; version 1 had no ``optimize``)::
         "form": "onednn",                 # what it resolved to: Node's model.info.optimize
         "warmup_runs": 3                  # forwards on zeros before the first image
       },
+      "precision": "fp32",                # --precision: "bf16" converts the module first, as
+                                          # Node's precision: 'bf16' does (optimize.py)
       "topk": 5,                          # requested; each list holds min(topk, num_classes)
       "images": [                         # sorted by "file"
         {
@@ -71,11 +74,12 @@ from typing import Any
 import torch
 from PIL import Image
 
+from .artifact import load_artifact
 from .device import device_name, parse_device, require_device, set_deterministic
 from .errors import ChoriError
 from .files import absolute, replacing, sha256_file
-from .metadata import InputSpec, load_artifact
-from .optimize import WARMUP_RUNS, optimize, resolve, static_input_size
+from .metadata import InputSpec
+from .optimize import WARMUP_RUNS, check_precision, optimize, resolve, static_input_size
 from .preprocessing import build_transform, open_image
 
 log = logging.getLogger(__name__)
@@ -116,12 +120,16 @@ def compute_golden(
     topk: int = 5,
     threads: int = 1,
     optimize_form: str = "auto",
+    precision: str | None = None,
     relative_to: Path | None = None,
     progress: bool = False,
     device: str = "cpu",
     deterministic: bool = False,
 ) -> dict[str, Any]:
     """The golden document for ``inputs``; ``file`` names are relative to ``relative_to`` (cwd).
+
+    ``precision`` None takes the artifact's recorded one (``chori.json`` ``precision``), as Node's
+    ``load()`` does when its ``precision`` option is left out.
 
     With ``progress``, a counter is drawn on stderr when it is a terminal and there are many
     images; it stays off otherwise so logs and CI output are not filled with carriage returns.
@@ -143,6 +151,12 @@ def compute_golden(
     if deterministic and target.type != "cpu":
         set_deterministic()
     form = resolve(optimize_form, meta.input, target)  # validates the name for either format
+    precision = check_precision(precision or meta.precision or "fp32")
+    if artifact.format == "pt2" and precision != "fp32":
+        raise ChoriError(
+            f"--precision {precision} does not apply to {model_path}: a .pt2 package runs the "
+            "precision it was compiled in"
+        )
     if artifact.format == "pt2" and optimize_form not in ("auto", "none"):
         raise ChoriError(
             f"--optimize {optimize_form} does not apply to {model_path}: the passes of a .pt2 "
@@ -164,7 +178,7 @@ def compute_golden(
         model = (
             _warmed_up(artifact.module, meta.input)
             if artifact.format == "pt2"
-            else optimize(artifact.module, form, meta.input, target)
+            else optimize(artifact.module, form, meta.input, target, precision)
         )
         for n, path in enumerate(files, 1):
             name = _relative(path, base)
@@ -205,6 +219,7 @@ def compute_golden(
         "device_name": device_name(target),
         "deterministic": deterministic,
         "optimize": {"requested": optimize_form, "form": form, "warmup_runs": model.warmup_runs},
+        "precision": precision,
         "topk": topk,
         "images": images,
         "rejected": rejected,
@@ -265,6 +280,7 @@ def write_golden(
     topk: int = 5,
     threads: int = 1,
     optimize_form: str = "auto",
+    precision: str | None = None,
     device: str = "cpu",
     deterministic: bool = False,
 ) -> dict[str, Any]:
@@ -275,6 +291,7 @@ def write_golden(
         topk=topk,
         threads=threads,
         optimize_form=optimize_form,
+        precision=precision,
         relative_to=out.parent,
         progress=True,
         device=device,

@@ -17,11 +17,9 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, get_args
 
-from . import torchscript
-from .errors import ChoriError, first_line
+from .errors import ChoriError
 
 SCHEMA_VERSION = 2  # the newest this module reads
 SCHEMA_VERSIONS = (1, 2)
@@ -35,6 +33,8 @@ PAD_MODES: tuple[str, ...] = get_args(PadMode)
 OutputKind = Literal["logits", "probabilities"]
 INTERPOLATIONS: tuple[str, ...] = get_args(Interpolation)
 OUTPUT_KINDS: tuple[str, ...] = get_args(OutputKind)
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -284,26 +284,36 @@ class Metadata:
     input: InputSpec
     output: OutputSpec
     provenance: Provenance = field(default_factory=Provenance)
+    # The precision load() runs the model in when its caller names none (docs/ARCHITECTURE.md).
+    # Optional: written only when set, so readers from before it keep the fp32 they always ran.
+    precision: Precision | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))
         check_labels(self.labels, self.output.num_classes)
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise MetadataError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "schema_version": 1 if self.input.fastai_resize is None else 2,
             "labels": list(self.labels),
             "input": self.input.to_dict(),
             "output": self.output.to_dict(),
             "provenance": self.provenance.to_dict(),
         }
+        if self.precision is not None:
+            d["precision"] = self.precision
+        return d
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_dict(cls, value: object) -> Metadata:
-        keys = ("schema_version", "labels", "input", "output", "provenance")
+        keys = ("schema_version", "labels", "input", "output", "provenance", "precision")
         d = _object(value, "chori.json", keys)
         version = d.get("schema_version")
         if version not in SCHEMA_VERSIONS:
@@ -325,6 +335,7 @@ class Metadata:
             input=spec,
             output=OutputSpec.from_dict(d["output"]),
             provenance=Provenance.from_dict(d.get("provenance", {})),
+            precision=d.get("precision"),
         )
 
     @classmethod
@@ -348,60 +359,3 @@ def check_labels(labels: Sequence[str], num_classes: int) -> None:
             f"{len(labels)} labels for a model with {num_classes} outputs; "
             "give one label per output, in output order"
         )
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """A loaded artifact: the model and how to feed it.
-
-    ``module`` is a ``torch.jit.ScriptModule`` for ``format == "torchscript"`` and the
-    compiled AOTInductor runner (called like a module, no ``eval()`` or passes) for ``"pt2"``.
-    """
-
-    path: Path
-    module: Any
-    metadata: Metadata
-    format: str = "torchscript"
-
-
-def load_artifact(path: Path) -> Artifact:
-    """Load an artifact exactly as the golden run and the addon do: the model plus chori.json.
-
-    TorchScript and .pt2 are told apart by the file's contents, never by its name.
-    """
-    if not path.is_file():
-        raise ChoriError(f"no such model file: {path}")
-    # Imported here: pt2 builds on this module's types.
-    from . import pt2
-
-    if pt2.artifact_format(path) == "pt2":
-        metadata = _parse(path, pt2.read_extra(path))
-        return Artifact(path=path, module=pt2.load(path), metadata=metadata, format="pt2")
-    try:
-        module, extra = torchscript.load(path, [EXTRA_FILE])
-    except RuntimeError as e:
-        raise ChoriError(f"{path} is not a TorchScript file: {first_line(e)}") from e
-    if not extra[EXTRA_FILE]:
-        raise MetadataError(
-            f"{path} has no {EXTRA_FILE}: it is TorchScript but not a chori-torch artifact "
-            "(create one with `chori export`)"
-        )
-    metadata = _parse(path, extra[EXTRA_FILE])
-    module.eval()
-    return Artifact(path=path, module=module, metadata=metadata)
-
-
-def _parse(path: Path, text: str) -> Metadata:
-    try:
-        return Metadata.from_json(text)
-    except MetadataError as e:
-        raise MetadataError(f"{path}: {e}") from e
-
-
-def read_metadata(path: Path) -> Metadata:
-    """The metadata of the artifact at ``path``; a .pt2's compiled model is not loaded."""
-    from . import pt2
-
-    if path.is_file() and pt2.artifact_format(path) == "pt2":
-        return _parse(path, pt2.read_extra(path))
-    return load_artifact(path).metadata

@@ -37,11 +37,12 @@ from typing import Literal, get_args
 import torch
 
 from .errors import ChoriError, first_line
-from .metadata import InputSpec
+from .metadata import PRECISIONS, InputSpec, Precision
 from .torchscript import deprecation_expected
 
 Form = Literal["none", "freeze", "ofi", "onednn"]
 FORMS: tuple[str, ...] = get_args(Form)
+DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16}
 CHOICES: tuple[str, ...] = ("auto", *FORMS)
 # The executor profiles the first run and compiles on the second; the third runs the result.
 WARMUP_RUNS = 3
@@ -90,10 +91,12 @@ class Optimized:
     form: Form
     module: torch.jit.ScriptModule
     warmup_runs: int
+    precision: Precision = "fp32"
 
     def __call__(self, batch: torch.Tensor) -> torch.Tensor:
+        """float32 in, float32 out, whatever the precision the module computes in."""
         with torch.jit.optimized_execution(self.form == "onednn"):
-            return self.module(batch)
+            return self.module(batch.to(DTYPES[self.precision])).to(torch.float32)
 
 
 def _passes(form: Form) -> Callable[[torch.jit.ScriptModule], torch.jit.ScriptModule]:
@@ -107,25 +110,36 @@ def _passes(form: Form) -> Callable[[torch.jit.ScriptModule], torch.jit.ScriptMo
     return torch.jit.freeze
 
 
+def check_precision(precision: str) -> Precision:
+    if precision not in PRECISIONS:
+        raise ChoriError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision  # type: ignore[return-value]
+
+
 def optimize(
     module: torch.jit.ScriptModule,
     form: Form,
     spec: InputSpec,
     device: torch.device | None = None,
+    precision: str = "fp32",
 ) -> Optimized:
-    """Apply ``form`` to a loaded artifact module and warm it up on zeros of the input shape,
-    as the addon's ``load()`` does (same calls, same order, same warm-up). On a CUDA device the
-    module moves there first, so the frozen constants live there, as in the addon."""
+    """Move ``module`` to ``device``, convert it to ``precision`` (in place), apply ``form`` and
+    warm it up on zeros of the input shape, as the addon's ``load()`` does (same calls, same
+    order, same warm-up). On a CUDA device the module moves first, so the frozen constants live
+    there, as in the addon."""
+    checked = check_precision(precision)
     device = device or torch.device("cpu")
     if device.type != "cpu":
         module = module.to(device)
     try:
         with deprecation_expected():
+            if checked != "fp32":
+                module.to(DTYPES[checked])
             optimized = _passes(form)(module)
     except RuntimeError as e:
         raise ChoriError(f"optimize {form!r} failed: {first_line(e)}") from e
     size = static_input_size(spec)
-    result = Optimized(form, optimized, WARMUP_RUNS if size is not None else 0)
+    result = Optimized(form, optimized, WARMUP_RUNS if size is not None else 0, checked)
     if size is not None:
         zeros = torch.zeros(1, 3, *size, device=device)
         with torch.inference_mode():

@@ -186,3 +186,23 @@ test('process.exit() with predictions in flight exits cleanly', () => {
     assert.equal(run.status, 7, run.stderr);
   }
 });
+
+test('the default parallelism: adaptive for onednn, one forward per core for other forms, fixed once named', async () => {
+  const cores = require('node:os').availableParallelism();
+  const byDefault = await chori.load(modelPath);
+  const perCore = await chori.load(modelPath, { optimize: 'none' });
+  const named = await chori.load(modelPath, { threads: 1 });
+  const pick = ({ adaptive, workers, threads }) => ({ adaptive, workers, threads });
+  assert.deepEqual(pick(byDefault.info), { adaptive: true, workers: cores, threads: cores });
+  assert.deepEqual(pick(perCore.info), { adaptive: false, workers: cores, threads: 1 });
+  assert.deepEqual(pick(named.info), { adaptive: false, workers: 1, threads: 1 });
+  // Many calls in flight and one alone: the same bits as the fixed single-threaded model.
+  const inputs = [...images(), ...images()];
+  const expected = [];
+  for (const img of inputs) expected.push((await named.predict(img, { logits: true })).logits);
+  const burst = await Promise.all(inputs.map((img) => byDefault.predict(img, { logits: true })));
+  const alone = await byDefault.predict(inputs[0], { logits: true });
+  burst.forEach((r, i) => assert.deepEqual(r.logits, expected[i], `image ${i} in a burst`));
+  assert.deepEqual(alone.logits, expected[0]);
+  await Promise.all([byDefault.dispose(), perCore.dispose(), named.dispose()]);
+});

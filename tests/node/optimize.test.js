@@ -7,6 +7,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const chori = require('chori-torch');
 const { modelPath, exampleImages } = require('./helpers');
+const { native: addon } = require('../../js/native');
 
 async function logitsOf(options) {
   const model = await chori.load(modelPath, { threads: 1, ...options });
@@ -62,6 +63,19 @@ test('bf16 runs through the same passes', async () => {
   const r = await model.predict(fs.readFileSync(exampleImages()[0]));
   assert.ok(model.labels.includes(r.label));
   await model.dispose();
+});
+
+test("bf16 on a CPU without native bfloat16 says so in model.warnings, and only there", async () => {
+  // libtorch's cpuid check against the kernel's view of the same CPU.
+  const flags = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)[1].split(/\s+/);
+  const native = flags.includes('avx512_bf16') || flags.includes('amx_bf16');
+  assert.equal(addon().versions().nativeBf16, native);
+  const bf16 = await chori.load(modelPath, { threads: 1, precision: 'bf16' });
+  const fp32 = await chori.load(modelPath, { threads: 1 });
+  const mentions = (model) => model.warnings.filter((w) => /AVX512_BF16 or AMX/.test(w));
+  assert.equal(mentions(bf16).length, native ? 0 : 1);
+  assert.deepEqual(mentions(fp32), []);
+  await Promise.all([bf16.dispose(), fp32.dispose()]);
 });
 
 test('an unknown optimisation is a TypeError naming the choices', async () => {

@@ -79,22 +79,30 @@ def check_simd(document: dict, simd: str | None) -> None:
         assert document["simd"]["active"] == simd, f"asked for {simd}, got {document['simd']}"
 
 
-def run_node(
+def run_node_info(
     model: Path,
     files: list[Path],
     *,
     tensors: bool = False,
-    precision: str = "fp32",
+    precision: str | None = "fp32",
     optimize: str = "auto",
     expect_form: str | None = None,
-    threads: int = 1,
+    threads: int | None = 1,
+    concurrency: int = 1,
     simd: str | None = None,
     device: str = "cpu",
     deterministic: bool = False,
-) -> dict[str, dict]:
-    """Node's results by file; with ``expect_form``, asserts the optimisation Node applied."""
-    args = [node(), str(NODE_DRIVER), "--model", str(model), "--threads", str(threads)]
-    args += ["--precision", precision, "--optimize", optimize, "--device", device]
+) -> tuple[dict[str, dict], dict]:
+    """Node's results by file and its ``model.info``; with ``expect_form``, asserts the
+    optimisation Node applied.
+    ``precision`` None leaves it to the artifact, ``threads`` None the parallelism to load() (the
+    adaptive default), as load() does; ``concurrency`` predictions are kept in flight."""
+    args = [node(), str(NODE_DRIVER), "--model", str(model)]
+    args += ["--threads", "default" if threads is None else str(threads)]
+    args += ["--optimize", optimize, "--concurrency", str(concurrency)]
+    if precision is not None:
+        args += ["--precision", precision]
+    args += ["--device", device]
     if deterministic:
         args.append("--deterministic")
     if tensors:
@@ -111,7 +119,12 @@ def run_node(
     if expect_form is not None:
         assert document["info"]["optimize"] == expect_form, document["info"]
     check_simd(document, simd)
-    return {r["file"]: r for r in document["results"]}
+    return {r["file"]: r for r in document["results"]}, document["info"]
+
+
+def run_node(model: Path, files: list[Path], **options: str | int | None) -> dict[str, dict]:
+    """Node's results by file (:func:`run_node_info` without the info)."""
+    return run_node_info(model, files, **options)[0]
 
 
 def predict(*args: str, check: bool = False) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chori_torch.metadata import load_artifact
+from chori_torch.artifact import load_artifact
 from chori_torch.preprocessing import build_transform
 from conftest import DEMO_MODEL, run_node
 from test_corpus import pil_rgb, tensor_mismatch

@@ -30,8 +30,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from chori_torch.artifact import load_artifact
 from chori_torch.golden import compute_golden
-from chori_torch.metadata import load_artifact
 from chori_torch.preprocessing import build_transform, open_image
 from conftest import DEMO_MODEL, run_node
 from image_corpus import Sample, write_corpus

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from chori_torch.artifact import load_artifact
 from chori_torch.device import parse_device
 from chori_torch.errors import ChoriError
-from chori_torch.metadata import load_artifact
 from chori_torch.optimize import resolve
 from conftest import DEMO_IMAGES, DEMO_MODEL, ROOT, predict
 from gpu import checkout_env, gpu_unusable_reason

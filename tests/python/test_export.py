@@ -14,6 +14,7 @@ import pytest
 import torch
 import torchvision
 
+from chori_torch.artifact import load_artifact, read_metadata
 from chori_torch.cli import main
 from chori_torch.errors import ChoriError
 from chori_torch.export import (
@@ -24,7 +25,7 @@ from chori_torch.export import (
     load_model,
 )
 from chori_torch.files import sha256_file
-from chori_torch.metadata import Metadata, MetadataError, load_artifact, read_metadata
+from chori_torch.metadata import Metadata, MetadataError
 from conftest import LABELS, SMALL_FLAGS, SMALL_INPUT
 
 

@@ -25,8 +25,8 @@ import pytest
 import torch
 
 from chori_torch import fastai_learner
+from chori_torch.artifact import read_metadata
 from chori_torch.errors import ChoriError
-from chori_torch.metadata import read_metadata
 from chori_torch.preprocessing import open_image
 from conftest import DEMO_IMAGES, ROOT, real_photographs, run_cpp, run_node
 from image_corpus import write_corpus

@@ -16,12 +16,12 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.transforms import InterpolationMode
 
+from chori_torch.artifact import read_metadata
 from chori_torch.cli import main
 from chori_torch.demo import DEMO_INPUT, DEMO_LABELS, run_demo
 from chori_torch.demo_model import build
 from chori_torch.export import LoadedModel, export_artifact
 from chori_torch.golden import compute_golden
-from chori_torch.metadata import read_metadata
 from conftest import LABELS, SMALL_INPUT
 
 IMAGE_KEYS = ["file", "path", "sha256", "label", "index", "score", "topk", "logits"]
@@ -83,7 +83,7 @@ def test_golden_json_schema(
     document = json.loads(out.read_text())
     assert list(document) == [
         "schema_version", "model", "torch_version", "threads", "device", "device_name",
-        "deterministic", "optimize", "topk", "images", "rejected",
+        "deterministic", "optimize", "precision", "topk", "images", "rejected",
     ]  # fmt: skip
     assert (document["device"], document["device_name"], document["deterministic"]) == (
         "cpu", "cpu", False,
@@ -91,6 +91,7 @@ def test_golden_json_schema(
     assert document["schema_version"] == 2
     # The artifact fixture has a crop, so its input size is fixed: auto is oneDNN fusion.
     assert document["optimize"] == {"requested": "auto", "form": "onednn", "warmup_runs": 3}
+    assert document["precision"] == "fp32"  # the artifact records none
     assert document["model"] == {
         "path": str(artifact),
         "file": Path(os.path.relpath(artifact, out.parent)).as_posix(),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from chori_torch.artifact import load_artifact
 from chori_torch.demo_model import build
 from chori_torch.errors import ChoriError
 from chori_torch.export import export_artifact, load_model
@@ -73,3 +74,42 @@ def test_variable_input_size_parity(
         got = node[g["path"]]
         assert "error" not in got, got
         assert np.array_equal(np.float32(got["logits"]), np.float32(g["logits"])), g["file"]
+
+
+def test_artifact_precision_is_the_default_on_both_sides(
+    demo_weights: Path, tmp_path: Path
+) -> None:
+    """An artifact exported with ``precision="bf16"`` records it; ``chori golden`` and Node's
+    ``load()`` without a precision both run bf16, and agree bit for bit."""
+    artifact = export_artifact(
+        load_model(weights=demo_weights, arch="chori_torch.demo_model:build"),
+        labels=LABELS,
+        input_spec=InputSpec(resize=(40,), crop=(32, 32)),
+        out=tmp_path / "model.pt",
+        precision="bf16",
+    ).path
+    assert load_artifact(artifact).metadata.precision == "bf16"
+    files = real_photographs()[:8]
+    golden = compute_golden(artifact, files, relative_to=tmp_path)
+    fp32 = compute_golden(artifact, files, precision="fp32", relative_to=tmp_path)
+    assert (golden["precision"], fp32["precision"]) == ("bf16", "fp32")
+    node = run_node(artifact, files, precision=None)
+    assert {r["file"] for r in node.values()} == {str(f) for f in files}
+    differs = 0
+    for g, f in zip(golden["images"], fp32["images"], strict=True):
+        got = node[g["path"]]
+        assert np.array_equal(np.float32(got["logits"]), np.float32(g["logits"])), g["file"]
+        differs += g["logits"] != f["logits"]
+    assert differs > 0, "bf16 changed no logit: the conversion did not run"
+
+
+def test_pt2_takes_no_bf16(demo_weights: Path, tmp_path: Path) -> None:
+    with pytest.raises(ChoriError, match=r"--precision bf16 is TorchScript's"):
+        export_artifact(
+            load_model(weights=demo_weights, arch="chori_torch.demo_model:build"),
+            labels=LABELS,
+            input_spec=InputSpec(resize=(40,), crop=(32, 32)),
+            out=tmp_path / "model.pt2",
+            format="pt2",
+            precision="bf16",
+        )

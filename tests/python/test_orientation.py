@@ -21,9 +21,10 @@ import torch
 from PIL import Image
 
 from chori_torch import cli
+from chori_torch.artifact import load_artifact
 from chori_torch.demo_model import build
 from chori_torch.golden import compute_golden
-from chori_torch.metadata import InputSpec, Metadata, MetadataError, OutputSpec, load_artifact
+from chori_torch.metadata import InputSpec, Metadata, MetadataError, OutputSpec
 from chori_torch.preprocessing import build_transform, open_image
 from conftest import LABELS, run_node
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chori_torch.metadata import load_artifact
+from chori_torch.artifact import load_artifact
 from chori_torch.preprocessing import build_transform, open_image
 from conftest import (
     DEMO_IMAGES,
@@ -32,10 +32,13 @@ from conftest import (
     link_images,
     real_photographs,
     run_node,
+    run_node_info,
 )
 
 
-def write_golden(model: Path, files: list[Path], out: Path, optimize: str) -> tuple[str, dict]:
+def write_golden(
+    model: Path, files: list[Path], out: Path, optimize: str, precision: str = "fp32"
+) -> tuple[str, dict]:
     """(the resolved optimisation form, golden entries by image name)."""
     images_dir = link_images(files, out.parent)
     subprocess.run(
@@ -54,11 +57,14 @@ def write_golden(model: Path, files: list[Path], out: Path, optimize: str) -> tu
             "1",
             "--optimize",
             optimize,
+            "--precision",
+            precision,
         ],
         check=True,
         cwd=ROOT,
     )
     golden = json.loads(out.read_text())
+    assert golden["precision"] == precision
     return golden["optimize"]["form"], {Path(g["path"]).name: g for g in golden["images"]}
 
 
@@ -78,17 +84,21 @@ class GoldenSet:
     golden: dict[str, dict]  # by image name
     paths: dict[str, Path]
 
-    def run_node(self, **options: str | int) -> dict[str, dict]:
+    def run_node(self, **options: str | int | None) -> dict[str, dict]:
         """Node over the golden images with the same optimisation, results by image name."""
+        return self.run_node_info(**options)[0]
+
+    def run_node_info(self, **options: str | int | None) -> tuple[dict[str, dict], dict]:
+        """:meth:`run_node` and Node's ``model.info``."""
         names = sorted(self.golden)
-        results = run_node(
+        results, info = run_node_info(
             self.model,
             [self.paths[n] for n in names],
             optimize=self.optimize,
             expect_form=self.form,
             **options,
         )
-        return {n: results[str(self.paths[n])] for n in names}
+        return {n: results[str(self.paths[n])] for n in names}, info
 
 
 @pytest.fixture(
@@ -144,22 +154,50 @@ def test_thread_count_does_not_move_a_bit(golden_set: GoldenSet) -> None:
         ), name
 
 
+@pytest.mark.parametrize("concurrency", [1, 16])
+def test_default_parallelism_matches_golden(golden_set: GoldenSet, concurrency: int) -> None:
+    """load() without threads or workers: adaptive where the form allows (each forward picks 1
+    thread or every core from the queue), which must not show in a single bit at 1 or 16 calls
+    in flight; other forms run one forward per core at one thread each."""
+    results, info = golden_set.run_node_info(threads=None, concurrency=concurrency)
+    assert info["adaptive"] == (golden_set.form == "onednn"), info
+    if not info["adaptive"]:
+        assert info["threads"] == 1, info
+    for name, expected in golden_set.golden.items():
+        assert "error" not in results[name], results[name]
+        assert np.array_equal(
+            np.float32(results[name]["logits"]), np.float32(expected["logits"])
+        ), name
+
+
 # bf16 keeps 8 significant bits, so logits move in the third digit. A trained model's decisions
 # are far from ties and must not flip; the random-weight resnet18's near-uniform outputs may.
 BF16_MIN_AGREEMENT = {"demo": 1.0, "resnet18": 0.8}
 BF16_MAX_DELTA_PROB = 0.05
 
 
-def test_bf16_against_fp32_golden(golden_set: GoldenSet) -> None:
-    """The opt-in bf16 mode, same optimisation: top-1 agreement and max |Δprob| against the
-    fp32 golden set."""
+def test_bf16_matches_bf16_golden(
+    golden_set: GoldenSet, corpus: list[Path], tmp_path: Path
+) -> None:
+    """``chori golden --precision bf16`` converts and optimises as the addon does, so Node's
+    bf16 answers are its golden set's bits; top-1 agreement and max |Δprob| of bf16 against the
+    fp32 golden set are reported and bounded."""
+    folder = tmp_path / "bf16"
+    folder.mkdir()
+    form, bf16 = write_golden(
+        golden_set.model, corpus, folder / "golden.json", golden_set.optimize, "bf16"
+    )
+    assert form == golden_set.form
     golden = golden_set.golden
-    results = golden_set.run_node(precision="bf16")
+    # Under the default parallelism, 16 calls in flight: the scheduler's copies (every core, one
+    # thread) are converted and compiled alike.
+    results = golden_set.run_node(precision="bf16", threads=None, concurrency=16)
     agree = 0
     max_delta = 0.0
     for name, expected in golden.items():
         got = results[name]
         assert "error" not in got, f"{name}: {got.get('error')}"
+        assert np.array_equal(np.float32(got["logits"]), np.float32(bf16[name]["logits"])), name
         agree += got["index"] == expected["index"]
         scores = {t["index"]: t["score"] for t in got["topk"]}
         max_delta = max(

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from chori_torch.metadata import load_artifact
+from chori_torch.artifact import load_artifact
 from chori_torch.preprocessing import build_transform
 from conftest import DEMO_MODEL, run_node
 from test_corpus import pil_rgb

@@ -21,11 +21,12 @@ import pytest
 import torch
 from torch import nn
 
+from chori_torch.artifact import load_artifact, read_metadata
 from chori_torch.demo_model import build
 from chori_torch.errors import ChoriError
 from chori_torch.export import LoadedModel, export_artifact, load_model
 from chori_torch.golden import compute_golden
-from chori_torch.metadata import InputSpec, MetadataError, load_artifact, read_metadata
+from chori_torch.metadata import InputSpec, MetadataError
 from chori_torch.pt2 import artifact_format
 from conftest import (
     CHORI_PREDICT,

@@ -26,7 +26,8 @@ import pytest
 from PIL import Image
 
 from chori_torch import torchscript
-from chori_torch.metadata import EXTRA_FILE, load_artifact
+from chori_torch.artifact import load_artifact
+from chori_torch.metadata import EXTRA_FILE
 from chori_torch.preprocessing import build_transform, open_image
 from conftest import (
     DEMO_IMAGES,

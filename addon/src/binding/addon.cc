@@ -82,7 +82,8 @@ Napi::Value Simd(const Napi::CallbackInfo& info) {
 }
 
 // [sync] versions() → { libtorch, libtorchDir, cpuCapability, mkldnn, openmp, intraOpThreads,
-// interOpThreads, napi, libjpegTurbo, jpegAbi, libpng, libwebp, libwebpdemux, libavif, libtiff }: what the addon
+// interOpThreads, nativeBf16, napi, libjpegTurbo, jpegAbi, libpng, libwebp, libwebpdemux, libavif,
+// libtiff }: what the addon
 // was built against and runs with (js/versions.js, `chori-torch doctor`).
 Napi::Value Versions(const Napi::CallbackInfo& info) {
   return atBoundary(info.Env(), [&]() -> Napi::Value {
@@ -97,6 +98,7 @@ Napi::Value Versions(const Napi::CallbackInfo& info) {
     out.Set("openmp", torch.openmpVersion);
     out.Set("intraOpThreads", torch.intraOpThreads);
     out.Set("interOpThreads", torch.interOpThreads);
+    out.Set("nativeBf16", torch.nativeBf16);
     out.Set("napi", NAPI_VERSION);
     out.Set("libjpegTurbo", images.libjpegTurbo);
     out.Set("jpegAbi", images.jpegAbi);

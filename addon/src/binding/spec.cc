@@ -91,6 +91,12 @@ NativeConfig readConfig(const Napi::Object& spec) {
   config.maxQueue = static_cast<size_t>(number(spec, "maxQueue"));
   config.classifier.batch.workers = static_cast<int>(number(spec, "workers"));
   if (config.classifier.batch.workers < 1) throw Napi::RangeError::New(spec.Env(), "spec.workers must be at least 1");
+  Napi::Value adaptive = field(spec, "adaptiveCores");
+  if (!adaptive.IsUndefined()) config.classifier.batch.adaptiveCores = static_cast<int>(number(spec, "adaptiveCores"));
+  if (config.classifier.batch.adaptiveCores < 0) throw Napi::RangeError::New(spec.Env(), "spec.adaptiveCores must be 0 or more");
+  Napi::Value forwardThreads = field(spec, "forwardThreads");
+  if (!forwardThreads.IsUndefined()) config.classifier.batch.forwardThreads = static_cast<int>(number(spec, "forwardThreads"));
+  if (config.classifier.batch.forwardThreads < 0) throw Napi::RangeError::New(spec.Env(), "spec.forwardThreads must be 0 or more");
   return config;
 }
 

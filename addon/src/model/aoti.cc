@@ -123,7 +123,7 @@ class AotiBackend final : public Backend {
 
  private:
   std::vector<at::Tensor> run(const Batch& batch) const {
-    detail::useThreads(threads_);
+    detail::useThreads(batch.threads > 0 ? batch.threads : threads_);
     c10::InferenceMode guard;
     return loader_->run({detail::inputTensor(batch)});
   }

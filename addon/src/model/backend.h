@@ -54,6 +54,7 @@ struct LoadOptions {
 struct Batch {
   int64_t n = 0, height = 0, width = 0;
   std::vector<float> data;
+  int threads = 0;  // intra-op threads of this forward (the adaptive scheduler's pick); 0 = the model's
 };
 
 // N×C, row-major.
@@ -77,6 +78,13 @@ class Backend {
   // has specialised and compiled the graph before the first real call. Throws
   // chori::Error(CHORI_MODEL_LOAD) when a pass fails on this model.
   virtual OptimizeReport optimize(Optimization form, const std::vector<int64_t>& warmupShape, int warmupRuns) = 0;
+  // [blocking] For adaptive parallelism, after optimize() on the same thread: oneDNN Graph fixes
+  // a fused partition's intra-op thread count when it compiles (measured: an `onednn` module
+  // warmed up at 2 threads keeps using 2 when its caller asks for 1), so forwards with
+  // Batch::threads == 1 get a second copy of the prepared module, compiled by a warm-up at one
+  // thread (the same bits: bench/forms.py --determinism). Returns its warm-up ms; a no-op (0)
+  // where the thread count is not fixed at compile time.
+  virtual double prepareSingleThreaded(const std::vector<int64_t>& /*warmupShape*/, int /*warmupRuns*/) { return 0; }
   // [blocking] Runs the model; throws chori::Error(CHORI_INFERENCE) on failure.
   // Called from the model's inference threads: with `workers` > 1, from that many at once.
   virtual Output forward(const Batch& batch, bool outputsAreProbabilities) const = 0;

@@ -115,6 +115,12 @@ void Batcher::close() {
   }
 }
 
+int Batcher::threadsForForward() const {
+  // Alone: nothing else running, and nothing behind this batch, queued or still being decoded.
+  const bool alone = coresInUse_ == 0 && queue_.empty() && upstream_ == 0;
+  return alone ? options_.adaptiveCores : 1;
+}
+
 std::vector<Batcher::Job> Batcher::nextBatch(std::unique_lock<std::mutex>& lock) {
   wake_.wait(lock, [&] { return closed_ || !queue_.empty(); });
   if (queue_.empty()) return {};
@@ -151,19 +157,33 @@ void Batcher::run() {
       lock.lock();
       continue;
     }
+    if (options_.adaptiveCores > 0 && !closed_ && coresInUse_ >= options_.adaptiveCores) {
+      // Every core is taken by the forwards running now; one of them finishing wakes us.
+      wake_.wait(lock, [&] { return closed_ || !tasks_.empty() || coresInUse_ < options_.adaptiveCores; });
+      continue;
+    }
     std::vector<Job> jobs = nextBatch(lock);
-    if (jobs.empty()) return;  // closed and drained
+    if (jobs.empty()) {
+      if (closed_) return;  // closed and drained
+      continue;             // another worker took them while this one waited for companions
+    }
+    const int threads = options_.adaptiveCores > 0 ? threadsForForward() : options_.forwardThreads;
+    if (options_.adaptiveCores > 0) coresInUse_ += threads;
     lock.unlock();
-    execute(jobs);
+    execute(jobs, threads);
     lock.lock();
+    if (options_.adaptiveCores > 0) {
+      coresInUse_ -= threads;
+      wake_.notify_all();
+    }
   }
 }
 
-void Batcher::execute(std::vector<Job>& jobs) {
+void Batcher::execute(std::vector<Job>& jobs, int threads) {
   const auto n = static_cast<int64_t>(jobs.size());
   const int64_t h = jobs.front().height, w = jobs.front().width;
   const size_t plane = static_cast<size_t>(3 * h * w);
-  Batch batch{n, h, w, {}};
+  Batch batch{n, h, w, {}, threads};
   if (n == 1) {
     batch.data = std::move(jobs.front().input);
   } else {

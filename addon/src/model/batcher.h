@@ -32,6 +32,16 @@ struct BatchOptions {
   // two single-threaded forwards keep the cores busier than one two-threaded forward whose
   // small convolutions do not split well (resnet18, 2 cores: about 1.1× the throughput).
   int workers = 1;
+  // Adaptive parallelism (0 = off): `workers` inference threads share this many cores, and each
+  // forward takes its intra-op thread count from the queue when it starts: all of them when it
+  // is the only work (lowest latency), one when calls are waiting or other forwards run (one
+  // forward per core, highest throughput). A forward starts only when its threads are free, so
+  // the cores are never oversubscribed. Only for forms whose answers do not depend on the
+  // thread count (js/model.js decides).
+  int adaptiveCores = 0;
+  // Without adaptiveCores: the intra-op threads of every forward (0 = the model's load-time
+  // `threads`). The default's fallback for forms that are not thread-count deterministic sets 1.
+  int forwardThreads = 0;
 };
 
 // What one request gets back: its own row of the batch output, or the failure.
@@ -77,7 +87,8 @@ class Batcher {
 
   void run();
   std::vector<Job> nextBatch(std::unique_lock<std::mutex>& lock);
-  void execute(std::vector<Job>& jobs);
+  int threadsForForward() const;  // adaptive, under mutex_, for the batch just taken
+  void execute(std::vector<Job>& jobs, int threads);
 
   const Backend& backend_;
   const BatchOptions options_;
@@ -87,6 +98,7 @@ class Batcher {
   std::deque<Job> queue_;
   std::deque<std::packaged_task<void()>> tasks_;
   int upstream_ = 0;
+  int coresInUse_ = 0;  // adaptive: intra-op threads of the forwards running now
   bool closed_ = false;
   std::vector<std::thread> threads_;  // last: started once everything above is initialised
 };

@@ -14,7 +14,10 @@ void Classifier::configure(ClassifierConfig config) {
 
 OptimizeReport Classifier::optimize(Optimization form, const std::vector<int64_t>& warmupShape, int warmupRuns) {
   OptimizeReport report;
-  batcher_->runOnInferenceThread([&] { report = backend_->optimize(form, warmupShape, warmupRuns); });
+  batcher_->runOnInferenceThread([&] {
+    report = backend_->optimize(form, warmupShape, warmupRuns);
+    if (config_.batch.adaptiveCores > 1) report.warmupMs += backend_->prepareSingleThreaded(warmupShape, warmupRuns);
+  });
   return report;
 }
 

@@ -2,6 +2,7 @@
 
 #include <ATen/Parallel.h>
 #include <ATen/Version.h>
+#include <ATen/cpu/Utils.h>
 #include <torch/version.h>
 
 namespace chori::model {
@@ -17,6 +18,15 @@ auto orDefault(F&& f, decltype(f()) fallback) noexcept -> decltype(f()) {
   }
 }
 
+bool hasNativeBf16() {
+  const auto capabilities = at::cpu::get_cpu_capabilities();
+  auto flag = [&](const char* name) {
+    auto it = capabilities.find(name);
+    return it != capabilities.end() && it->second.isBool() && it->second.toBool();
+  };
+  return flag("avx512_bf16") || flag("amx_bf16");
+}
+
 }  // namespace
 
 RuntimeInfo runtimeInfo() {
@@ -30,6 +40,7 @@ RuntimeInfo runtimeInfo() {
   info.openmpVersion = orDefault([] { return at::get_openmp_version(); }, std::string());
   info.intraOpThreads = orDefault([] { return at::get_num_threads(); }, 0);
   info.interOpThreads = orDefault([] { return at::get_num_interop_threads(); }, 0);
+  info.nativeBf16 = orDefault(hasNativeBf16, false);
   return info;
 }
 

@@ -14,6 +14,9 @@ struct RuntimeInfo {
   std::string openmpVersion;
   int intraOpThreads = 0;     // libtorch's process-wide default (a model's `threads` overrides it)
   int interOpThreads = 0;
+  // The CPU computes in bfloat16 natively (AVX512_BF16 or AMX-BF16, from cpuid through libtorch's
+  // cpuinfo); without it precision 'bf16' is emulated and slower than fp32.
+  bool nativeBf16 = false;
 };
 
 // Never throws: a field libtorch cannot report is left empty or 0.

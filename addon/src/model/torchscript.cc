@@ -70,6 +70,20 @@ class TorchScriptBackend final : public Backend {
     return report;
   }
 
+  double prepareSingleThreaded(const std::vector<int64_t>& warmupShape, int warmupRuns) override {
+    if (!executorOptimizes_ || warmupShape.size() != 4 || placement_.cuda()) return 0;
+    return detail::translated(code::kModelLoad, "optimize 'onednn' (one-thread copy) failed", [&] {
+      const auto start = std::chrono::steady_clock::now();
+      single_ = torch::jit::freeze(unfrozen_);
+      unfrozen_ = torch::jit::Module();
+      hasSingle_ = true;
+      Batch zeros{warmupShape[0], warmupShape[2], warmupShape[3], {}, 1};
+      zeros.data.assign(static_cast<size_t>(zeros.n * 3 * zeros.height * zeros.width), 0.0f);
+      for (int i = 0; i < warmupRuns; ++i) run(zeros);
+      return msSince(start);
+    });
+  }
+
   Output forward(const Batch& batch, bool outputsAreProbabilities) const override {
     try {
       // A CUDA out-of-memory error is a c10::Error too: it fails this call only, the tensors of
@@ -112,6 +126,7 @@ class TorchScriptBackend final : public Backend {
         break;
       case Optimization::OneDnnFusion:
         enableOneDnnFusion();
+        unfrozen_ = module_;  // freeze() works on a clone: this stays the unfrozen module
         module_ = torch::jit::freeze(module_);
         break;
     }
@@ -119,14 +134,19 @@ class TorchScriptBackend final : public Backend {
   }
 
   torch::jit::IValue run(const Batch& batch) const {
-    detail::useThreads(threads_);
+    const int threads = batch.threads > 0 ? batch.threads : threads_;
+    detail::useThreads(threads);
     c10::InferenceMode guard;
     torch::jit::GraphOptimizerEnabledGuard executor(executorOptimizes_);
-    return module_.forward({placement_.upload(batch).to(dtype_)});
+    auto& module = hasSingle_ && threads == 1 ? single_ : module_;
+    return module.forward({placement_.upload(batch).to(dtype_)});
   }
 
   // Module::forward is not const; the graph executor lets several workers run it at once.
   mutable torch::jit::Module module_;
+  mutable torch::jit::Module single_;  // prepareSingleThreaded(): compiled for one thread
+  torch::jit::Module unfrozen_;        // onednn: the module before freezing, until single_ is made
+  bool hasSingle_ = false;
   std::string metadata_;
   torch::ScalarType dtype_;
   int threads_;
