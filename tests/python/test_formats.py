@@ -17,7 +17,8 @@ import pytest
 import torch
 from PIL import Image
 
-from chori_torch.metadata import EXTRA_FILE, load_artifact
+from chori_torch.artifact import load_artifact
+from chori_torch.metadata import EXTRA_FILE
 from chori_torch.preprocessing import build_transform
 from conftest import DEMO_MODEL, ROOT, run_node
 from image_corpus import Sample, write_other_formats
