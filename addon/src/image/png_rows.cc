@@ -35,14 +35,23 @@ namespace {
 
 enum Filter : uint8_t { kNone = 0, kSub = 1, kUp = 2, kAverage = 3, kPaeth = 4 };
 
+inline int absolute(int v) { return v < 0 ? -v : v; }
+
 // PNG specification, 9.4 Filter type 4: the predictor nearest to a + b - c, ties a, b, c.
+// Written as two replacements of the running best (a; b only if strictly nearer; c only if
+// strictly nearer than that), which compilers make branch-free: the choice is unpredictable
+// on photographs.
 inline uint8_t paeth(int a, int b, int c) {
-  const int pa = b > c ? b - c : c - b;
-  const int pb = a > c ? a - c : c - a;
-  const int pc = (a + b - 2 * c) < 0 ? -(a + b - 2 * c) : (a + b - 2 * c);
-  if (pa <= pb && pa <= pc) return static_cast<uint8_t>(a);
-  if (pb <= pc) return static_cast<uint8_t>(b);
-  return static_cast<uint8_t>(c);
+  int best = a;
+  int distance = absolute(b - c);  // |p - a|
+  const int pb = absolute(a - c);
+  const int pc = absolute(a + b - 2 * c);
+  if (pb < distance) {
+    distance = pb;
+    best = b;
+  }
+  if (pc < distance) best = c;
+  return static_cast<uint8_t>(best);
 }
 
 // Row `row` (n bytes, pixels of `bpp` bytes) unfiltered in place; `prev` is the unfiltered
@@ -85,9 +94,16 @@ void unfilterSse2(uint8_t type, uint8_t* row, const uint8_t* prev, size_t n) {
     std::memcpy(&v, p, 4);
     return _mm_cvtsi32_si128(v);
   };
+  // Through a general register, byte by byte for 3: a 3-byte memcpy goes through the stack.
   auto store = [](uint8_t* p, __m128i v) {
-    const int32_t x = _mm_cvtsi128_si32(v);
-    std::memcpy(p, &x, Bpp);
+    const uint32_t x = static_cast<uint32_t>(_mm_cvtsi128_si32(v));
+    if constexpr (Bpp == 4) {
+      std::memcpy(p, &x, 4);
+    } else {
+      const uint16_t low = static_cast<uint16_t>(x);
+      std::memcpy(p, &low, 2);
+      p[2] = static_cast<uint8_t>(x >> 16);
+    }
   };
   __m128i a = zero;  // the unfiltered pixel to the left, 16-bit lanes
   __m128i c = zero;  // the one above it
@@ -236,12 +252,14 @@ bool readWholeStreamRows(const uint8_t* data, size_t size, size_t idat, int colo
   if (!collectIdat(data, size, idat, stream)) return false;
   const std::unique_ptr<libdeflate_decompressor, DecompressorDeleter> inflater(libdeflate_alloc_decompressor());
   if (!inflater) return false;
-  // 16 bytes of padding: the SSE2 filters' 4-byte loads may pass the last pixel.
-  std::vector<uint8_t> rows(filtered + 16);
+  // Left uninitialised (every byte is inflated before it is read), plus 16 bytes of zeros: the
+  // SSE2 filters' 4-byte loads may pass the last pixel.
+  const std::unique_ptr<uint8_t[]> rows(new uint8_t[filtered + 16]);
+  std::memset(rows.get() + filtered, 0, 16);
   size_t consumed = 0, produced = 0;
   // Success means one complete zlib stream with a matching Adler-32; bytes after it in the
   // IDAT data are ignored, as libpng ("Extra compressed data", a warning) and PIL do.
-  if (libdeflate_zlib_decompress_ex(inflater.get(), stream.data, stream.size, rows.data(), filtered,
+  if (libdeflate_zlib_decompress_ex(inflater.get(), stream.data, stream.size, rows.get(), filtered,
                                     &consumed, &produced) != LIBDEFLATE_SUCCESS ||
       produced != filtered) {
     return false;
@@ -250,7 +268,7 @@ bool readWholeStreamRows(const uint8_t* data, size_t size, size_t idat, int colo
   const std::vector<uint8_t> zeros(rowBytes + 16, 0);
   const uint8_t* prev = zeros.data();
   for (int y = 0; y < image.height; ++y) {
-    uint8_t* row = rows.data() + static_cast<size_t>(y) * (rowBytes + 1);
+    uint8_t* row = rows.get() + static_cast<size_t>(y) * (rowBytes + 1);
     if (row[0] > kPaeth) return false;  // libpng: "bad adaptive filter value"
     unfilter(row[0], row + 1, prev, rowBytes, bpp, vector);
     toRgb(colorType, row + 1, width, palette, image.row(y));
