@@ -11,7 +11,6 @@ const path = require('node:path');
 const LIBRARIES = [
   { name: 'libjpeg-turbo', headers: ['jpeglib.h'], flags: ['-ljpeg'], use: '{ jpeg_error_mgr jerr; jpeg_std_error(&jerr); }' },
   { name: 'libpng', headers: ['png.h'], flags: ['-lpng'], use: 'png_access_version_number();' },
-  { name: 'libdeflate', headers: ['libdeflate.h'], flags: ['-ldeflate'], use: 'libdeflate_free_decompressor(libdeflate_alloc_decompressor());' },
   {
     name: 'libwebp',
     headers: ['webp/decode.h', 'webp/demux.h'],
@@ -20,12 +19,13 @@ const LIBRARIES = [
   },
   { name: 'libavif', headers: ['avif/avif.h'], flags: ['-lavif'], use: 'avifVersion();' },
   { name: 'libtiff', headers: ['tiffio.h'], flags: ['-ltiff'], use: 'TIFFGetVersion();' },
+  { name: 'libdeflate', headers: ['libdeflate.h'], flags: ['-ldeflate'], use: 'libdeflate_free_decompressor(libdeflate_alloc_decompressor());' },
 ];
 
 const INSTALL_HINT =
-  'Debian/Ubuntu: `sudo apt-get install libjpeg-dev libpng-dev libdeflate-dev libwebp-dev libavif-dev libtiff-dev`; ' +
-  'Fedora/RHEL: `sudo dnf install libjpeg-turbo-devel libpng-devel libdeflate-devel libwebp-devel libavif-devel libtiff-devel`; ' +
-  'macOS: `brew install jpeg-turbo libpng libdeflate webp libavif libtiff`';
+  'Debian/Ubuntu: `sudo apt-get install libjpeg-dev libpng-dev libwebp-dev libavif-dev libtiff-dev libdeflate-dev`; ' +
+  'Fedora/RHEL: `sudo dnf install libjpeg-turbo-devel libpng-devel libwebp-devel libavif-devel libtiff-devel libdeflate-devel`; ' +
+  'macOS: `brew install jpeg-turbo libpng webp libavif libtiff libdeflate`';
 
 function program(libs) {
   const includes = libs.flatMap((l) => l.headers).map((h) => `#include <${h}>`);
