@@ -33,6 +33,7 @@
         "-ljpeg",
         "-lpng",
         "-lz",
+        "-ldeflate",
         "-lwebpdemux",
         "-lwebp",
         "-lavif",

@@ -19,12 +19,13 @@ const LIBRARIES = [
   },
   { name: 'libavif', headers: ['avif/avif.h'], flags: ['-lavif'], use: 'avifVersion();' },
   { name: 'libtiff', headers: ['tiffio.h'], flags: ['-ltiff'], use: 'TIFFGetVersion();' },
+  { name: 'libdeflate', headers: ['libdeflate.h'], flags: ['-ldeflate'], use: 'libdeflate_free_decompressor(libdeflate_alloc_decompressor());' },
 ];
 
 const INSTALL_HINT =
-  'Debian/Ubuntu: `sudo apt-get install libjpeg-dev libpng-dev libwebp-dev libavif-dev libtiff-dev`; ' +
-  'Fedora/RHEL: `sudo dnf install libjpeg-turbo-devel libpng-devel libwebp-devel libavif-devel libtiff-devel`; ' +
-  'macOS: `brew install jpeg-turbo libpng webp libavif libtiff`';
+  'Debian/Ubuntu: `sudo apt-get install libjpeg-dev libpng-dev libwebp-dev libavif-dev libtiff-dev libdeflate-dev`; ' +
+  'Fedora/RHEL: `sudo dnf install libjpeg-turbo-devel libpng-devel libwebp-devel libavif-devel libtiff-devel libdeflate-devel`; ' +
+  'macOS: `brew install jpeg-turbo libpng webp libavif libtiff libdeflate`';
 
 function program(libs) {
   const includes = libs.flatMap((l) => l.headers).map((h) => `#include <${h}>`);

@@ -4,6 +4,7 @@
 # checks and prints what it found.
 #   libjpeg-dev  libjpeg-turbo: JPEG
 #   libpng-dev   libpng 1.6: PNG
+#   libdeflate-dev libdeflate: small PNGs inflated in one go (addon/src/image/png_rows.cc)
 #   libwebp-dev  libwebp + libwebpdemux: WebP (PIL reads WebP through the same animation API)
 #   libavif-dev  libavif: AVIF
 #   libavif-bin  avifenc: AVIF files of another writer for the tests' corpus
@@ -27,7 +28,7 @@
 #   firefox-esr  Debian's Firefox ESR (WebDriver BiDi)
 set -euo pipefail
 
-packages=(libjpeg-dev libpng-dev libwebp-dev libavif-dev libavif-bin libtiff-dev libtiff-tools nlohmann-json3-dev pkg-config openssl curl)
+packages=(libjpeg-dev libpng-dev libdeflate-dev libwebp-dev libavif-dev libavif-bin libtiff-dev libtiff-tools nlohmann-json3-dev pkg-config openssl curl)
 if [ "${1:-}" = "--fuzz" ]; then
   packages=(clang libclang-rt-dev)
 elif [ "${1:-}" = "--deploy" ]; then

@@ -21,6 +21,7 @@
 #include "image/limits.h"
 #include "image/orientation.h"
 #include "image/png_chunks.h"
+#include "image/png_rows.h"
 
 namespace chori::image {
 
@@ -286,6 +287,25 @@ std::pair<const uint8_t*, size_t> lastExifChunk(const uint8_t* data, size_t size
   throw Error(code::kDecode, std::string("PNG data is corrupt: ") + ctx.message);
 }
 
+// libpng's way: row by row into `image`, the narrower layouts expanded in place.
+void readRows(PngContext* ctx, Layout layout, const uint8_t* palette, RgbImage& image) {
+  const png_uint_32 width = static_cast<png_uint_32>(image.width);
+  const png_uint_32 height = static_cast<png_uint_32>(image.height);
+  std::vector<png_bytep> rows(height);
+  for (png_uint_32 y = 0; y < height; ++y) rows[y] = image.row(static_cast<int>(y));
+
+  png_uint_32 expandedRows = 0;
+  const bool ok = readPixels(ctx, layout, rows.data(), palette, &expandedRows);
+  if ((!ok && !ctx->imageComplete) || ctx->badWarning) throwPngError(*ctx);
+  // The rows were complete before the IDAT chunk the file cuts: PIL's load_end reads that
+  // chunk with _safe_read, which raises (the last IDAT header with no data behind it).
+  if (ctx->patchAt != SIZE_MAX && !ctx->readPatchedChunk) {
+    throw Error(code::kTruncated,
+                "PNG chunk IDAT after the image data is cut short (PIL: Truncated File Read)");
+  }
+  for (png_uint_32 y = expandedRows; y < height; ++y) expandRow(layout, rows[y], width, palette);
+}
+
 }  // namespace
 
 RgbImage decodePng(const uint8_t* data, size_t size, const DecodeOptions& options) {
@@ -333,19 +353,11 @@ RgbImage decodePng(const uint8_t* data, size_t size, const DecodeOptions& option
   }
 
   RgbImage image(static_cast<int>(width), static_cast<int>(height));
-  std::vector<png_bytep> rows(height);
-  for (png_uint_32 y = 0; y < height; ++y) rows[y] = image.row(static_cast<int>(y));
-
-  png_uint_32 expandedRows = 0;
-  const bool ok = readPixels(&ctx, layout, rows.data(), palette, &expandedRows);
-  if ((!ok && !ctx.imageComplete) || ctx.badWarning) throwPngError(ctx);
-  // The rows were complete before the IDAT chunk the file cuts: PIL's load_end reads that
-  // chunk with _safe_read, which raises (the last IDAT header with no data behind it).
-  if (ctx.patchAt != SIZE_MAX && !ctx.readPatchedChunk) {
-    throw Error(code::kTruncated,
-                "PNG chunk IDAT after the image data is cut short (PIL: Truncated File Read)");
-  }
-  for (png_uint_32 y = expandedRows; y < height; ++y) expandRow(layout, rows[y], width, palette);
+  // A small, clean, non-interlaced 8-bit image is read in one go (png_rows.h); libpng reads
+  // the rest, and any image that path declines. libpng has read up to the first IDAT's header.
+  const bool whole = !ctx.interlaced && depth == 8 && ctx.patchAt == SIZE_MAX && ctx.pos >= 8 &&
+                     detail::readWholeStreamRows(data, size, ctx.pos - 8, colorType, palette, image);
+  if (!whole) readRows(&ctx, layout, palette, image);
   if (options.applyExifOrientation) {
     const auto [exif, exifSize] = lastExifChunk(data, size);
     applyOrientation(image, exifOrientation(exif, exifSize));
