@@ -97,4 +97,9 @@ class Backend {
 // options.device is a CUDA device this machine cannot use.
 std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& options);
 
+// The artifact's chori.json (extra/chori.json in both kinds of archive), read without loading
+// the model, so that what it records (the precision) can decide how to load it. Empty when the
+// file is not a readable archive or has none: load() then says which. Never throws.
+std::string readMetadata(const std::string& path);
+
 }  // namespace chori::model
