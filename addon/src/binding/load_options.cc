@@ -12,25 +12,26 @@ namespace {
 constexpr const char* kKeys[] = {"threads",    "workers",  "maxPixels", "precision", "optimize", "batch",
                                  "maxBatch",   "maxDelayMs", "maxQueue", "device",    "deterministic"};
 
-const char* typeOf(const Napi::Value& v) {
+// The value as a message shows it: 1.5, "two", true, null, an array, an object.
+std::string shown(const Napi::Value& v) {
   switch (v.Type()) {
     case napi_undefined:
       return "undefined";
     case napi_null:
       return "null";
     case napi_boolean:
-      return "boolean";
+      return v.As<Napi::Boolean>().Value() ? "true" : "false";
     case napi_number:
-      return "number";
+      return v.ToString().Utf8Value();
     case napi_string:
-      return "string";
+      return "\"" + v.As<Napi::String>().Utf8Value() + "\"";
     default:
-      return "object";
+      return v.IsArray() ? "an array" : "an object";
   }
 }
 
 [[noreturn]] void wrongType(const std::string& key, const char* expected, const Napi::Value& v) {
-  throw Error(code::kInvalidArgument, "options." + key + " must be " + expected + ", not a " + typeOf(v));
+  throw Error(code::kInvalidArgument, "options." + key + " must be " + expected + ", not " + shown(v));
 }
 
 class Reader {
@@ -46,7 +47,7 @@ class Reader {
 
   double number(const char* key) const {
     const Napi::Value v = object_.Get(key);
-    if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) wrongType(key, "a finite number", v);
+    if (!v.IsNumber() || !std::isfinite(v.As<Napi::Number>().DoubleValue())) wrongType(key, "a number", v);
     return v.As<Napi::Number>().DoubleValue();
   }
 
@@ -84,15 +85,19 @@ model::LoadRequest readLoadRequest(const Napi::Value& options) {
   model::LoadRequest request;
   if (options.IsUndefined() || options.IsNull()) return request;
   if (!options.IsObject() || options.IsArray()) {
-    throw Error(code::kInvalidArgument, std::string("options must be an object, not a ") + typeOf(options));
+    throw Error(code::kInvalidArgument, "options must be an object, not " + shown(options));
   }
   const Napi::Object object = options.As<Napi::Object>();
   const Napi::Array names = object.GetPropertyNames();
   for (uint32_t i = 0; i < names.Length(); ++i) {
     const std::string name = names.Get(i).ToString().Utf8Value();
+    std::string keys;
     bool known = false;
-    for (const char* key : kKeys) known = known || name == key;
-    if (!known) throw Error(code::kInvalidArgument, "options." + name + " is not a load option");
+    for (const char* key : kKeys) {
+      known = known || name == key;
+      keys += (keys.empty() ? "" : ", ") + std::string(key);
+    }
+    if (!known) throw Error(code::kInvalidArgument, "options." + name + " is not a load option (" + keys + ")");
   }
   const Reader r(object);
   if (r.has("threads")) request.threads = r.smallInteger("threads");
