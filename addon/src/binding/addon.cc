@@ -80,7 +80,7 @@ Napi::Value Load(const Napi::CallbackInfo& info) {
     if (!info[0].IsString()) throw Error(code::kInvalidArgument, "load(path, options) needs a string path");
     model::LoadRequest request = readLoadRequest(info[1]);
     request.background = true;  // the event loop comes first (common/thread_priority.h)
-    // What os.availableParallelism() gives js/model.js.
+    // What os.availableParallelism() says: the CPUs this process may run on.
     request.cores = static_cast<int>(uv_available_parallelism());
     auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(request));  // napi deletes it
     worker->Queue();

@@ -8,9 +8,9 @@
 namespace chori::binding {
 namespace {
 
-// The options load() takes (js/index.d.ts LoadOptions), one row each.
-constexpr const char* kKeys[] = {"threads",    "workers",  "maxPixels", "precision", "optimize", "batch",
-                                 "maxBatch",   "maxDelayMs", "maxQueue", "device",    "deterministic"};
+// The options load() takes (js/index.d.ts LoadOptions).
+constexpr const char* kKeys[] = {"threads",  "workers",    "maxPixels", "precision", "optimize",     "batch",
+                                 "maxBatch", "maxDelayMs", "maxQueue",  "device",    "deterministic"};
 
 // The value as a message shows it: 1.5, "two", true, null, an array, an object.
 std::string shown(const Napi::Value& v) {

@@ -33,7 +33,7 @@ Metadata parseMetadata(const std::string& json, const std::string& source);
 Precision recordedPrecision(const std::string& json);
 
 // The fixed {height, width} of every model input (a crop, or a [h, w] resize), or {0, 0} when
-// the size follows the image: what optimize 'auto' and the warm-up depend on (js/optimize.js).
+// the size follows the image: what optimize 'auto' and the warm-up depend on (model/loader.cc).
 std::array<int, 2> staticInputSize(const image::InputSpec& input);
 
 }  // namespace chori::model
