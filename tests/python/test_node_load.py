@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from chori_torch.demo_model import build
-from conftest import ROOT, node
+from conftest import CHORI_PREDICT, DEMO_IMAGES, ROOT, node, run_cpp, run_node
 
 IN_CLOSE_NOWRITE = 0x10
 IN_OPEN = 0x20
@@ -102,6 +102,25 @@ def test_an_artifact_that_records_bf16_is_read_once(tmp_path: Path) -> None:
     assert bf16["precision"] == "bf16", bf16
     assert fp32_opens > 0
     assert bf16_opens == fp32_opens, (bf16_opens, fp32_opens)
+
+
+def test_both_front_ends_run_an_artifact_in_the_precision_it_records(tmp_path: Path) -> None:
+    """The loading policy is the core's (model/loader.cc): chori-predict, given no --precision,
+    runs an artifact that records bf16 in bf16, bit for bit as Node's load() does."""
+    if not CHORI_PREDICT.exists():
+        pytest.fail(
+            f"{CHORI_PREDICT} is missing; run the tests through `make test` (or `make cpp`)"
+        )
+    images = sorted(DEMO_IMAGES.glob("*.*"))[:4]
+    fp32 = artifact(tmp_path / "fp32.pt", METADATA)
+    bf16 = artifact(tmp_path / "bf16.pt", {**METADATA, "precision": "bf16"})
+    cpp = {f: r["logits"] for f, r in run_cpp(bf16, images).items()}
+    by_node = {f: r["logits"] for f, r in run_node(bf16, images, precision=None).items()}
+    assert {str(Path(f).resolve()): v for f, v in cpp.items()} == {
+        str(Path(f).resolve()): v for f, v in by_node.items()
+    }
+    cpp_fp32 = {f: r["logits"] for f, r in run_cpp(fp32, images).items()}
+    assert cpp != cpp_fp32, "bf16 changes the last bits, so this test can tell the precisions apart"
 
 
 def bad(**changes: object) -> dict:
