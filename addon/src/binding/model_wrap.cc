@@ -159,7 +159,10 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   }
   const Construction& construction = *info[0].As<Napi::External<Construction>>().Data();
   classifier_ = construction.classifier;
-  dispatcher_ = std::make_shared<Dispatcher>(info.Env(), static_cast<size_t>(construction.maxQueue));
+  atBoundary(info.Env(), [&]() -> Napi::Value {
+    dispatcher_ = std::make_shared<Dispatcher>(info.Env(), static_cast<size_t>(construction.maxQueue));
+    return info.Env().Undefined();
+  });
   teardownHook_ = napi_add_env_cleanup_hook(info.Env(), StopOnTeardown, this) == napi_ok;
 }
 

@@ -67,7 +67,7 @@ struct Output {
 class Backend {
  public:
   virtual ~Backend() = default;
-  // The embedded chori.json, verbatim; JS parses and validates it.
+  // The embedded chori.json, verbatim (model/metadata.cc parses and checks it).
   virtual const std::string& metadataJson() const = 0;
   // "torchscript" (torch.jit.save) or "pt2" (an AOTInductor package): what the front ends
   // resolve `optimize` against, since a compiled package takes no load-time passes.
