@@ -25,7 +25,7 @@ LABELS = {
     "ort-sharp": "onnxruntime-node + sharp",
 }
 COLORS = {"chori": "#1f77b4", "chori-batch": "#9ecae1", "python": "#ff7f0e", "ort-sharp": "#2ca02c"}
-CONCURRENCY = [1, 4, 16]
+CONCURRENCY = [1, 4, 16, 64]
 
 
 def bars(
@@ -69,7 +69,8 @@ def main() -> None:
         for ax, (key, series, ylabel, title) in zip(axes[row], panels, strict=True):
             bars(
                 ax, CONCURRENCY, series,
-                lambda rt, c, key=key, summary=summary: summary[f"{rt}@{c}"][key],
+                # A cell that completed no call has no latency (null in the JSON): drawn as 0.
+                lambda rt, c, key=key, summary=summary: summary[f"{rt}@{c}"][key] or 0.0,
                 ylabel, f"{model}: {title}",
             )  # fmt: skip
             ax.set_xlabel("concurrent callers")

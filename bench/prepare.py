@@ -1,7 +1,7 @@
 """Benchmark inputs, made once under bench/.work/ (idempotent: existing outputs are kept).
 
-- ``resnet18.pt``, ``resnet50.pt``, ``mobilenet_v3_large.pt``: seeded torchvision models (1000
-  classes) saved as a ``state_dict`` and exported with the project's own ``chori export``, as a
+- ``resnet18.pt``, ``resnet50.pt``, ``mobilenet_v3_large.pt``, ``regnet_y_400mf.pt``: seeded
+  torchvision models (1000 classes) saved as a ``state_dict`` and exported with the project's own ``chori export``, as a
   user would;
 - ``resnet18.pt2``: the same resnet18 weights as an AOTInductor package (``chori export --format
   pt2``), listed in ``pt2.json``;
@@ -31,9 +31,10 @@ from chori_torch.artifact import load_artifact
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
 DEMO = ROOT / "export" / "model.pt"
-# Seeded torchvision models: a residual network at two depths and one built on depthwise
-# convolutions, which oneDNN handles differently.
-TORCHVISION = ("resnet18", "resnet50", "mobilenet_v3_large")
+# Seeded torchvision models: a residual network at two depths, one built on depthwise
+# convolutions, which oneDNN handles differently, and a family nothing in the project was tuned
+# on (grouped convolutions with squeeze-excite), so the defaults are also judged on a stranger.
+TORCHVISION = ("resnet18", "resnet50", "mobilenet_v3_large", "regnet_y_400mf")
 PT2_MODELS = ("resnet18",)  # also compiled to .pt2 (chori export --format pt2)
 
 

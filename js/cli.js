@@ -2,6 +2,9 @@
 'use strict';
 // chori-torch command line: `chori-torch predict <files or dirs…>`, `serve`, `build`, `doctor`.
 
+// First, before the addon and libtorch load: a stop sent while they do must not be lost.
+if (process.argv[2] === 'serve') require('./server/early-signals').hold();
+
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');

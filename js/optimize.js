@@ -8,7 +8,9 @@
 //   none    the artifact as saved
 //   freeze  torch.jit.freeze
 //   ofi     freeze + torch.jit.optimize_for_inference
-//   onednn  freeze, then oneDNN Graph fusion when the profiling executor first specialises it
+//   onednn  4-d parameters and the input channels-last, freeze, then oneDNN Graph fusion when the
+//           profiling executor first specialises it (channels-last: the depthwise networks'
+//           layout, bench/forms.py --study)
 const FORMS = ['none', 'freeze', 'ofi', 'onednn'];
 const CHOICES = ['auto', ...FORMS];
 

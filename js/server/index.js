@@ -7,6 +7,7 @@
 // options.js · png.js (the warm-up image)
 
 const { ChoriServer } = require('./app');
+const earlySignals = require('./early-signals');
 const { normalize, fromArgv, helpText } = require('./options');
 
 /** Starts a server and resolves once it listens with every model loaded. */
@@ -62,6 +63,7 @@ function stopOnSignals(server) {
   });
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  earlySignals.release();
   return { exitCode, remove };
 }
 

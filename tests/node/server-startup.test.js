@@ -52,6 +52,39 @@ test('SIGTERM while the models load stops loading, closes the server and exits 0
   await assert.rejects(call(url, 'GET', '/healthz'), { code: 'ECONNREFUSED' });
 });
 
+test('a SIGTERM sent while the modules still load is not lost: the server stops cleanly, exit 0', async (t) => {
+  // In the image Node is PID 1, which the kernel shields from every signal it has no handler
+  // for, so a stop sent before serve's handler exists was lost (and Docker killed the container
+  // after its grace period); outside PID 1 the same signal killed the process. A preload holds
+  // cli.js's require('./server') for a moment and says when, so the signal lands in that window.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chori-early-signal-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const marker = path.join(dir, 'requiring-server');
+  const preload = path.join(dir, 'hold-server-require.js');
+  fs.writeFileSync(preload, `
+const Module = require('node:module');
+const load = Module._load;
+Module._load = function (request, parent, ...rest) {
+  if (request === './server' && parent && parent.filename.endsWith('cli.js')) {
+    require('node:fs').writeFileSync(${JSON.stringify(marker)}, '');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1500);
+  }
+  return load.call(this, request, parent, ...rest);
+};
+`);
+  const server = startCli(['--model', modelPath], { env: { NODE_OPTIONS: `--require ${preload}` } });
+  t.after(() => server.child.kill('SIGKILL'));
+  for (let i = 0; i < 2000 && !fs.existsSync(marker); i++) await sleep(5);
+  assert.ok(fs.existsSync(marker), 'serve never required ./server');
+  server.child.kill('SIGTERM');
+
+  assert.deepEqual(await server.exited, { code: 0, signal: null }, server.stderr());
+  const log = server.lines.join('\n');
+  assert.match(log, / info stopping signal=SIGTERM while=loading\n/);
+  assert.match(server.lines.at(-1), / info stopped forced=false$/);
+  assert.doesNotMatch(log, / listening url=/, 'it never claims to be serving');
+});
+
 test('SIGINT while loading stops the same way; a second signal exits 1 at once', async (t) => {
   const first = startCli(manyModels(), { until: 'loading models' });
   t.after(() => first.child.kill('SIGKILL'));

@@ -225,3 +225,46 @@ def test_node_tensor_is_torchvision_tensor(corpus: list[Path]) -> None:
             mismatched.append(f.name)
     print(f"\ntensor parity: {len(corpus) - len(mismatched)}/{len(corpus)} bit-identical")
     assert mismatched == []
+
+
+@pytest.fixture(scope="session")
+def mobilenet_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded torchvision mobilenet_v3_small (10 classes): depthwise convolutions, hardswish
+    and squeeze-excite, the light-network path the channels-last ``onednn`` form is for."""
+    import torch
+    import torchvision
+
+    d = tmp_path_factory.mktemp("mobilenet")
+    torch.manual_seed(0)
+    weights = d / "mobilenet.pth"
+    torch.save(torchvision.models.mobilenet_v3_small(num_classes=10).state_dict(), weights)
+    artifact = d / "mobilenet.pt"
+    subprocess.run(
+        [sys.executable, "-m", "chori_torch.cli", "export", "--arch", "mobilenet_v3_small",
+         "--weights", str(weights), "--labels", ",".join(f"c{i}" for i in range(10)),
+         "--out", str(artifact)],
+        check=True,
+        cwd=ROOT,
+    )  # fmt: skip
+    return artifact
+
+
+def test_light_network_onednn_matches_golden(
+    mobilenet_artifact: Path, corpus: list[Path], tmp_path: Path
+) -> None:
+    """A depthwise network under ``auto`` (channels-last oneDNN Graph): Node equals the golden
+    set bit for bit at 1 and 2 threads and under the adaptive default with 16 calls in flight."""
+    files = corpus[::4]
+    form, golden = write_golden(mobilenet_artifact, files, tmp_path / "golden.json", "auto")
+    assert form == "onednn"
+    paths = {name: tmp_path / "images" / name for name in golden}
+    names = sorted(golden)
+    for options in ({"threads": 1}, {"threads": 2}, {"threads": None, "concurrency": 16}):
+        results, info = run_node_info(
+            mobilenet_artifact, [paths[n] for n in names], expect_form="onednn", **options
+        )
+        for name in names:
+            got = results[str(paths[name])]
+            assert "error" not in got, got
+            expected = np.float32(golden[name]["logits"])
+            assert np.array_equal(np.float32(got["logits"]), expected), (name, options, info)

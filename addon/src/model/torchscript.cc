@@ -29,6 +29,16 @@ void enableOneDnnFusion() {
   std::call_once(once, [] { torch::jit::RegisterLlgaFuseGraph::setEnabled(true); });
 }
 
+// The `onednn` form's layout (python/chori_torch/optimize.py, channels_last): every 4-d parameter
+// made channels-last in place before freezing, and the input made channels-last before each
+// forward, so oneDNN runs the depthwise convolutions of light networks in their native layout.
+void makeChannelsLast(torch::jit::Module& module) {
+  torch::NoGradGuard noGrad;
+  for (auto parameter : module.parameters()) {
+    if (parameter.dim() == 4) parameter.set_data(parameter.contiguous(at::MemoryFormat::ChannelsLast));
+  }
+}
+
 class TorchScriptBackend final : public Backend {
  public:
   TorchScriptBackend(torch::jit::Module module, std::string metadata, torch::ScalarType dtype, int threads,
@@ -126,6 +136,7 @@ class TorchScriptBackend final : public Backend {
         break;
       case Optimization::OneDnnFusion:
         enableOneDnnFusion();
+        makeChannelsLast(module_);
         unfrozen_ = module_;  // freeze() works on a clone: this stays the unfrozen module
         module_ = torch::jit::freeze(module_);
         break;
@@ -139,7 +150,9 @@ class TorchScriptBackend final : public Backend {
     c10::InferenceMode guard;
     torch::jit::GraphOptimizerEnabledGuard executor(executorOptimizes_);
     auto& module = hasSingle_ && threads == 1 ? single_ : module_;
-    return module.forward({placement_.upload(batch).to(dtype_)});
+    auto input = placement_.upload(batch).to(dtype_);
+    if (executorOptimizes_) input = input.contiguous(at::MemoryFormat::ChannelsLast);
+    return module.forward({input});
   }
 
   // Module::forward is not const; the graph executor lets several workers run it at once.
