@@ -1,6 +1,8 @@
 'use strict';
-// Parses and validates the artifact's embedded chori.json (schema in docs/ARCHITECTURE.md).
-// Every problem becomes CHORI_MODEL_METADATA with the path of the offending field.
+// Parses and validates the artifact's embedded chori.json (schema in docs/ARCHITECTURE.md) into
+// `model.metadata`. Every problem becomes CHORI_MODEL_METADATA with the path of the offending
+// field. The addon has read the same file natively to load the model (addon/src/model/metadata.cc:
+// the same checks and messages), so in load() a problem is reported from there first.
 
 const { ChoriError, codes } = require('./errors');
 const { is } = require('./validate');
@@ -93,29 +95,6 @@ function parseFastaiResize(input, schemaVersion, check) {
   return { size: [...f.size], method: f.method, padMode: f.pad_mode };
 }
 
-/** The spec the native Classifier is configured with. */
-function nativeSpec(metadata, maxPixels) {
-  const { input, output } = metadata;
-  return {
-    resize: input.resize ?? [],
-    maxSize: input.maxSize,
-    crop: input.crop,
-    interpolation: input.interpolation,
-    mean: input.mean,
-    std: input.std,
-    exifOrientation: input.exifOrientation,
-    fastai: input.fastaiResize && {
-      height: input.fastaiResize.size[0],
-      width: input.fastaiResize.size[1],
-      method: input.fastaiResize.method,
-      padMode: input.fastaiResize.padMode,
-    },
-    numClasses: output.numClasses,
-    outputsAreProbabilities: output.kind === 'probabilities',
-    maxPixels,
-  };
-}
-
 /** The input spec with chori.json's own field names, as the server's GET /models shows it. */
 function artifactInput(input) {
   return {
@@ -141,4 +120,4 @@ function deepFreeze(value) {
   return value;
 }
 
-module.exports = { parseMetadata, nativeSpec, artifactInput, SCHEMA_VERSIONS, INTERPOLATIONS };
+module.exports = { parseMetadata, artifactInput, SCHEMA_VERSIONS, INTERPOLATIONS };

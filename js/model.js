@@ -3,25 +3,17 @@
 // which decodes, preprocesses and runs inference off the JavaScript thread.
 
 const path = require('node:path');
-const os = require('node:os');
 const { ChoriError, codes, fromNative } = require('./errors');
-const { parseMetadata, nativeSpec } = require('./metadata');
+const { parseMetadata } = require('./metadata');
 const { native } = require('./native');
-const adaptive = require('./adaptive');
 const optimize = require('./optimize');
 const validate = require('./validate');
-const { torchMismatch, torchRelease, versions } = require('./versions');
+const { versions } = require('./versions');
 
 // PIL raises DecompressionBombError above twice Image.MAX_IMAGE_PIXELS; we reject where it does.
 const DEFAULT_MAX_PIXELS = 2 * 89478485;
 const LOAD_OPTIONS = ['threads', 'workers', 'maxPixels', 'precision', 'optimize', 'batch', 'maxBatch', 'maxDelayMs', 'maxQueue', 'device', 'deterministic'];
 const PRECISIONS = ['fp32', 'bf16'];
-const DEFAULT_MAX_BATCH = 8;
-// A GPU's forward costs about the same for 1 or 32 small images, so batches gather more there.
-// Chosen, not measured: no GPU was at hand (tests/gpu/run.sh prints the curve to choose by).
-const DEFAULT_CUDA_MAX_BATCH = 32;
-const DEFAULT_MAX_DELAY_MS = 5;
-const DEFAULT_MAX_QUEUE = 1024;
 const PREDICT_OPTIONS = ['topk', 'logits'];
 
 class Model {
@@ -158,40 +150,31 @@ function defaultModelPath() {
   return path.resolve(process.env.CHORI_TORCH_MODEL || path.join('export', 'model.pt'));
 }
 
+// Each kind of warning once per process (and per pair of versions), as a Node process warning, so
+// NODE_NO_WARNINGS=1 or --no-warnings silences it; model.warnings always lists them.
+const warned = new Set();
+
+function emitOnce({ code, message }, metadata) {
+  if (code !== 'CHORI_TORCH_VERSION_MISMATCH') return;
+  const key = `${metadata.provenance.torch_version}|${versions().libtorch}`;
+  if (warned.has(key)) return;
+  warned.add(key);
+  process.emitWarning(message, { code });
+}
+
 /**
- * A .pt2 package is compiled: no load-time passes apply ('auto' means none), and its kernels
- * were built against one libtorch, so another release is refused rather than warned about.
+ * Loads an artifact written by `chori export`: TorchScript (.pt) or an AOTInductor package (.pt2).
+ * The options are checked here, with messages naming the parameter (validate.js); everything else
+ * is one native call, load(path, options), which reads the artifact's metadata, loads the model
+ * once in its precision and prepares it (addon/src/model/loader.cc: the policy both front ends
+ * share).
  */
-function checkPackage(metadata, requestedOptimize, resolved) {
-  if (requestedOptimize !== 'auto' && requestedOptimize !== 'none') {
-    throw new ChoriError(codes.INVALID_ARGUMENT,
-      `options.optimize '${requestedOptimize}' does not apply to ${resolved}: a .pt2 package is optimised when it is compiled (use 'auto' or 'none')`);
-  }
-  const exported = metadata.provenance.torch_version;
-  const linked = versions().libtorch;
-  if (typeof exported === 'string' && torchRelease(exported) !== torchRelease(linked)) {
-    throw new ChoriError(codes.MODEL_LOAD,
-      `${resolved} was compiled with torch ${exported} and chori-torch's addon runs libtorch ${linked}: a .pt2 package only runs on the torch release it was compiled with (export it again with torch ${torchRelease(linked)})`);
-  }
-}
-
-/** precision 'bf16' on a CPU that does not compute in it: allowed, but slower than fp32. */
-function bf16Emulated(precision, device) {
-  if (precision !== 'bf16' || device !== 'cpu' || native().versions().nativeBf16) return [];
-  return ["precision 'bf16' on a CPU without AVX512_BF16 or AMX: bfloat16 is emulated here and runs slower than fp32 (load with precision: 'fp32')"];
-}
-
-/** Loads an artifact written by `chori export`: TorchScript (.pt) or an AOTInductor package (.pt2). */
 async function load(modelPath, opts) {
   if (!validate.is.string(modelPath)) throw validate.invalidParameterError('path', 'a non-empty string path', modelPath);
   const o = validate.options(opts, 'options', LOAD_OPTIONS);
-  const cores = os.availableParallelism?.() ?? os.cpus().length;
-  const workers = validate.integerOption(o, 'options', 'workers', 1, 64, 1);
-  // Several workers share the cores: by default each gets its part of them.
-  const threads = validate.integerOption(o, 'options', 'threads', 1, 1024, Math.max(1, Math.floor(cores / workers)));
-  // Neither named: the parallelism is load()'s to choose (adaptive.js).
-  const scheduled = !validate.is.defined(o.workers) && !validate.is.defined(o.threads);
-  const maxPixels = validate.integerOption(o, 'options', 'maxPixels', 1, Number.MAX_SAFE_INTEGER, DEFAULT_MAX_PIXELS);
+  const workers = validate.integerOption(o, 'options', 'workers', 1, 64, undefined);
+  const threads = validate.integerOption(o, 'options', 'threads', 1, 1024, undefined);
+  const maxPixels = validate.integerOption(o, 'options', 'maxPixels', 1, Number.MAX_SAFE_INTEGER, undefined);
   if (o.precision !== undefined && !PRECISIONS.includes(o.precision)) {
     throw validate.invalidParameterError('options.precision', `one of ${PRECISIONS.join(', ')}`, o.precision);
   }
@@ -204,74 +187,34 @@ async function load(modelPath, opts) {
   if (device !== 'cpu' && !['auto', ...optimize.CUDA_FORMS].includes(requestedOptimize)) {
     throw validate.invalidParameterError('options.optimize', `one of auto, ${optimize.CUDA_FORMS.join(', ')} on ${device} (the other forms are oneDNN CPU passes)`, requestedOptimize);
   }
-  const maxBatch = validate.integerOption(o, 'options', 'maxBatch', 1, 256, device === 'cpu' ? DEFAULT_MAX_BATCH : DEFAULT_CUDA_MAX_BATCH);
-  const batching = {
-    // Off by default: oneDNN picks kernels by batch size, so a batched row differs from the
-    // batch-1 answer (and the golden set) in the last bits; it buys throughput under
-    // concurrency (docs/ARCHITECTURE.md, "Batching").
-    maxBatch: validate.boolOption(o, 'options', 'batch', false) ? maxBatch : 1,
-    maxDelayMs: validate.numberOption(o, 'options', 'maxDelayMs', 0, 1000, DEFAULT_MAX_DELAY_MS),
-    maxQueue: validate.integerOption(o, 'options', 'maxQueue', 1, 1 << 20, DEFAULT_MAX_QUEUE),
+  const options = {
     workers,
+    threads,
+    maxPixels,
+    precision: o.precision,
+    optimize: requestedOptimize,
+    maxBatch: validate.integerOption(o, 'options', 'maxBatch', 1, 256, undefined),
+    batch: validate.boolOption(o, 'options', 'batch', false),
+    maxDelayMs: validate.numberOption(o, 'options', 'maxDelayMs', 0, 1000, undefined),
+    maxQueue: validate.integerOption(o, 'options', 'maxQueue', 1, 1 << 20, undefined),
+    device,
+    deterministic,
   };
   const resolved = path.resolve(modelPath);
-  const loadNative = (precision) =>
-    native()
-      .load(resolved, threads, precision, workers, device, deterministic)
-      .catch((err) => {
-        throw fromNative(err);
-      });
-  let precision = o.precision ?? 'fp32';
-  let nativeModel = await loadNative(precision);
-  let metadata;
-  let info;
-  try {
-    metadata = parseMetadata(nativeModel.metadata, resolved);
-    // The artifact's own precision (chori export --precision) when the caller names none. The
-    // metadata is only known once loaded, and the conversion is a load option, hence the reload.
-    if (o.precision === undefined && metadata.precision !== 'fp32') {
-      precision = metadata.precision;
-      const first = nativeModel;
-      nativeModel = null;
-      await first.dispose();
-      nativeModel = await loadNative(precision);
-    }
-    const format = nativeModel.format;
-    if (format === 'pt2') checkPackage(metadata, requestedOptimize, resolved);
-    const form = format === 'pt2' ? 'none' : optimize.resolveOptimize(requestedOptimize, metadata.input, device);
-    const shape = optimize.warmupShape(metadata.input);
-    const run = adaptive.parallelism({ format, form, device, cores, scheduled, fixed: { workers, threads } });
-    // configure() starts the inference threads, on one of which optimize() then prepares the module.
-    nativeModel.configure({
-      ...nativeSpec(metadata, maxPixels),
-      ...batching,
-      workers: run.workers,
-      adaptiveCores: run.adaptiveCores,
-      forwardThreads: run.forwardThreads,
-    });
-    const report = await nativeModel.optimize(form, shape, shape ? optimize.WARMUP_RUNS : 0).catch((err) => {
+  const loaded = await native()
+    .load(resolved, options)
+    .catch((err) => {
       throw fromNative(err);
     });
-    info = {
-      format,
-      optimize: form,
-      requestedOptimize,
-      warmupRuns: shape ? optimize.WARMUP_RUNS : 0,
-      optimizeMs: report.optimizeMs,
-      warmupMs: report.warmupMs,
-      threads: run.threads,
-      workers: run.workers,
-      adaptive: run.adaptiveCores > 0,
-      precision,
-      maxBatch: batching.maxBatch,
-      device,
-      deterministic,
-    };
+  let metadata;
+  try {
+    metadata = parseMetadata(loaded.model.metadata, resolved);
   } catch (err) {
-    await nativeModel?.dispose();
+    await loaded.model.dispose();
     throw err;
   }
-  return new Model(nativeModel, metadata, resolved, info, [...torchMismatch(metadata, resolved), ...bf16Emulated(precision, device)]);
+  for (const warning of loaded.warnings) emitOnce(warning, metadata);
+  return new Model(loaded.model, metadata, resolved, loaded.info, loaded.warnings.map((w) => w.message));
 }
 
 module.exports = { Model, load, defaultModelPath, DEFAULT_MAX_PIXELS };

@@ -99,6 +99,12 @@ function readStamp() {
   }
 }
 
+/** sources.json or binding.gyp is newer than the Makefile node-gyp generated from them. */
+function sourcesChanged() {
+  const generated = fs.statSync(path.join(buildDir, 'Makefile')).mtimeMs;
+  return ['sources.json', 'binding.gyp'].some((f) => fs.statSync(path.join(root, 'addon', f)).mtimeMs > generated);
+}
+
 function build({ install }) {
   const started = Date.now();
   const libtorch = resolveLibtorch();
@@ -113,13 +119,16 @@ function build({ install }) {
   const configured = same && fs.existsSync(path.join(buildDir, 'Makefile'));
   if (!configured) fs.rmSync(STAMP, { force: true });
   log(configured ? 'compiling what changed…' : 'compiling (about a minute on 2 cores)…');
-  const args = [nodeGyp, configured ? 'build' : 'rebuild', `--nodedir=${nodedir}`, '--jobs=max', '--loglevel=warn', '--directory', 'addon'];
-  const result = spawnSync(process.execPath, args, {
-    cwd: root,
-    // An install's build output would only bury the one line that matters; errors still show.
-    stdio: install ? ['ignore', 'ignore', 'inherit'] : 'inherit',
-    env: { ...process.env, LIBTORCH: libtorch.dir },
-  });
+  const gyp = (command) =>
+    spawnSync(process.execPath, [nodeGyp, command, `--nodedir=${nodedir}`, '--jobs=max', '--loglevel=warn', '--directory', 'addon'], {
+      cwd: root,
+      // An install's build output would only bury the one line that matters; errors still show.
+      stdio: install ? ['ignore', 'ignore', 'inherit'] : 'inherit',
+      env: { ...process.env, LIBTORCH: libtorch.dir },
+    });
+  // The Makefile lists the sources: regenerated (keeping the objects) when the list changed.
+  let result = configured && sourcesChanged() ? gyp('configure') : { status: 0 };
+  if (result.status === 0) result = gyp(configured ? 'build' : 'rebuild');
   if (result.status !== 0) {
     // Leave nothing that looks like a usable addon behind.
     if (install) fs.rmSync(buildDir, { recursive: true, force: true });

@@ -20,12 +20,14 @@ const LIBRARIES = [
   { name: 'libavif', headers: ['avif/avif.h'], flags: ['-lavif'], use: 'avifVersion();' },
   { name: 'libtiff', headers: ['tiffio.h'], flags: ['-ltiff'], use: 'TIFFGetVersion();' },
   { name: 'libdeflate', headers: ['libdeflate.h'], flags: ['-ldeflate'], use: 'libdeflate_free_decompressor(libdeflate_alloc_decompressor());' },
+  // Header-only: the artifact's chori.json is read natively when a model loads (addon/src/model/metadata.cc).
+  { name: 'nlohmann-json', headers: ['nlohmann/json.hpp'], flags: [], use: '(void)nlohmann::json::parse("{}");' },
 ];
 
 const INSTALL_HINT =
-  'Debian/Ubuntu: `sudo apt-get install libjpeg-dev libpng-dev libwebp-dev libavif-dev libtiff-dev libdeflate-dev`; ' +
-  'Fedora/RHEL: `sudo dnf install libjpeg-turbo-devel libpng-devel libwebp-devel libavif-devel libtiff-devel libdeflate-devel`; ' +
-  'macOS: `brew install jpeg-turbo libpng webp libavif libtiff libdeflate`';
+  'Debian/Ubuntu: `sudo apt-get install libjpeg-dev libpng-dev libwebp-dev libavif-dev libtiff-dev libdeflate-dev nlohmann-json3-dev`; ' +
+  'Fedora/RHEL: `sudo dnf install libjpeg-turbo-devel libpng-devel libwebp-devel libavif-devel libtiff-devel libdeflate-devel json-devel`; ' +
+  'macOS: `brew install jpeg-turbo libpng webp libavif libtiff libdeflate nlohmann-json`';
 
 function program(libs) {
   const includes = libs.flatMap((l) => l.headers).map((h) => `#include <${h}>`);

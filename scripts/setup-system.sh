@@ -10,8 +10,9 @@
 #   libavif-bin  avifenc: AVIF files of another writer for the tests' corpus
 #   libtiff-dev  libtiff: TIFF
 #   libtiff-tools tiffcp: TIFF files of another writer for the tests' corpus
-#   nlohmann-json3-dev, pkg-config: the C++ front end's build (addon/CMakeLists.txt); the Node
-#                addon needs neither
+#   nlohmann-json3-dev: chori.json, read natively when a model loads (addon/src/model/metadata.cc),
+#                by the addon and libchori alike (header-only)
+#   pkg-config:  the C++ front end's build (addon/CMakeLists.txt); the Node addon does not need it
 #   openssl, curl: the server tests make TLS certificates at test time and talk to the TorchServe
 #                routes as TorchServe's documentation does
 # With --fuzz, only what the fuzz target needs on top (scripts/fuzz.sh):

@@ -3,7 +3,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { parseMetadata, nativeSpec } = require('../../js/metadata');
+const { parseMetadata } = require('../../js/metadata');
 
 function document(input = {}, schemaVersion = 1) {
   return JSON.stringify({
@@ -26,13 +26,11 @@ function document(input = {}, schemaVersion = 1) {
 test('input.exif_orientation: absent means false, as in artifacts that predate it', () => {
   const metadata = parseMetadata(document(), 'test');
   assert.equal(metadata.input.exifOrientation, false);
-  assert.equal(nativeSpec(metadata, 1000).exifOrientation, false);
 });
 
-test('input.exif_orientation: true reaches the native spec', () => {
+test('input.exif_orientation: true is read', () => {
   const metadata = parseMetadata(document({ exif_orientation: true }), 'test');
   assert.equal(metadata.input.exifOrientation, true);
-  assert.equal(nativeSpec(metadata, 1000).exifOrientation, true);
 });
 
 test('input.exif_orientation must be a boolean', () => {
@@ -46,11 +44,10 @@ test('input.exif_orientation must be a boolean', () => {
 
 const FASTAI = { resize: null, crop: null, fastai_resize: { size: [48, 64], method: 'pad', pad_mode: 'reflection' } };
 
-test('input.fastai_resize (schema 2) replaces resize and crop and reaches the native spec', () => {
+test('input.fastai_resize (schema 2) replaces resize and crop', () => {
   const metadata = parseMetadata(document(FASTAI, 2), 'test');
   assert.deepEqual(metadata.input.fastaiResize, { size: [48, 64], method: 'pad', padMode: 'reflection' });
-  assert.deepEqual(nativeSpec(metadata, 1000).fastai, { height: 48, width: 64, method: 'pad', padMode: 'reflection' });
-  assert.equal(nativeSpec(parseMetadata(document(), 'test'), 1000).fastai, null);
+  assert.equal(parseMetadata(document(), 'test').input.fastaiResize, null);
   assert.equal(parseMetadata(document({}, 2), 'test').input.fastaiResize, null, 'schema 2 without it is a torchvision spec');
 });
 

@@ -22,7 +22,9 @@ struct LoadOptions {
   int threads = 0;                 // libtorch intra-op threads of each worker; 0 = cores ÷ workers
   int workers = 1;                 // inference threads, each running its own forward (see js/index.d.ts)
   std::string optimize = "auto";   // load-time passes: auto, none, freeze, ofi, onednn
-  std::string precision = "fp32";  // or "bf16": faster where the CPU has AVX512_BF16/AMX, not bit-exact
+  // "fp32" or "bf16" (faster where the CPU has AVX512_BF16/AMX; equal to `chori golden
+  // --precision bf16`); empty: the precision the artifact records (chori export --precision), else fp32.
+  std::string precision;
   uint64_t maxPixels = 0;          // decompression-bomb limit; 0 = PIL's (2 × 89,478,485)
   std::string device = "cpu";      // or "cuda", "cuda:N": CHORI_DEVICE where it cannot be used
   bool deterministic = false;      // CUDA: cuDNN deterministic algorithms, no TF32

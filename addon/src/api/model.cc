@@ -1,17 +1,15 @@
-// chori::Model, the C++ front end: what js/model.js does for Node (validate the options, read
-// and check the metadata, resolve `optimize`, configure, prepare on the inference thread), on
-// the same core, so both front ends run the same code between the bytes and the logits.
+// chori::Model, the C++ front end: chori::LoadOptions → model::LoadRequest, then the one load
+// step both front ends share (model/loader.h), then predictions on the same core, so Node and C++
+// run the same code between the bytes and the logits.
 #include "chori/chori.h"
 
-#include <algorithm>
 #include <fstream>
 #include <future>
 #include <iterator>
-#include <thread>
 
-#include "api/metadata.h"
 #include "image/versions.h"
 #include "model/classifier.h"
+#include "model/loader.h"
 #include "model/runtime.h"
 
 #ifndef CHORI_VERSION
@@ -21,28 +19,26 @@
 namespace chori {
 namespace {
 
-constexpr int kWarmupRuns = 3;  // js/optimize.js WARMUP_RUNS
-
-// "2.14.1+cu130" → "2.14.1": a local build tag does not change the release (js/versions.js).
-std::string torchRelease(const std::string& version) { return version.substr(0, version.find('+')); }
-
-void validate(const LoadOptions& options) {
-  if (options.workers < 1 || options.workers > 64) {
-    throw Error(code::kInvalidArgument, "workers must be between 1 and 64, not " + std::to_string(options.workers));
-  }
+model::LoadRequest toRequest(const LoadOptions& options) {
+  model::LoadRequest request;
+  // The C++ API's defaults: one worker, cores ÷ workers threads (no adaptive scheduling).
+  request.workers = options.workers;
   if (options.threads < 0) {
     throw Error(code::kInvalidArgument, "threads must be 0 (all cores) or a positive integer, not " + std::to_string(options.threads));
   }
-  if (options.precision != "fp32" && options.precision != "bf16") {
+  if (options.threads > 0) request.threads = options.threads;
+  if (options.precision == "fp32") {
+    request.precision = model::Precision::Float32;
+  } else if (options.precision == "bf16") {
+    request.precision = model::Precision::BFloat16;
+  } else if (!options.precision.empty()) {
     throw Error(code::kInvalidArgument, "precision must be fp32 or bf16, not '" + options.precision + "'");
   }
-  if (options.optimize != "auto") {
-    try {
-      model::parseOptimization(options.optimize);
-    } catch (const Error&) {
-      throw Error(code::kInvalidArgument, "optimize must be one of auto, none, freeze, ofi, onednn, not '" + options.optimize + "'");
-    }
-  }
+  request.optimize = options.optimize;
+  if (options.maxPixels > 0) request.maxPixels = options.maxPixels;
+  request.device = model::parseDevice(options.device);
+  request.deterministic = options.deterministic;
+  return request;
 }
 
 }  // namespace
@@ -59,69 +55,23 @@ Model& Model::operator=(Model&&) noexcept = default;
 Model::~Model() = default;
 
 Model Model::load(const std::string& path, const LoadOptions& options) {
-  validate(options);
-  model::LoadOptions backendOptions;
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  const int threads = options.threads > 0 ? options.threads : std::max(1, cores / options.workers);
-  backendOptions.threads = threads;
-  backendOptions.workers = options.workers;
-  backendOptions.precision = options.precision == "bf16" ? model::Precision::BFloat16 : model::Precision::Float32;
-  backendOptions.device = model::parseDevice(options.device);
-  backendOptions.deterministic = options.deterministic;
+  model::LoadedModel loaded = model::loadModel(path, toRequest(options));
   auto impl = std::make_unique<Impl>();
-  impl->classifier = std::make_unique<model::Classifier>(model::load(path, backendOptions));
-  api::Metadata metadata = api::parseMetadata(impl->classifier->metadataJson(), path);
-  impl->labels = metadata.labels;
-
-  model::ClassifierConfig config;
-  config.input = metadata.input;
-  config.decode.applyExifOrientation = metadata.exifOrientation;
-  if (options.maxPixels > 0) config.decode.maxPixels = options.maxPixels;
-  config.batch.maxBatch = 1;  // one image per forward: the bit-exact default, as in Node
-  config.batch.workers = options.workers;
-  config.numClasses = static_cast<int64_t>(metadata.labels.size());
-  config.outputsAreProbabilities = metadata.outputsAreProbabilities;
-  impl->classifier->configure(config);
-
-  const auto [height, width] = api::staticInputSize(metadata.input);
-  const bool fixedSize = height > 0;
+  impl->classifier = std::move(loaded.classifier);
+  impl->labels = std::move(loaded.metadata.labels);
+  const model::LoadInfo& from = loaded.info;
   ModelInfo& info = impl->info;
-  info.format = impl->classifier->format();
-  info.requestedOptimize = options.optimize;
-  const std::string linked = model::runtimeInfo().torchVersion;
-  const bool releaseDiffers = !metadata.torchVersion.empty() && torchRelease(metadata.torchVersion) != torchRelease(linked);
-  if (info.format == std::string("pt2")) {
-    // Compiled: no passes apply, and the kernels only run on the libtorch they were built for
-    // (js/model.js checkPackage).
-    if (options.optimize != "auto" && options.optimize != "none") {
-      throw Error(code::kInvalidArgument, "optimize '" + options.optimize + "' does not apply to " + path +
-                                              ": a .pt2 package is optimised when it is compiled (use auto or none)");
-    }
-    if (releaseDiffers) {
-      throw Error(code::kModelLoad, path + " was compiled with torch " + metadata.torchVersion + " and chori runs libtorch " +
-                                        linked + ": a .pt2 package only runs on the torch release it was compiled with");
-    }
-    info.optimize = "none";
-  } else {
-    // oneDNN Graph is a CPU pass: on a GPU 'auto' is 'freeze' (js/optimize.js).
-    const bool onCpu = !backendOptions.device.cuda;
-    info.optimize = options.optimize != "auto" ? options.optimize : fixedSize && onCpu ? "onednn" : "freeze";
-  }
-  info.device = model::deviceName(backendOptions.device);
-  info.precision = options.precision;
-  info.threads = threads;
-  info.workers = options.workers;
-  info.warmupRuns = fixedSize ? kWarmupRuns : 0;
-  const std::vector<int64_t> warmupShape = fixedSize ? std::vector<int64_t>{1, 3, height, width} : std::vector<int64_t>{};
-  const auto report = impl->classifier->optimize(model::parseOptimization(info.optimize), warmupShape, info.warmupRuns);
-  info.optimizeMs = report.optimizeMs;
-  info.warmupMs = report.warmupMs;
-
-  if (releaseDiffers) {
-    info.warnings.push_back(path + " was exported with torch " + metadata.torchVersion + " but chori runs libtorch " +
-                            linked + ": it loads and runs, but bit-exact parity with the golden set is only promised "
-                            "for the same torch release");
-  }
+  info.format = from.format;
+  info.requestedOptimize = from.requestedOptimize;
+  info.optimize = from.optimize;
+  info.precision = from.precision;
+  info.device = from.device;
+  info.threads = from.threads;
+  info.workers = from.workers;
+  info.warmupRuns = from.warmupRuns;
+  info.optimizeMs = from.optimizeMs;
+  info.warmupMs = from.warmupMs;
+  for (const auto& w : from.warnings) info.warnings.push_back(w.message);
   return Model(std::move(impl));
 }
 

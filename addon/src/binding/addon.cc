@@ -1,5 +1,6 @@
 // Module entry: exports load() and the NativeModel class. js/native.js is the only caller.
 #include <napi.h>
+#include <uv.h>
 #include <torch/version.h>
 
 #include <algorithm>
@@ -7,49 +8,81 @@
 #include <string>
 
 #include "binding/errors.h"
+#include "binding/load_options.h"
 #include "binding/model_wrap.h"
 #include "binding/promise_worker.h"
+#include "chori/error.h"
 #include "image/simd.h"
 #include "image/versions.h"
 #include "model/backend.h"
 #include "model/batcher.h"
 #include "model/device.h"
+#include "model/loader.h"
 #include "model/runtime.h"
 
 namespace chori::binding {
 namespace {
 
+// Everything load() does, in one job on the libuv pool (model::loadModel); the NativeModel and
+// its dispatcher are made on the JS thread once it has succeeded.
 class LoadWorker final : public PromiseWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, model::LoadOptions options)
-      : PromiseWorker(env), path_(std::move(path)), options_(options) {}
+  LoadWorker(Napi::Env env, std::string path, model::LoadRequest request)
+      : PromiseWorker(env), path_(std::move(path)), request_(std::move(request)) {}
 
  private:
-  void Work() override { classifier_ = std::make_shared<model::Classifier>(model::load(path_, options_)); }
-  Napi::Value Result(Napi::Env env) override { return ModelWrap::NewInstance(env, std::move(classifier_)); }
+  void Work() override { loaded_ = model::loadModel(path_, request_); }
+
+  Napi::Value Result(Napi::Env env) override {
+    const model::LoadInfo& i = loaded_.info;
+    Napi::Object info = Napi::Object::New(env);
+    info.Set("format", i.format);
+    info.Set("optimize", i.optimize);
+    info.Set("requestedOptimize", i.requestedOptimize);
+    info.Set("warmupRuns", i.warmupRuns);
+    info.Set("optimizeMs", i.optimizeMs);
+    info.Set("warmupMs", i.warmupMs);
+    info.Set("threads", i.threads);
+    info.Set("workers", i.workers);
+    info.Set("adaptive", i.adaptive);
+    info.Set("precision", i.precision);
+    info.Set("maxBatch", i.maxBatch);
+    info.Set("device", i.device);
+    info.Set("deterministic", i.deterministic);
+    Napi::Array warnings = Napi::Array::New(env, i.warnings.size());
+    for (uint32_t k = 0; k < i.warnings.size(); ++k) {
+      Napi::Object w = Napi::Object::New(env);
+      w.Set("code", i.warnings[k].code);
+      w.Set("message", i.warnings[k].message);
+      warnings.Set(k, w);
+    }
+    Napi::Object result = Napi::Object::New(env);
+    result.Set("info", info);
+    result.Set("warnings", warnings);
+    result.Set("model", ModelWrap::NewInstance(env, std::move(loaded_.classifier), request_.maxQueue));
+    return result;
+  }
 
   std::string path_;
-  model::LoadOptions options_;
-  std::shared_ptr<model::Classifier> classifier_;
+  model::LoadRequest request_;
+  model::LoadedModel loaded_;
 };
 
-// [async] load(path: string, threads: number, precision: "fp32" | "bf16", workers: number,
-// device: "cpu" | "cuda" | "cuda:N", deterministic: boolean) → Promise<NativeModel>;
-// throws CHORI_INVALID_ARGUMENT for another device name; rejects with CHORI_MODEL_LOAD,
-// CHORI_MODEL_METADATA or CHORI_DEVICE.
+// [async] load(path: string, options?: { threads, workers, precision, optimize, maxPixels, batch,
+// maxBatch, maxDelayMs, maxQueue, device, deterministic }) → Promise<{ model: NativeModel, info,
+// warnings: { code, message }[] }>: the whole of js/model.js load() below the validation (see
+// model/loader.h). Throws CHORI_INVALID_ARGUMENT for an argument of the wrong type; rejects with
+// CHORI_INVALID_ARGUMENT (a value out of range), CHORI_MODEL_LOAD, CHORI_MODEL_METADATA or
+// CHORI_DEVICE.
 Napi::Value Load(const Napi::CallbackInfo& info) {
   return atBoundary(info.Env(), [&]() -> Napi::Value {
     Napi::Env env = info.Env();
-    if (!info[0].IsString()) throw Napi::TypeError::New(env, "load(path, threads) needs a string path");
-    model::LoadOptions options;
-    if (info[1].IsNumber()) options.threads = info[1].As<Napi::Number>().Int32Value();
-    if (info[2].IsString() && info[2].As<Napi::String>().Utf8Value() == "bf16") {
-      options.precision = model::Precision::BFloat16;
-    }
-    if (info[3].IsNumber()) options.workers = std::max(1, info[3].As<Napi::Number>().Int32Value());
-    if (info[4].IsString()) options.device = model::parseDevice(info[4].As<Napi::String>().Utf8Value());
-    options.deterministic = info[5].IsBoolean() && info[5].As<Napi::Boolean>().Value();
-    auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), options);  // napi deletes it
+    if (!info[0].IsString()) throw Error(code::kInvalidArgument, "load(path, options) needs a string path");
+    model::LoadRequest request = readLoadRequest(info[1]);
+    request.background = true;  // the event loop comes first (common/thread_priority.h)
+    // What os.availableParallelism() says: the CPUs this process may run on.
+    request.cores = static_cast<int>(uv_available_parallelism());
+    auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), std::move(request));  // napi deletes it
     worker->Queue();
     return worker->promise();
   });

@@ -6,7 +6,6 @@
 
 #include "binding/dispatcher.h"
 #include "binding/promise_worker.h"
-#include "binding/spec.h"
 #include "binding/values.h"
 #include "chori/error.h"
 #include "common/thread_priority.h"
@@ -16,6 +15,12 @@ namespace {
 
 struct AddonData {
   Napi::FunctionReference modelConstructor;
+};
+
+// What NewInstance hands the constructor, through an External.
+struct Construction {
+  std::shared_ptr<model::Classifier> classifier;
+  uint64_t maxQueue;
 };
 
 std::vector<uint8_t> copyBytes(const Napi::Value& value) {
@@ -103,33 +108,6 @@ class PreprocessWorker final : public PromiseWorker {
   model::Preprocessed tensor_;
 };
 
-class OptimizeWorker final : public PromiseWorker {
- public:
-  OptimizeWorker(Napi::Env env, std::shared_ptr<model::Classifier> classifier, model::Optimization form,
-                 std::vector<int64_t> warmupShape, int warmupRuns)
-      : PromiseWorker(env),
-        classifier_(std::move(classifier)),
-        form_(form),
-        warmupShape_(std::move(warmupShape)),
-        warmupRuns_(warmupRuns) {}
-
- private:
-  void Work() override { report_ = classifier_->optimize(form_, warmupShape_, warmupRuns_); }
-
-  Napi::Value Result(Napi::Env env) override {
-    auto result = Napi::Object::New(env);
-    result.Set("optimizeMs", report_.optimizeMs);
-    result.Set("warmupMs", report_.warmupMs);
-    return result;
-  }
-
-  std::shared_ptr<model::Classifier> classifier_;
-  model::Optimization form_;
-  std::vector<int64_t> warmupShape_;
-  int warmupRuns_;
-  model::OptimizeReport report_;
-};
-
 // Closing joins the inference thread, which may be mid-batch: done off the JS thread.
 class DisposeWorker final : public PromiseWorker {
  public:
@@ -158,8 +136,6 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
                                     {
                                         InstanceAccessor<&ModelWrap::Metadata>("metadata"),
                                         InstanceAccessor<&ModelWrap::Format>("format"),
-                                        InstanceMethod<&ModelWrap::Optimize>("optimize"),
-                                        InstanceMethod<&ModelWrap::Configure>("configure"),
                                         InstanceMethod<&ModelWrap::Predict>("predict"),
                                         InstanceMethod<&ModelWrap::PredictTensor>("predictTensor"),
                                         InstanceMethod<&ModelWrap::Preprocess>("preprocess"),
@@ -170,9 +146,10 @@ Napi::Function ModelWrap::Define(Napi::Env env) {
   return ctor;
 }
 
-Napi::Object ModelWrap::NewInstance(Napi::Env env, std::shared_ptr<model::Classifier> classifier) {
-  // The External points at this frame's shared_ptr; the constructor copies it synchronously.
-  auto external = Napi::External<std::shared_ptr<model::Classifier>>::New(env, &classifier);
+Napi::Object ModelWrap::NewInstance(Napi::Env env, std::shared_ptr<model::Classifier> classifier, uint64_t maxQueue) {
+  // The External points at this frame's arguments; the constructor copies them synchronously.
+  Construction construction{std::move(classifier), maxQueue};
+  auto external = Napi::External<Construction>::New(env, &construction);
   return env.GetInstanceData<AddonData>()->modelConstructor.New({external});
 }
 
@@ -180,7 +157,13 @@ ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWra
   if (info.Length() != 1 || !info[0].IsExternal()) {
     throw Napi::TypeError::New(info.Env(), "NativeModel is created by load(), not with new");
   }
-  classifier_ = *info[0].As<Napi::External<std::shared_ptr<model::Classifier>>>().Data();
+  const Construction& construction = *info[0].As<Napi::External<Construction>>().Data();
+  classifier_ = construction.classifier;
+  atBoundary(info.Env(), [&]() -> Napi::Value {
+    dispatcher_ = std::make_shared<Dispatcher>(info.Env(), static_cast<size_t>(construction.maxQueue));
+    return info.Env().Undefined();
+  });
+  teardownHook_ = napi_add_env_cleanup_hook(info.Env(), StopOnTeardown, this) == napi_ok;
 }
 
 ModelWrap::~ModelWrap() {
@@ -195,8 +178,6 @@ void ModelWrap::StopOnTeardown(void* self) {
 std::shared_ptr<model::Classifier> ModelWrap::usable(Napi::Env env, Napi::Value* rejected) const {
   if (!classifier_) {
     *rejected = rejectedPromise(env, {code::kDisposed, "the model has been disposed"});
-  } else if (!classifier_->configured()) {
-    *rejected = rejectedPromise(env, {code::kModelMetadata, "the model's input spec is not configured"});
   } else {
     return classifier_;
   }
@@ -211,49 +192,6 @@ Napi::Value ModelWrap::Metadata(const Napi::CallbackInfo& info) {
 Napi::Value ModelWrap::Format(const Napi::CallbackInfo& info) {
   if (!classifier_) return info.Env().Null();
   return Napi::String::New(info.Env(), classifier_->format());
-}
-
-Napi::Value ModelWrap::Optimize(const Napi::CallbackInfo& info) {
-  return atBoundary(info.Env(), [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    if (!classifier_) return rejectedPromise(env, {code::kDisposed, "the model has been disposed"});
-    if (optimizeCalled_ || !classifier_->configured()) {
-      throw Napi::Error::New(env, "optimize() may only be called once, after configure()");
-    }
-    if (!info[0].IsString()) throw Napi::TypeError::New(env, "optimize(form, warmupShape, warmupRuns) needs a string form");
-    auto form = model::parseOptimization(info[0].As<Napi::String>().Utf8Value());
-    std::vector<int64_t> shape;
-    if (info[1].IsArray()) {
-      auto array = info[1].As<Napi::Array>();
-      for (uint32_t i = 0; i < array.Length(); ++i) {
-        Napi::Value v = array.Get(i);
-        if (!v.IsNumber() || v.As<Napi::Number>().Int64Value() < 1) {
-          throw Napi::TypeError::New(env, "warmupShape must hold positive integers");
-        }
-        shape.push_back(v.As<Napi::Number>().Int64Value());
-      }
-      if (shape.size() != 4 || shape[1] != 3) throw Napi::TypeError::New(env, "warmupShape must be [N, 3, H, W]");
-    }
-    int runs = info[2].IsNumber() ? info[2].As<Napi::Number>().Int32Value() : 0;
-    optimizeCalled_ = true;
-    auto* worker = new OptimizeWorker(env, classifier_, form, std::move(shape), runs);  // napi deletes it
-    worker->Queue();
-    return worker->promise();
-  });
-}
-
-Napi::Value ModelWrap::Configure(const Napi::CallbackInfo& info) {
-  return atBoundary(info.Env(), [&]() -> Napi::Value {
-    Napi::Env env = info.Env();
-    if (!classifier_) throw makeError(env, {code::kDisposed, "the model has been disposed"});
-    if (info.Length() < 1 || !info[0].IsObject()) throw Napi::TypeError::New(env, "configure(spec) needs an object");
-    if (classifier_->configured()) throw Napi::Error::New(env, "configure() may only be called once");
-    NativeConfig config = readConfig(info[0].As<Napi::Object>());
-    dispatcher_ = std::make_shared<Dispatcher>(env, config.maxQueue);
-    classifier_->configure(std::move(config.classifier));
-    teardownHook_ = napi_add_env_cleanup_hook(env, StopOnTeardown, this) == napi_ok;
-    return env.Undefined();
-  });
 }
 
 Napi::Value ModelWrap::Predict(const Napi::CallbackInfo& info) {

@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <cstdint>
 #include <memory>
 
 #include "binding/dispatcher.h"
@@ -15,7 +16,8 @@ namespace chori::binding {
 class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
-  static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<model::Classifier> classifier);
+  // A model that load() has configured and prepared; up to `maxQueue` calls in flight.
+  static Napi::Object NewInstance(Napi::Env env, std::shared_ptr<model::Classifier> classifier, uint64_t maxQueue);
 
   explicit ModelWrap(const Napi::CallbackInfo& info);
   ~ModelWrap() override;
@@ -25,15 +27,6 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value Metadata(const Napi::CallbackInfo& info);
   // [sync] format: "torchscript" | "pt2" — which backend read the artifact.
   Napi::Value Format(const Napi::CallbackInfo& info);
-  // [async] optimize(form: "none" | "freeze" | "ofi" | "onednn", warmupShape: number[] | null,
-  //   warmupRuns: number) → Promise<{ optimizeMs, warmupMs }>: the load-time passes and the
-  //   warm-up forwards, run on the model's inference thread (a libuv thread waits for them).
-  //   Once, after configure() and before any prediction; rejects with CHORI_MODEL_LOAD when a
-  //   pass fails.
-  Napi::Value Optimize(const Napi::CallbackInfo& info);
-  // [sync] configure(spec: object): void — the input spec, validated by js/metadata.js.
-  // Throws TypeError on a malformed spec.
-  Napi::Value Configure(const Napi::CallbackInfo& info);
   // [async] predict(bytes: Uint8Array, topk: number, logits: boolean)
   //   → Promise<{ topk: {index, score}[], logits?: Float32Array, batchSize, timings }>. The
   //   bytes are copied before returning, so the caller may reuse the buffer at once. Decoding
@@ -63,8 +56,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   bool teardownHook_ = false;
 
   std::shared_ptr<model::Classifier> classifier_;
-  std::shared_ptr<Dispatcher> dispatcher_;  // created by configure()
-  bool optimizeCalled_ = false;
+  std::shared_ptr<Dispatcher> dispatcher_;
 };
 
 }  // namespace chori::binding

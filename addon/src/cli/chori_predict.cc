@@ -38,7 +38,7 @@ Options:
   --threads N       libtorch intra-op threads of each worker (default: cores / workers)
   --workers N       inference threads, each running its own forward (default: 1)
   --optimize F      load-time graph passes: auto, none, freeze, ofi, onednn (default: auto)
-  --precision P     fp32 (default) or bf16 (faster on CPUs with AVX512_BF16/AMX, not bit-exact)
+  --precision P     fp32 or bf16 (faster on CPUs with AVX512_BF16/AMX); default: the artifact's, else fp32
   --device D        cpu (default), cuda or cuda:N: where forward runs (decoding stays on the CPU)
   --max-pixels N    refuse images with more pixels than N (default: PIL's limit, 178956970)
   -h, --help        show this help

@@ -67,7 +67,7 @@ struct Output {
 class Backend {
  public:
   virtual ~Backend() = default;
-  // The embedded chori.json, verbatim; JS parses and validates it.
+  // The embedded chori.json, verbatim (model/metadata.cc parses and checks it).
   virtual const std::string& metadataJson() const = 0;
   // "torchscript" (torch.jit.save) or "pt2" (an AOTInductor package): what the front ends
   // resolve `optimize` against, since a compiled package takes no load-time passes.
@@ -96,5 +96,10 @@ class Backend {
 // runnable here, CHORI_MODEL_METADATA when it carries no chori.json, CHORI_DEVICE when
 // options.device is a CUDA device this machine cannot use.
 std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& options);
+
+// The artifact's chori.json (extra/chori.json in both kinds of archive), read without loading
+// the model, so that what it records (the precision) can decide how to load it. Empty when the
+// file is not a readable archive or has none: load() then says which. Never throws.
+std::string readMetadata(const std::string& path);
 
 }  // namespace chori::model

@@ -37,7 +37,7 @@ struct BatchOptions {
   // is the only work (lowest latency), one when calls are waiting or other forwards run (one
   // forward per core, highest throughput). A forward starts only when its threads are free, so
   // the cores are never oversubscribed. Only for forms whose answers do not depend on the
-  // thread count (js/model.js decides).
+  // thread count (model/loader.cc decides).
   int adaptiveCores = 0;
   // Without adaptiveCores: the intra-op threads of every forward (0 = the model's load-time
   // `threads`). The default's fallback for forms that are not thread-count deterministic sets 1.

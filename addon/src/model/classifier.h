@@ -41,7 +41,7 @@ class Classifier {
   const char* format() const { return backend_->format(); }
   int64_t numClasses() const { return config_.numClasses; }
 
-  // Called once, on the JS thread, before any work is queued; starts the inference thread.
+  // Called once, by model::loadModel, before any work is queued; starts the inference threads.
   void configure(ClassifierConfig config);
   bool configured() const { return batcher_ != nullptr; }
 

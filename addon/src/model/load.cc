@@ -42,6 +42,17 @@ bool isPt2Archive(const std::string& path) {
 
 }  // namespace
 
+std::string readMetadata(const std::string& path) {
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    if (!reader.hasRecord("extra/chori.json")) return "";
+    auto [data, size] = reader.getRecord("extra/chori.json");
+    return std::string(static_cast<const char*>(data.get()), size);
+  } catch (const std::exception&) {
+    return "";
+  }
+}
+
 std::unique_ptr<Backend> load(const std::string& path, const LoadOptions& options) {
   checkArtifactFile(path);
   if (options.device.cuda) prepareCuda(options.device, options.deterministic);

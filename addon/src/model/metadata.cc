@@ -1,4 +1,4 @@
-#include "api/metadata.h"
+#include "model/metadata.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,7 +7,7 @@
 #include "chori/error.h"
 #include "image/resample.h"
 
-namespace chori::api {
+namespace chori::model {
 namespace {
 
 using nlohmann::json;
@@ -25,6 +25,11 @@ class Checker {
  private:
   const std::string& source_;
 };
+
+// JSON.stringify's text of a field, "undefined" when absent (the messages js/metadata.js writes).
+std::string shown(const json& object, const char* key) {
+  return object.is_object() && object.contains(key) ? object[key].dump() : "undefined";
+}
 
 // JavaScript's Number.isInteger: 256 and 256.0 alike, as js/metadata.js accepts them.
 bool isInteger(const json& v) {
@@ -53,26 +58,31 @@ std::array<float, 3> triple(const json& v) {
 
 Metadata parseMetadata(const std::string& text, const std::string& source) {
   const Checker check(source);
-  json raw = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  check(!raw.is_discarded(), "not JSON");
+  json raw;
+  try {
+    raw = json::parse(text);
+  } catch (const json::exception& e) {
+    check(false, std::string("not JSON (") + e.what() + ")");
+  }
   check(raw.is_object(), "expected a JSON object");
   check(raw.contains("schema_version") && (raw["schema_version"] == 1 || raw["schema_version"] == kSchemaVersion),
-        "schema_version is " + (raw.contains("schema_version") ? raw["schema_version"].dump() : "undefined") +
-            "; this chori-torch reads versions 1 to " + std::to_string(kSchemaVersion));
+        "schema_version is " + shown(raw, "schema_version") + "; this chori-torch reads versions 1 and " +
+            std::to_string(kSchemaVersion));
 
   Metadata m;
   const json& labels = raw.contains("labels") ? raw["labels"] : json();
   check(labels.is_array() && !labels.empty() &&
-            std::all_of(labels.begin(), labels.end(), [](const json& l) { return l.is_string(); }),
+            std::all_of(labels.begin(), labels.end(), [](const json& l) { return l.is_string() && !l.get<std::string>().empty(); }),
         "labels must be a non-empty array of strings");
   for (const auto& l : labels) m.labels.push_back(l.get<std::string>());
 
   check(raw.contains("input") && raw["input"].is_object(), "input must be an object");
   const json& input = raw["input"];
   auto get = [&](const char* key) { return input.contains(key) ? input[key] : json(); };
-  check(get("color_mode") == "RGB", "input.color_mode must be \"RGB\", not " + get("color_mode").dump());
+  check(get("color_mode") == "RGB", "input.color_mode must be \"RGB\", not " + shown(input, "color_mode"));
+  // resize and crop are required (null when not applied); max_size may be absent.
   const json resize = get("resize");
-  check(resize.is_null() || positiveInts(resize, {1, 2}), "input.resize must be null, [size] or [height, width]");
+  check(input.contains("resize") && (resize.is_null() || positiveInts(resize, {1, 2})), "input.resize must be null, [size] or [height, width]");
   if (!resize.is_null()) m.input.resize = ints(resize);
   const json maxSize = get("max_size");
   check(maxSize.is_null() ||
@@ -80,7 +90,7 @@ Metadata parseMetadata(const std::string& text, const std::string& source) {
         "input.max_size must be null, or an integer larger than input.resize[0] when resize is [size]");
   if (!maxSize.is_null()) m.input.maxSize = static_cast<int>(maxSize.get<double>());
   const json crop = get("crop");
-  check(crop.is_null() || positiveInts(crop, {2}), "input.crop must be null or [height, width]");
+  check(input.contains("crop") && (crop.is_null() || positiveInts(crop, {2})), "input.crop must be null or [height, width]");
   if (!crop.is_null()) m.input.crop = std::array<int, 2>{ints(crop)[0], ints(crop)[1]};
   const json fastai = get("fastai_resize");
   if (!fastai.is_null()) {
@@ -134,14 +144,25 @@ Metadata parseMetadata(const std::string& text, const std::string& source) {
   m.outputsAreProbabilities = output["kind"] == "probabilities";
   check(output.contains("num_classes") && isInteger(output["num_classes"]) &&
             output["num_classes"].get<double>() == static_cast<double>(m.labels.size()),
-        "output.num_classes (" + (output.contains("num_classes") ? output["num_classes"].dump() : "undefined") +
+        "output.num_classes (" + shown(output, "num_classes") +
             ") does not match the " + std::to_string(m.labels.size()) + " labels");
+
+  // Optional (absent or null: fp32).
+  const json precision = raw.contains("precision") ? raw["precision"] : json();
+  check(precision.is_null() || precision == "fp32" || precision == "bf16", "precision must be one of fp32, bf16");
+  m.precision = precision == "bf16" ? Precision::BFloat16 : Precision::Float32;
 
   if (raw.contains("provenance") && raw["provenance"].is_object() && raw["provenance"].contains("torch_version") &&
       raw["provenance"]["torch_version"].is_string()) {
     m.torchVersion = raw["provenance"]["torch_version"].get<std::string>();
   }
   return m;
+}
+
+Precision recordedPrecision(const std::string& text) {
+  const json raw = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const bool bf16 = raw.is_object() && raw.contains("precision") && raw["precision"] == "bf16";
+  return bf16 ? Precision::BFloat16 : Precision::Float32;
 }
 
 std::array<int, 2> staticInputSize(const image::InputSpec& input) {
@@ -151,4 +172,4 @@ std::array<int, 2> staticInputSize(const image::InputSpec& input) {
   return {0, 0};
 }
 
-}  // namespace chori::api
+}  // namespace chori::model
