@@ -369,8 +369,18 @@ def ppm_images() -> dict[str, bytes]:
     out["ppm-P0CMYK.ppm"] = _netpbm("P0CMYK", size, cmyk.tobytes(), 255)
     out["ppm-PyCMYK-max200.ppm"] = _netpbm("PyCMYK", size, (cmyk // 2).tobytes(), 200)
     out["ppm-PyRGBA.ppm"] = _netpbm("PyRGBA", size, np.asarray(_rgba(chelsea)).tobytes(), 255)
-    # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT): float and palette.
-    out["ppm-Pf.pfm"] = _encode(Image.fromarray(grey.astype(np.float32) / 255), "PPM")
+    # Float (PFM, PIL mode "F"): PIL's writer (little-endian, scale -1.0, bottom-up) and
+    # big-endian by hand; values below 0, above 255, fractions, NaN and infinities.
+    floats = grey.astype(np.float32) * 1.25 - 20.5
+    floats[0, :4] = [np.nan, np.inf, -np.inf, 254.999]
+    out["ppm-Pf.pfm"] = _encode(Image.fromarray(floats), "PPM")
+    out["ppm-Pf-be.pfm"] = _netpbm("Pf", camera.size, b"", None) + b"2_5.e-1\n" + (
+        floats[::-1].astype(">f4").tobytes()
+    )
+    out["ppm-Pf-tiny-scale.pfm"] = b"Pf 3 2 -5e-324 " + np.arange(6, dtype="<f4").tobytes()
+    # Pillow's "PyP": a palette image without a palette, black after convert("RGB").
+    out["ppm-PyP.ppm"] = _netpbm("PyP", camera.size, grey.tobytes(), 255)
+    out["ppm-PyP-max100.ppm"] = _netpbm("PyP", camera.size, (grey // 3).tobytes(), 100)
     return out
 
 
@@ -732,6 +742,8 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
         "ppm-P3.ppm",
         "ppm-P4.pbm",
         "ppm-P6-max1023.ppm",
+        "ppm-Pf.pfm",
+        "ppm-PyP-max100.ppm",
         "ico-png.ico",
         "ico-dib8.ico",
         "ico-bmp-rgba.ico",
@@ -764,6 +776,9 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
     out["bad-ppm-P2-negative"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 -1\n")
     out["bad-ppm-P2-long"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 00000000001\n")
     out["huge-ppm"] = ("huge", "ppm", b"P6\n70000 70000\n255\n" + body)
+    out["huge-ppm-Pf"] = ("huge", "ppm", b"Pf\n70000 70000\n-1\n" + body)
+    for label, scale in [("zero", b"-0.0"), ("inf", b"inf"), ("overflow", b"1e999"), ("text", b"1.0x")]:
+        out[f"bad-ppm-Pf-scale-{label}"] = ("flipped", "ppm", b"Pf\n2 1\n" + scale + b"\n" + bytes(8))
     avif = bytearray(valid["avif-q50-420.avif"])
     ispe = avif.index(b"ispe") + 8  # version and flags, then width and height
     struct.pack_into(">II", avif, ispe, 14_000, 14_000)  # over PIL's limit, under libavif's
