@@ -43,7 +43,8 @@ EXTREME_SIZES = [(1, 5000), (5000, 1)]
 @dataclass(frozen=True)
 class Sample:
     path: Path
-    category: str  # "valid", or the malformation: truncated, flipped, empty, text, random, huge
+    category: str  # "valid", "layout" (well-formed, PIL refuses), or the malformation: truncated,
+    # flipped, empty, text, random, huge
     format: str  # the format the bytes were written as ("" for empty/text/random)
     extreme: bool = False  # an EXTREME_SIZES image (demo model only)
 
@@ -374,8 +375,10 @@ def ppm_images() -> dict[str, bytes]:
     floats = grey.astype(np.float32) * 1.25 - 20.5
     floats[0, :4] = [np.nan, np.inf, -np.inf, 254.999]
     out["ppm-Pf.pfm"] = _encode(Image.fromarray(floats), "PPM")
-    out["ppm-Pf-be.pfm"] = _netpbm("Pf", camera.size, b"", None) + b"2_5.e-1\n" + (
-        floats[::-1].astype(">f4").tobytes()
+    out["ppm-Pf-be.pfm"] = (
+        _netpbm("Pf", camera.size, b"", None)
+        + b"2_5.e-1\n"
+        + (floats[::-1].astype(">f4").tobytes())
     )
     out["ppm-Pf-tiny-scale.pfm"] = b"Pf 3 2 -5e-324 " + np.arange(6, dtype="<f4").tobytes()
     # Pillow's "PyP": a palette image without a palette, black after convert("RGB").
@@ -569,9 +572,21 @@ def tiff_images() -> dict[str, bytes]:
     out["tiff-cp-jpeg-rgb.tif"] = _tiffcp(rgb, "-c", "jpeg:r")
     out["tiff-cp-jpeg-tiles.tif"] = _tiffcp(rgb, "-c", "jpeg", "-t", "-w", "32", "-l", "32")
     out["tiff-cp-jpeg-L.tif"] = _tiffcp(out["tiff-L.tif"], "-c", "jpeg")
+    # Float and 32-bit integer grey (PIL's modes F and I), clipped by convert("RGB"); through
+    # libtiff, PIL reads a big-endian file's samples byte-swapped (tiffcp -B with compression).
+    floats = np.asarray(camera, np.float32) * 1.3 - 30.7
+    floats[0, :4] = [np.nan, np.inf, -np.inf, 254.99]
+    out["tiff-F.tif"] = _encode(Image.fromarray(floats), "TIFF")
+    out["tiff-F-lzw.tif"] = _encode(Image.fromarray(floats), "TIFF", compression="tiff_lzw")
+    out["tiff-cp-F-be.tif"] = _tiffcp(out["tiff-F.tif"], "-B")
+    out["tiff-cp-F-be-zip.tif"] = _tiffcp(out["tiff-F.tif"], "-B", "-c", "zip:3")
+    ints = (np.asarray(camera, np.int32) - 60) * 3
+    ints[0, :3] = [2**31 - 1, -(2**31), 256]
+    out["tiff-I32.tif"] = _encode(Image.fromarray(ints), "TIFF")
+    out["tiff-cp-I32-be.tif"] = _tiffcp(out["tiff-I32.tif"], "-B")
+    out["tiff-cp-I32-be-lzw.tif"] = _tiffcp(out["tiff-I32.tif"], "-B", "-c", "lzw")
     # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT).
     out["tiff-refused-YCbCr.tif"] = _encode(chelsea.convert("YCbCr"), "TIFF")
-    out["tiff-refused-F.tif"] = _encode(Image.fromarray(np.asarray(camera, np.float32)), "TIFF")
     out["tiff-refused-planar-tiles.tif"] = _tiffcp(
         rgb, "-p", "separate", "-t", "-w", "16", "-l", "16"
     )
@@ -595,6 +610,8 @@ def tiff_file(
     colormap: list[int] | None = None,
     big_endian: bool = False,
     planar: bool = False,
+    sample_format: int = 1,
+    fill_order: int = 1,
 ) -> bytes:
     """An uncompressed TIFF, one strip (one per sample when `planar`: `pixels` then holds the
     planes one after the other), for the layouts PIL's writer does not produce."""
@@ -615,6 +632,10 @@ def tiff_file(
     ]
     if colormap is not None:
         entries.append((320, 3, colormap))
+    if sample_format != 1:
+        entries.append((339, 3, [sample_format] * samples))
+    if fill_order != 1:
+        entries.append((266, 3, [fill_order]))
     if extra:
         entries.append((338, 3, list(extra)))
     entries.sort()
@@ -667,6 +688,38 @@ def tiff_layouts() -> dict[str, bytes]:
     out["tiff-hand-L-white.tif"] = tiff_file(w, h, 0, 8, 1, grey.tobytes())
     out["tiff-hand-1-black.tif"] = tiff_file(w, h, 1, 1, 1, _pack_bits(grey >> 7, 1))
     out["tiff-hand-I16-white.tif"] = tiff_file(w, h, 0, 16, 1, (grey.astype("<u2") * 2).tobytes())
+    # Signed and 32-bit samples: PIL's "L" (signed bytes as they are), I;16S, I;32N.
+    signed = (grey.astype(np.int32) - 100) * 2
+    out["tiff-hand-L-signed.tif"] = tiff_file(
+        w, h, 1, 8, 1, signed.astype(np.int8).tobytes(), sample_format=2
+    )
+    for e, suffix in [("<", ""), (">", "-be")]:
+        out[f"tiff-hand-I16S{suffix}.tif"] = tiff_file(
+            w, h, 1, 16, 1, signed.astype(f"{e}i2").tobytes(), sample_format=2, big_endian=e == ">"
+        )
+    out["tiff-cp-I16S-be-lzw.tif"] = _tiffcp(out["tiff-hand-I16S-be.tif"], "-c", "lzw")
+    out["tiff-hand-I32N.tif"] = tiff_file(
+        w, h, 1, 32, 1, (grey.astype("<u4") * 3 + (grey > 200) * 2**31).astype("<u4").tobytes()
+    )
+    # Fill order 2 (bits least significant first): libtiff reverses them, as PIL's ";R" modes.
+    flip = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], np.uint8)
+
+    def flipped(packed: bytes) -> bytes:
+        return flip[np.frombuffer(packed, np.uint8)].tobytes()
+
+    out["tiff-hand-1-fill2.tif"] = tiff_file(
+        w, h, 1, 1, 1, flipped(_pack_bits(grey >> 7, 1)), fill_order=2
+    )
+    out["tiff-hand-L4-fill2.tif"] = tiff_file(
+        w, h, 0, 4, 1, flipped(_pack_bits(grey >> 4, 4)), fill_order=2
+    )
+    out["tiff-hand-L-fill2.tif"] = tiff_file(w, h, 1, 8, 1, flip[grey].tobytes(), fill_order=2)
+    out["tiff-hand-RGB-fill2.tif"] = tiff_file(w, h, 2, 8, 3, flip[rgb].tobytes(), fill_order=2)
+    out["tiff-hand-I16-fill2.tif"] = tiff_file(
+        w, h, 1, 16, 1, flipped((grey.astype("<u2") * 2).tobytes()), fill_order=2
+    )
+    out["tiff-cp-RGB-fill2-lzw.tif"] = _tiffcp(out["tiff-hand-RGB-fill2.tif"], "-c", "lzw")
+    out["tiff-cp-1-fill2-g4.tif"] = _tiffcp(out["tiff-hand-1-fill2.tif"], "-c", "g4")
     rgb16 = rgb.astype(np.uint16) * 257 + np.arange(w, dtype=np.uint16)[None, :, None]
     out["tiff-hand-RGB16.tif"] = tiff_file(w, h, 2, 16, 3, rgb16.astype("<u2").tobytes())
     out["tiff-hand-RGB16-planar.tif"] = tiff_file(
@@ -712,6 +765,18 @@ def tiff_layouts() -> dict[str, bytes]:
     )
     cmykx = np.concatenate([rgb, rgb[..., :2]], axis=-1)
     out["tiff-hand-CMYKX.tif"] = tiff_file(w, h, 5, 8, 5, cmykx.tobytes(), extra=(0,))
+    # PIL refuses these ("unknown pixel mode"): fill order 2 with alpha, 32-bit unsigned
+    # big-endian, 16-bit MinIsWhite big-endian.
+    rgba = np.concatenate([rgb, grey[..., None]], -1)
+    out["tiff-pil-refuses-RGBA-fill2.tif"] = tiff_file(
+        w, h, 2, 8, 4, rgba.tobytes(), extra=(2,), fill_order=2
+    )
+    out["tiff-pil-refuses-I32-be.tif"] = tiff_file(
+        w, h, 1, 32, 1, grey.astype(">u4").tobytes(), big_endian=True
+    )
+    out["tiff-pil-refuses-I16-white-be.tif"] = tiff_file(
+        w, h, 0, 16, 1, grey.astype(">u2").tobytes(), big_endian=True
+    )
     for bits in (1, 2, 4):
         n = 1 << bits
         colormap = [(i * 40503 + c * 9001) % 65536 for c in range(3) for i in range(n)]
@@ -777,8 +842,10 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
     out["bad-ppm-P2-long"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 00000000001\n")
     out["huge-ppm"] = ("huge", "ppm", b"P6\n70000 70000\n255\n" + body)
     out["huge-ppm-Pf"] = ("huge", "ppm", b"Pf\n70000 70000\n-1\n" + body)
-    for label, scale in [("zero", b"-0.0"), ("inf", b"inf"), ("overflow", b"1e999"), ("text", b"1.0x")]:
-        out[f"bad-ppm-Pf-scale-{label}"] = ("flipped", "ppm", b"Pf\n2 1\n" + scale + b"\n" + bytes(8))
+    scales = {"zero": b"-0.0", "inf": b"inf", "overflow": b"1e999", "text": b"1.0x"}
+    for label, scale in scales.items():
+        pfm = b"Pf\n2 1\n" + scale + b"\n" + bytes(8)
+        out[f"bad-ppm-Pf-scale-{label}"] = ("flipped", "ppm", pfm)
     avif = bytearray(valid["avif-q50-420.avif"])
     ispe = avif.index(b"ispe") + 8  # version and flags, then width and height
     struct.pack_into(">II", avif, ispe, 14_000, 14_000)  # over PIL's limit, under libavif's
@@ -814,7 +881,9 @@ def write_other_formats(folder: Path) -> list[Sample]:
     samples = []
     for name, data in valid.items():
         (folder / name).write_bytes(data)
-        samples.append(Sample(folder / name, "valid", name.split("-")[0]))
+        # Well-formed layouts that PIL's tables do not list ("unknown pixel mode").
+        category = "layout" if "-pil-refuses-" in name else "valid"
+        samples.append(Sample(folder / name, category, name.split("-")[0]))
     for name, (category, fmt, data) in other_format_malformed(valid).items():
         (folder / name).write_bytes(data)
         samples.append(Sample(folder / name, category, fmt))

@@ -4,6 +4,7 @@
 #include "image/tiff.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -76,18 +77,51 @@ struct OptionsFree {
 }
 
 // How the samples of one pixel become RGB (Pillow's raw modes, then convert("RGB")).
-enum class Layout { Bilevel, Grey, Grey16, Palette, Rgb, RgbAssociated, Rgb16, Cmyk, Cmyk16 };
+// Int and Float are PIL's modes "I" (I;16S, I;32S, I;32N) and "F" (F;32F): one sample.
+enum class Layout { Bilevel, Grey, Grey16, Palette, Rgb, RgbAssociated, Rgb16, Cmyk, Cmyk16, Int, Float };
 
 struct Format {
   Layout layout;
   unsigned bits;
   unsigned samples;
   bool invert;  // MinIsWhite: PIL's "1;I", "L;2I", "L;4I", "L;I" (not I;16)
+  bool swap = false;  // Int/Float: PIL reads libtiff's host-order samples in the file's order
 };
+
+// The keys of OPEN_INFO with fill order 2: PIL looks the layout up with the file's fill order
+// (libtiff then reverses the bits, as PIL's ";R" raw modes do), and has no other.
+bool pilReadsFillOrder2(uint16_t photometric, unsigned bits, unsigned samples, unsigned extraCount, bool bigEndian) {
+  if (samples != 1 || extraCount != 0) return photometric == PHOTOMETRIC_RGB && bits == 8 && samples == 3 && extraCount == 0;
+  switch (photometric) {
+    case PHOTOMETRIC_MINISWHITE: return bits == 1 || bits == 2 || bits == 4 || bits == 8;
+    case PHOTOMETRIC_MINISBLACK: return bits == 1 || bits == 2 || bits == 4 || bits == 8 || (bits == 16 && !bigEndian);
+    case PHOTOMETRIC_PALETTE: return bits == 1 || bits == 2 || bits == 4 || bits == 8;
+    default: return false;
+  }
+}
+
+// OPEN_INFO's signed and floating-point keys, and unsigned 32-bit: one grey sample. The
+// 8-bit signed key is plain "L" (the bytes as they are).
+bool pilWideLayout(uint16_t photometric, uint16_t sampleFormat, unsigned bits, unsigned samples,
+                   unsigned extraCount, bool bigEndian, Format* out) {
+  if (samples != 1 || extraCount != 0) return false;
+  if (sampleFormat == SAMPLEFORMAT_IEEEFP) {  // "F;32F" / "F;32BF", either photometric
+    const bool grey = photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE;
+    return grey && bits == 32 && (*out = {Layout::Float, 32, 1, false}, true);
+  }
+  if (photometric != PHOTOMETRIC_MINISBLACK) return false;
+  if (sampleFormat == SAMPLEFORMAT_INT) {  // "L", "I;16S" / "I;16BS", "I;32S" / "I;32BS"
+    if (bits == 8) return *out = {Layout::Grey, 8, 1, false}, true;
+    return (bits == 16 || bits == 32) && (*out = {Layout::Int, bits, 1, false}, true);
+  }
+  // "I;32N": little-endian files only, read as signed.
+  return sampleFormat == SAMPLEFORMAT_UINT && bits == 32 && !bigEndian && (*out = {Layout::Int, 32, 1, false}, true);
+}
 
 // TiffImagePlugin.OPEN_INFO for sample format 1 (unsigned) and fill order 1, contiguous
 // planes: what we reproduce. `extra` is the first ExtraSamples value, or -1 without one.
-bool pilLayout(uint16_t photometric, unsigned bits, unsigned samples, int extra, unsigned extraCount, Format* out) {
+bool pilLayout(uint16_t photometric, unsigned bits, unsigned samples, int extra, unsigned extraCount, bool bigEndian,
+               Format* out) {
   const bool unassociated = extra == 0 || extra == 2 || extra == 999;
   switch (photometric) {
     case PHOTOMETRIC_MINISWHITE:
@@ -95,7 +129,8 @@ bool pilLayout(uint16_t photometric, unsigned bits, unsigned samples, int extra,
       const bool white = photometric == PHOTOMETRIC_MINISWHITE;
       if (samples == 1 && bits == 1) return *out = {Layout::Bilevel, 1, 1, white}, true;
       if (samples == 1 && (bits == 2 || bits == 4 || bits == 8)) return *out = {Layout::Grey, bits, 1, white}, true;
-      if (samples == 1 && bits == 16) return *out = {Layout::Grey16, 16, 1, false}, true;
+      // "I;16" either photometric little-endian; big-endian, MinIsBlack only ("I;16B").
+      if (samples == 1 && bits == 16 && !(white && bigEndian)) return *out = {Layout::Grey16, 16, 1, false}, true;
       // "LX" / "LA": grey and one unassociated extra sample, black is zero only.
       if (!white && samples == 2 && bits == 8 && extraCount == 1 && (extra == 0 || extra == 2)) {
         return *out = {Layout::Grey, 8, 2, false}, true;
@@ -135,6 +170,29 @@ bool pilLayout(uint16_t photometric, unsigned bits, unsigned samples, int extra,
 struct Palette {
   uint8_t rgb[256][3] = {};
 };
+
+// One "I" or "F" sample (libtiff's host order, swapped where PIL reads it in the file's) →
+// convert("RGB"): Convert.c i2rgb clips to 0..255; F goes through L, f2l truncating (NaN: 0).
+uint8_t wideSample(const Format& f, const uint8_t* p) {
+  if (f.bits == 16) {
+    uint16_t v;
+    std::memcpy(&v, p, 2);
+    if (f.swap) v = static_cast<uint16_t>(v >> 8 | v << 8);
+    const int16_t i = static_cast<int16_t>(v);
+    return static_cast<uint8_t>(i <= 0 ? 0 : (i >= 255 ? 255 : i));
+  }
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  if (f.swap) v = __builtin_bswap32(v);
+  if (f.layout == Layout::Float) {
+    float x;
+    std::memcpy(&x, &v, 4);
+    if (x >= 255.0f) return 255;
+    return x > 0.0f ? static_cast<uint8_t>(x) : 0;
+  }
+  const int32_t i = static_cast<int32_t>(v);
+  return static_cast<uint8_t>(i <= 0 ? 0 : (i >= 255 ? 255 : i));
+}
 
 // One row of packed samples → RGB.
 void unpackRow(const Format& f, const uint8_t* in, uint8_t* out, uint32_t width, const Palette& palette) {
@@ -204,6 +262,10 @@ void unpackRow(const Format& f, const uint8_t* in, uint8_t* out, uint32_t width,
         cmykToRgb(p[0], p[1], p[2], p[3], out);
         break;
       }
+      case Layout::Int:
+      case Layout::Float:
+        out[0] = out[1] = out[2] = wideSample(f, in + static_cast<size_t>(x) * (f.bits / 8));
+        break;
       case Layout::Cmyk16: {
         uint8_t hi[4];
         for (int c = 0; c < 4; ++c) {
@@ -302,8 +364,14 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
     default:
       unsupported("compression " + std::to_string(compression));
   }
-  if (sampleFormat != SAMPLEFORMAT_UINT) unsupported("sample format " + std::to_string(sampleFormat) + " (signed or float)");
-  if (fillOrder != FILLORDER_MSB2LSB) unsupported("fill order 2 (bits stored least significant first)");
+  const bool bigEndian = data[0] == 'M';
+  // PIL decodes every compressed file through libtiff, an uncompressed one itself.
+  const bool viaLibtiff = compression != COMPRESSION_NONE;
+  if (fillOrder != FILLORDER_MSB2LSB && (sampleFormat != SAMPLEFORMAT_UINT ||
+                                         !pilReadsFillOrder2(photometric, bits, samples, extraCount, bigEndian))) {
+    unsupported("fill order 2 with this layout (PIL: unknown pixel mode)");
+  }
+  const bool wide = sampleFormat != SAMPLEFORMAT_UINT || bits == 32;
   const bool separate = planar == PLANARCONFIG_SEPARATE && samples > 1;
   // PIL reads uncompressed 16-bit planes as 8-bit bands ('R', 'G', 'B' raw modes): a quirk we
   // do not reproduce; tiled planes are not reproduced yet.
@@ -313,13 +381,19 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
     // Pillow's TiffDecode.c: a contiguous JPEG-compressed YCbCr image is decoded with
     // JPEGCOLORMODE_RGB (libjpeg converts to RGB); any other YCbCr goes through
     // TIFFReadRGBA*, which we do not reproduce.
-    if (compression != COMPRESSION_JPEG || bits != 8 || samples != 3) unsupported("YCbCr image without JPEG compression");
+    if (compression != COMPRESSION_JPEG || bits != 8 || samples != 3 || sampleFormat != SAMPLEFORMAT_UINT) unsupported("YCbCr image without JPEG compression");
     TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
     format = {Layout::Rgb, 8, 3, false};
-  } else if (!pilLayout(photometric, bits, samples, extra, extraCount, &format)) {
+  } else if (wide ? !pilWideLayout(photometric, sampleFormat, bits, samples, extraCount, bigEndian, &format)
+                  : !pilLayout(photometric, bits, samples, extra, extraCount, bigEndian, &format)) {
     unsupported("image of photometric " + std::to_string(photometric) + ", " + std::to_string(samples) + " x " +
-                std::to_string(bits) + "-bit samples" + (extra >= 0 ? ", extra sample " + std::to_string(extra) : ""));
+                std::to_string(bits) + "-bit samples of format " + std::to_string(sampleFormat) +
+                (extra >= 0 ? ", extra sample " + std::to_string(extra) : ""));
   }
+  // Through libtiff, PIL unpacks host-order samples with the file's raw mode ("F;32BF",
+  // "I;16BS", "I;32BS" are not remapped to native as "I;16B" is): swapped in a big-endian file.
+  format.swap = viaLibtiff && (format.layout == Layout::Int || format.layout == Layout::Float) &&
+                bigEndian != (std::endian::native == std::endian::big);
 
   Palette palette;
   if (format.layout == Layout::Palette) {
