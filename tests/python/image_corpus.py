@@ -587,8 +587,9 @@ def tiff_images() -> dict[str, bytes]:
     out["tiff-cp-I32-be-lzw.tif"] = _tiffcp(out["tiff-I32.tif"], "-B", "-c", "lzw")
     # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT).
     out["tiff-refused-YCbCr.tif"] = _encode(chelsea.convert("YCbCr"), "TIFF")
-    out["tiff-refused-planar-tiles.tif"] = _tiffcp(
-        rgb, "-p", "separate", "-t", "-w", "16", "-l", "16"
+    out["tiff-cp-planar-tiles.tif"] = _tiffcp(rgb, "-p", "separate", "-t", "-w", "16", "-l", "16")
+    out["tiff-cp-planar-tiles-zip.tif"] = _tiffcp(
+        out["tiff-RGBA.tif"], "-p", "separate", "-t", "-w", "32", "-l", "16", "-c", "zip"
     )
     # Separate planes, as scientific and GIS tools write them.
     out["tiff-cp-planar.tif"] = _tiffcp(rgb, "-p", "separate")
@@ -735,6 +736,16 @@ def tiff_layouts() -> dict[str, bytes]:
         planar=True,
         big_endian=True,
     )
+    # Compressed, PIL has libtiff copy each 16-bit plane's high byte into its band.
+    planar16 = out["tiff-hand-RGB16-planar.tif"]
+    out["tiff-cp-RGB16-planar-lzw.tif"] = _tiffcp(planar16, "-p", "separate", "-c", "lzw:2")
+    out["tiff-cp-RGB16-planar-tiles-zip.tif"] = _tiffcp(
+        planar16, "-p", "separate", "-t", "-w", "16", "-l", "16", "-c", "zip"
+    )
+    out["tiff-cp-RGB16-planar-strips.tif"] = _tiffcp(planar16, "-p", "separate", "-r", "5")
+    out["tiff-refused-RGB16-planar-tiles.tif"] = _tiffcp(
+        planar16, "-p", "separate", "-t", "-w", "16", "-l", "16"
+    )
     out["tiff-hand-RGB16-be.tif"] = tiff_file(
         w, h, 2, 16, 3, rgb16.astype(">u2").tobytes(), big_endian=True
     )
@@ -744,6 +755,9 @@ def tiff_layouts() -> dict[str, bytes]:
     )
     cmyk16 = np.concatenate([rgb16, rgb16[..., :1] // 3], axis=-1)
     out["tiff-hand-CMYK16.tif"] = tiff_file(w, h, 5, 16, 4, cmyk16.astype("<u2").tobytes())
+    out["tiff-hand-CMYK16-planar.tif"] = tiff_file(
+        w, h, 5, 16, 4, np.moveaxis(cmyk16, -1, 0).astype("<u2").tobytes(), planar=True
+    )
     rgbx = np.concatenate([rgb, rgb[..., :2]], axis=-1)
     # Associated alpha: every (colour, alpha) pair, which PIL un-premultiplies.
     c, a = np.meshgrid(np.arange(256), np.arange(256))

@@ -302,6 +302,14 @@ void checkChunksPresent(TIFF* tif, const Source& src, uint32_t count) {
   }
 }
 
+// One plane's samples into their place among `samples` interleaved ones.
+void interleavePlane(const uint8_t* plane, uint8_t* out, size_t pixels, uint32_t band, uint32_t samples,
+                     size_t sampleBytes) {
+  for (size_t i = 0; i < pixels; ++i) {
+    std::memcpy(out + (i * samples + band) * sampleBytes, plane + i * sampleBytes, sampleBytes);
+  }
+}
+
 // Writers that put the directory after the pixels (libtiff's do) leave a cut file without one.
 bool firstDirectoryPastEnd(const uint8_t* d, size_t size) {
   const bool little = d[0] == 'I';
@@ -373,9 +381,15 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
   }
   const bool wide = sampleFormat != SAMPLEFORMAT_UINT || bits == 32;
   const bool separate = planar == PLANARCONFIG_SEPARATE && samples > 1;
-  // PIL reads uncompressed 16-bit planes as 8-bit bands ('R', 'G', 'B' raw modes): a quirk we
-  // do not reproduce; tiled planes are not reproduced yet.
-  if (separate && (TIFFIsTiled(t) || bits != 8)) unsupported("tiled or 16-bit planar (separate) sample layout");
+  // Separate planes: libtiff's (compressed) path copies each plane into its band, 16-bit as its
+  // high byte (TiffDecode.c, "R;16N"...). PIL's own raw decoder reads an uncompressed 16-bit
+  // plane with the 8-bit band modes ("RGB;16L"[b]) over rows of `width` bytes: reproduced for
+  // strips; in tiles it mixes two strides (edge tiles are read at the 16-bit one), not copied.
+  const bool rawWidePlanes = separate && !viaLibtiff && bits == 16;
+  if (separate && bits != 8 && bits != 16) unsupported("planar (separate) layout with " + std::to_string(bits) + "-bit samples");
+  if (rawWidePlanes && (TIFFIsTiled(t) || extra == 0)) {
+    unsupported("uncompressed 16-bit planar layout in tiles or with unspecified extra samples");
+  }
   Format format;
   if (photometric == PHOTOMETRIC_YCBCR) {
     // Pillow's TiffDecode.c: a contiguous JPEG-compressed YCbCr image is decoded with
@@ -406,24 +420,34 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
     }
   }
 
+  if (rawWidePlanes) {  // the bands PIL fills are bytes, unpacked as the 8-bit layout
+    if (format.layout != Layout::Rgb16 && format.layout != Layout::Cmyk16) unsupported("this 16-bit planar layout");
+    format = {format.layout == Layout::Rgb16 ? Layout::Rgb : Layout::Cmyk, 8, samples, false};
+  }
   RgbImage out(static_cast<int>(width), static_cast<int>(height));
-  const uint64_t rowBytes = (static_cast<uint64_t>(width) * samples * bits + 7) / 8;
+  const uint64_t rowBytes = (static_cast<uint64_t>(width) * samples * format.bits + 7) / 8;
   if (TIFFIsTiled(t)) {
     uint32_t tileW = 0, tileH = 0;
     TIFFGetField(t, TIFFTAG_TILEWIDTH, &tileW);
     TIFFGetField(t, TIFFTAG_TILELENGTH, &tileH);
     if (tileW == 0 || tileH == 0 || tileW % 16 || tileH % 16) corrupt(src, "bad tile size");
     checkChunksPresent(t, src, TIFFNumberOfTiles(t));
-    const tmsize_t tileSize = TIFFTileSize(t);
+    const tmsize_t tileSize = TIFFTileSize(t);  // one plane's tile when separate
     const uint64_t tileRowBytes = (static_cast<uint64_t>(tileW) * samples * bits + 7) / 8;
-    if (tileSize <= 0 || static_cast<uint64_t>(tileSize) < tileRowBytes * tileH) corrupt(src, "bad tile size");
+    const uint64_t planeBytes = tileRowBytes * tileH / (separate ? samples : 1);
+    if (tileSize <= 0 || static_cast<uint64_t>(tileSize) < planeBytes) corrupt(src, "bad tile size");
     // Each tile's rows unpack straight into the image (a tile's first pixel starts a byte: tile
     // widths are multiples of 16); the parts past the right and bottom edges are skipped.
-    std::vector<uint8_t> tile(static_cast<size_t>(tileSize));
+    std::vector<uint8_t> tile(separate ? static_cast<size_t>(tileRowBytes * tileH) : static_cast<size_t>(tileSize));
+    std::vector<uint8_t> plane(separate ? static_cast<size_t>(tileSize) : 0);
     for (uint32_t y0 = 0; y0 < height; y0 += tileH) {
       for (uint32_t x0 = 0; x0 < width; x0 += tileW) {
-        if (TIFFReadEncodedTile(t, TIFFComputeTile(t, x0, y0, 0, 0), tile.data(), tileSize) < 0) {
-          corrupt(src, "cannot decode a tile");
+        for (uint32_t b = 0; b < (separate ? samples : 1u); ++b) {
+          if (TIFFReadEncodedTile(t, TIFFComputeTile(t, x0, y0, 0, static_cast<uint16_t>(b)),
+                                  separate ? plane.data() : tile.data(), tileSize) < 0) {
+            corrupt(src, "cannot decode a tile");
+          }
+          if (separate) interleavePlane(plane.data(), tile.data(), size_t(tileW) * tileH, b, samples, bits / 8);
         }
         const uint32_t columns = std::min(tileW, width - x0);
         for (uint32_t r = 0; r < tileH && y0 + r < height; ++r) {
@@ -454,12 +478,18 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
       }
       for (uint32_t b = 0; separate && b < samples; ++b) {
         const size_t pixels = static_cast<size_t>(width) * rows;
+        if (rawWidePlanes) {  // the plane's first width x rows bytes, from the file
+          const uint64_t offset = TIFFGetStrileOffset(t, b * perPlane + s);
+          if (offset > size || pixels > size - offset) {
+            throw Error(code::kTruncated, "TIFF data is truncated: a plane ends past the end of the file");
+          }
+          interleavePlane(data + offset, strip.data(), pixels, b, samples, 1);
+          continue;
+        }
         if (TIFFReadEncodedStrip(t, b * perPlane + s, plane.data(), static_cast<tmsize_t>(pixels * sampleBytes)) < 0) {
           corrupt(src, "cannot decode a strip");
         }
-        for (size_t i = 0; i < pixels; ++i) {
-          std::memcpy(strip.data() + (i * samples + b) * sampleBytes, plane.data() + i * sampleBytes, sampleBytes);
-        }
+        interleavePlane(plane.data(), strip.data(), pixels, b, samples, sampleBytes);
       }
       for (uint32_t r = 0; r < rows; ++r) {
         unpackRow(format, strip.data() + r * rowBytes, out.row(static_cast<int>(y + r)), width, palette);
