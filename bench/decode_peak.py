@@ -107,6 +107,12 @@ def cases(megapixels: float, frames: int) -> dict[str, tuple[bytes, int, int]]:
             w,
             h,
         ),
+        # Through libtiff's TIFFRGBAImage, a block of 64 rows of 32-bit pixels at a time.
+        "TIFF YCbCr (LZW, TIFFRGBAImage)": (
+            _tiffcp(encoded(im.convert("YCbCr"), "TIFF"), "-c", "lzw", "-r", "64"),
+            w,
+            h,
+        ),
         "WebP lossy": (
             encoded(im if megapixels <= 16 else im.crop((0, 0, 4000, 4000)), "WEBP"),
             *((w, h) if megapixels <= 16 else (4000, 4000)),

@@ -585,8 +585,6 @@ def tiff_images() -> dict[str, bytes]:
     out["tiff-I32.tif"] = _encode(Image.fromarray(ints), "TIFF")
     out["tiff-cp-I32-be.tif"] = _tiffcp(out["tiff-I32.tif"], "-B")
     out["tiff-cp-I32-be-lzw.tif"] = _tiffcp(out["tiff-I32.tif"], "-B", "-c", "lzw")
-    # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT).
-    out["tiff-refused-YCbCr.tif"] = _encode(chelsea.convert("YCbCr"), "TIFF")
     out["tiff-cp-planar-tiles.tif"] = _tiffcp(rgb, "-p", "separate", "-t", "-w", "16", "-l", "16")
     out["tiff-cp-planar-tiles-zip.tif"] = _tiffcp(
         out["tiff-RGBA.tif"], "-p", "separate", "-t", "-w", "32", "-l", "16", "-c", "zip"
@@ -613,17 +611,23 @@ def tiff_file(
     planar: bool = False,
     sample_format: int = 1,
     fill_order: int = 1,
+    tags: tuple[tuple[int, int, list[int]], ...] = (),
+    deflate: bool = False,
 ) -> bytes:
-    """An uncompressed TIFF, one strip (one per sample when `planar`: `pixels` then holds the
-    planes one after the other), for the layouts PIL's writer does not produce."""
+    """An uncompressed (or, one strip, Deflate) TIFF, one strip (one per sample when `planar`:
+    `pixels` then holds the planes one after the other), with any further `tags`, for the
+    layouts PIL's writer does not produce."""
     e = ">" if big_endian else "<"
     strips = samples if planar else 1
+    if deflate:  # one strip, zlib-compressed (Compression 8)
+        assert strips == 1
+        pixels = zlib.compress(pixels)
     strip_bytes = len(pixels) // strips
     entries: list[tuple[int, int, list[int]]] = [  # (tag, type, values): 3 SHORT, 4 LONG
         (256, 4, [width]),
         (257, 4, [height]),
         (258, 3, [bits] * samples),
-        (259, 3, [1]),
+        (259, 3, [8 if deflate else 1]),
         (262, 3, [photometric]),
         (273, 4, [0] * strips),  # StripOffsets, patched below
         (277, 3, [samples]),
@@ -637,6 +641,7 @@ def tiff_file(
         entries.append((339, 3, [sample_format] * samples))
     if fill_order != 1:
         entries.append((266, 3, [fill_order]))
+    entries += tags
     if extra:
         entries.append((338, 3, list(extra)))
     entries.sort()
@@ -670,6 +675,69 @@ def _pack_bits(values: np.ndarray, bits: int) -> bytes:
         nbits = len(row) * bits
         rows.append((acc << (-nbits % 8)).to_bytes((nbits + 7) // 8, "big"))
     return b"".join(rows)
+
+
+def _ycbcr_blocks(ycc: np.ndarray, sx: int, sy: int) -> bytes:
+    """Subsampled YCbCr as TIFF stores it: for each sx x sy block (the image padded by edge
+    replication), its Y samples row by row, then the block's mean Cb and Cr."""
+    h, w, _ = ycc.shape
+    padded = np.pad(ycc, ((0, -h % sy), (0, -w % sx), (0, 0)), mode="edge").astype(np.int32)
+    out = bytearray()
+    for by in range(0, padded.shape[0], sy):
+        for bx in range(0, padded.shape[1], sx):
+            block = padded[by : by + sy, bx : bx + sx]
+            out += bytes(block[..., 0].reshape(-1).astype(np.uint8))
+            out += bytes([int(block[..., 1].mean()), int(block[..., 2].mean())])
+    return bytes(out)
+
+
+def tiff_ycbcr_and_orientation() -> dict[str, bytes]:
+    """YCbCr without JPEG (PIL's own reading of an uncompressed one, TIFFRGBAImage for the
+    rest: 4:4:4, 4:2:2, 4:2:0, odd sizes) and the Orientation tag, which Pillow 13 applies as
+    it loads a TIFF."""
+    chelsea = _sized(_photo("chelsea.png"), (31, 17)).convert("RGB")
+    ycc = np.asarray(chelsea.convert("YCbCr"))
+    h, w, _ = ycc.shape
+    subsampling = 530
+    out = {"tiff-YCbCr.tif": _encode(chelsea.convert("YCbCr"), "TIFF")}
+    full = tiff_file(w, h, 6, 8, 3, ycc.tobytes(), tags=((subsampling, 3, [1, 1]),))
+    out["tiff-hand-YCbCr-444.tif"] = full
+    out["tiff-cp-YCbCr-444-lzw.tif"] = _tiffcp(full, "-c", "lzw")
+    out["tiff-cp-YCbCr-444-zip-tiles.tif"] = _tiffcp(
+        full, "-c", "zip", "-t", "-w", "16", "-l", "16"
+    )
+    for sx, sy in [(2, 2), (2, 1), (4, 2)]:
+        out[f"tiff-hand-YCbCr-{sx}x{sy}-deflate.tif"] = tiff_file(
+            w,
+            h,
+            6,
+            8,
+            3,
+            _ycbcr_blocks(ycc, sx, sy),
+            tags=((subsampling, 3, [sx, sy]),),
+            deflate=True,
+        )
+    for orientation in range(2, 9):
+        out[f"tiff-orientation-{orientation}.tif"] = _encode(
+            chelsea, "TIFF", tiffinfo={274: orientation}
+        )
+    out["tiff-orientation-6-lzw.tif"] = _encode(
+        chelsea, "TIFF", tiffinfo={274: 6}, compression="tiff_lzw"
+    )
+    out["tiff-YCbCr-orientation-8.tif"] = _encode(
+        chelsea.convert("YCbCr"), "TIFF", tiffinfo={274: 8}
+    )
+    out["tiff-refused-YCbCr-deflate-orientation.tif"] = tiff_file(
+        w,
+        h,
+        6,
+        8,
+        3,
+        _ycbcr_blocks(ycc, 2, 2),
+        tags=((subsampling, 3, [2, 2]), (274, 3, [3])),
+        deflate=True,
+    )
+    return out
 
 
 def tiff_layouts() -> dict[str, bytes]:
@@ -891,7 +959,14 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
 def write_other_formats(folder: Path) -> list[Sample]:
     """The PPM, ICO, AVIF and TIFF corpus (valid and malformed) in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    valid = {**ppm_images(), **ico_images(), **avif_images(), **tiff_images(), **tiff_layouts()}
+    valid = {
+        **ppm_images(),
+        **ico_images(),
+        **avif_images(),
+        **tiff_images(),
+        **tiff_layouts(),
+        **tiff_ycbcr_and_orientation(),
+    }
     samples = []
     for name, data in valid.items():
         (folder / name).write_bytes(data)

@@ -28,6 +28,7 @@ BOUNDS = {
     "AVIF 4:2:0": 2.1,  # dav1d's frame (1.5 bytes a pixel) beside our RGB, which libavif fills
     "TIFF RGB strips (LZW)": 1.3,  # one strip's samples at a time beside the RGB image
     "TIFF RGB tiles (Deflate)": 1.3,  # one tile at a time
+    "TIFF YCbCr (LZW, TIFFRGBAImage)": 1.3,  # a block of rows as 32-bit RGBA, then the RGB image
     "WebP lossy": 4.2,  # libwebp's RGBA canvas and its previous-frame copy, then our RGB
 }
 

@@ -26,13 +26,14 @@ from test_corpus import pil_rgb, tensor_mismatch
 
 # PIL opens them; we refuse by name: 10/12-bit AVIF
 # (Debian's libavif 0.11.1 converts those to 8-bit RGB differently from Pillow's 1.4.2), and
-# the TIFF layouts not reproduced yet (uncompressed YCbCr; uncompressed 16-bit separate planes
-# in tiles, which PIL reads as 8-bit bands at two different strides).
+# the TIFF layouts not reproduced: uncompressed 16-bit separate planes in tiles (PIL reads them
+# as 8-bit bands at two different strides), YCbCr through TIFFRGBAImage with an Orientation tag
+# (libtiff flips it before PIL transposes it).
 REFUSED = {
     "avif-enc-10bit.avif",
     "avif-enc-12bit-444.avif",
     "avif-enc-rgba-10bit.avif",
-    "tiff-refused-YCbCr.tif",
+    "tiff-refused-YCbCr-deflate-orientation.tif",
     "tiff-refused-RGB16-planar-tiles.tif",
 }
 

@@ -302,6 +302,93 @@ void checkChunksPresent(TIFF* tif, const Source& src, uint32_t count) {
   }
 }
 
+// Pillow ConvertYCbCr.c ImagingConvertYCbCr2RGB: JFIF coefficients in 6-bit fixed point, each
+// table entry (int)(c * (i - 128) * 64 + 0.5) (C truncation), the sum shifted right, clipped
+// (equal to Pillow 13 on all 2^24 inputs).
+struct YCbCrTables {
+  int rCr[256], gCb[256], gCr[256], bCb[256];
+  YCbCrTables() {
+    for (int i = 0; i < 256; ++i) {
+      auto entry = [i](double c) { return static_cast<int>(c * (i - 128) * 64.0 + 0.5); };
+      rCr[i] = entry(1.402);
+      gCb[i] = entry(-0.34414);
+      gCr[i] = entry(-0.71414);
+      bCb[i] = entry(1.772);
+    }
+  }
+};
+
+void ycbcrToRgb(const uint8_t* in, uint8_t* out) {
+  static const YCbCrTables tables;
+  const int y = in[0], cb = in[1], cr = in[2];
+  const int v[3] = {y + (tables.rCr[cr] >> 6), y + ((tables.gCb[cb] + tables.gCr[cr]) >> 6), y + (tables.bCb[cb] >> 6)};
+  for (int c = 0; c < 3; ++c) out[c] = static_cast<uint8_t>(v[c] <= 0 ? 0 : (v[c] >= 255 ? 255 : v[c]));
+}
+
+// Uncompressed YCbCr: PIL's raw decoder, mode "YCbCr", reads width x 3 bytes a row from each
+// strip's offset whatever the YCbCrSubsampling tag says, then convert("RGB") (ycbcrToRgb).
+RgbImage decodeRawYCbCr(TIFF* t, const uint8_t* data, size_t size, uint32_t width, uint32_t height) {
+  uint32_t rowsPerStrip = height;
+  TIFFGetFieldDefaulted(t, TIFFTAG_ROWSPERSTRIP, &rowsPerStrip);
+  rowsPerStrip = std::min(std::max<uint32_t>(rowsPerStrip, 1), height);
+  const uint32_t strips = (height + rowsPerStrip - 1) / rowsPerStrip;
+  if (TIFFNumberOfStrips(t) != strips) unsupported("uncompressed YCbCr with " + std::to_string(TIFFNumberOfStrips(t)) + " strips");
+  RgbImage out(static_cast<int>(width), static_cast<int>(height));
+  const size_t rowBytes = size_t(width) * 3;
+  for (uint32_t s = 0, y = 0; y < height; ++s, y += rowsPerStrip) {
+    const uint32_t rows = std::min(rowsPerStrip, height - y);
+    const uint64_t offset = TIFFGetStrileOffset(t, s);
+    if (offset > size || rowBytes * rows > size - offset) {
+      throw Error(code::kTruncated, "TIFF data is truncated: strip " + std::to_string(s) +
+                                        " ends past the end of the file (PIL: image file is truncated)");
+    }
+    for (uint32_t r = 0; r < rows; ++r) {
+      const uint8_t* in = data + offset + r * rowBytes;
+      uint8_t* o = out.row(static_cast<int>(y + r));
+      for (uint32_t x = 0; x < width; ++x) ycbcrToRgb(in + 3 * x, o + 3 * x);
+    }
+  }
+  return out;
+}
+
+// Any other YCbCr (compressed but not JPEG in one plane): TiffDecode.c _decodeAsRGBA, libtiff's
+// TIFFRGBAImage in blocks of a strip's (or tile's) rows, its errors not stopping it (stoponerr
+// 0), kept as R, G, B ("RGBX").
+RgbImage decodeThroughRgba(TIFF* t, const Source& src, uint32_t width, uint32_t height) {
+  char message[1024] = "";
+  TIFFRGBAImage img;
+  if (!TIFFRGBAImageOK(t, message) || !TIFFRGBAImageBegin(&img, t, 0, message)) corrupt(src, message);
+  struct End {
+    TIFFRGBAImage* img;
+    ~End() { TIFFRGBAImageEnd(img); }
+  } end{&img};
+  img.req_orientation = ORIENTATION_TOPLEFT;
+  img.col_offset = 0;
+  uint32_t rowsPerBlock = 0;
+  const int found = TIFFIsTiled(t) ? TIFFGetFieldDefaulted(t, TIFFTAG_TILELENGTH, &rowsPerBlock)
+                                   : TIFFGetFieldDefaulted(t, TIFFTAG_ROWSPERSTRIP, &rowsPerBlock);
+  if (found != 1 || rowsPerBlock == UINT32_MAX) rowsPerBlock = height;
+  rowsPerBlock = std::min(std::max<uint32_t>(rowsPerBlock, 1), height);
+  if (img.width != width || img.height != height) corrupt(src, "the RGBA reader's size differs from the image's");
+  RgbImage out(static_cast<int>(width), static_cast<int>(height));
+  std::vector<uint32_t> block(size_t(width) * rowsPerBlock);
+  for (uint32_t y = 0; y < height; y += rowsPerBlock) {
+    img.row_offset = static_cast<int>(y);
+    const uint32_t rows = std::min(rowsPerBlock, height - y);
+    if (!TIFFRGBAImageGet(&img, block.data(), width, rows)) corrupt(src, "cannot decode a block of YCbCr rows");
+    for (uint32_t r = 0; r < rows; ++r) {
+      uint8_t* o = out.row(static_cast<int>(y + r));
+      for (uint32_t x = 0; x < width; ++x, o += 3) {
+        const uint32_t px = block[size_t(r) * width + x];
+        o[0] = static_cast<uint8_t>(TIFFGetR(px));
+        o[1] = static_cast<uint8_t>(TIFFGetG(px));
+        o[2] = static_cast<uint8_t>(TIFFGetB(px));
+      }
+    }
+  }
+  return out;
+}
+
 // One plane's samples into their place among `samples` interleaved ones.
 void interleavePlane(const uint8_t* plane, uint8_t* out, size_t pixels, uint32_t band, uint32_t samples,
                      size_t sampleBytes) {
@@ -390,14 +477,31 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
   if (rawWidePlanes && (TIFFIsTiled(t) || extra == 0)) {
     unsupported("uncompressed 16-bit planar layout in tiles or with unspecified extra samples");
   }
+  // Pillow 13 transposes a TIFF by its Orientation tag as it loads it (load_end's
+  // exif_transpose), asked or not; a second exif_transpose finds the tag gone.
+  uint16_t orientation = 1;
+  TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation);
   Format format;
   if (photometric == PHOTOMETRIC_YCBCR) {
-    // Pillow's TiffDecode.c: a contiguous JPEG-compressed YCbCr image is decoded with
-    // JPEGCOLORMODE_RGB (libjpeg converts to RGB); any other YCbCr goes through
-    // TIFFReadRGBA*, which we do not reproduce.
-    if (compression != COMPRESSION_JPEG || bits != 8 || samples != 3 || sampleFormat != SAMPLEFORMAT_UINT) unsupported("YCbCr image without JPEG compression");
-    TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
-    format = {Layout::Rgb, 8, 3, false};
+    // OPEN_INFO: 8-bit YCbCr (its one-sample "L" key libtiff refuses to open). TiffDecode.c
+    // decodes a contiguous JPEG-compressed one with JPEGCOLORMODE_RGB (libjpeg converts to
+    // RGB), any other compressed one through TIFFRGBAImage; PIL reads an uncompressed one itself.
+    if (bits != 8 || sampleFormat != SAMPLEFORMAT_UINT || extraCount != 0 || samples != 3) {
+      unsupported("YCbCr image of " + std::to_string(samples) + " x " + std::to_string(bits) + "-bit samples");
+    }
+    if (compression == COMPRESSION_JPEG && !separate) {
+      TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+      format = {Layout::Rgb, 8, 3, false};
+    } else if (viaLibtiff) {
+      // libtiff's RGBA reader would itself flip by the orientation before PIL's transpose.
+      if (orientation != 1) unsupported("YCbCr image read through TIFFRGBAImage with an Orientation tag");
+      return decodeThroughRgba(t, src, width, height);
+    } else {
+      if (separate || TIFFIsTiled(t)) unsupported("uncompressed YCbCr image in tiles or separate planes");
+      RgbImage out = decodeRawYCbCr(t, data, size, width, height);
+      applyOrientation(out, orientation);
+      return out;
+    }
   } else if (wide ? !pilWideLayout(photometric, sampleFormat, bits, samples, extraCount, bigEndian, &format)
                   : !pilLayout(photometric, bits, samples, extra, extraCount, bigEndian, &format)) {
     unsupported("image of photometric " + std::to_string(photometric) + ", " + std::to_string(samples) + " x " +
@@ -496,11 +600,7 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
       }
     }
   }
-  if (options.applyExifOrientation) {  // exif_transpose reads the TIFF's own Orientation tag
-    uint16_t orientation = 1;
-    TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation);
-    applyOrientation(out, orientation);
-  }
+  applyOrientation(out, orientation);
   return out;
 }
 
