@@ -847,8 +847,29 @@ def tiff_layouts() -> dict[str, bytes]:
     )
     cmykx = np.concatenate([rgb, rgb[..., :2]], axis=-1)
     out["tiff-hand-CMYKX.tif"] = tiff_file(w, h, 5, 8, 5, cmykx.tobytes(), extra=(0,))
+    # 12-bit grey ("I;12", clipped like I;16), 16-bit associated alpha (un-premultiplied on
+    # the high bytes).
+    i12 = grey.astype(np.int32) * 16 + np.arange(w)[None, :] * 7 % 16
+    i12[0, :4] = [0, 255, 256, 4095]
+    out["tiff-hand-I12.tif"] = tiff_file(w, h, 1, 12, 1, _pack_bits(i12, 12))
+    out["tiff-cp-I12-lzw.tif"] = _tiffcp(out["tiff-hand-I12.tif"], "-c", "lzw")
+    premultiplied = rgba16.copy()
+    premultiplied[..., :3] = rgba16[..., :3].astype(np.uint32) * rgba16[..., 3:] // 65535
+    premultiplied[:2, :5, 3] = 0
+    for e, suffix in [("<u2", ""), (">u2", "-be")]:
+        out[f"tiff-hand-RGBa16{suffix}.tif"] = tiff_file(
+            w, h, 2, 16, 4, premultiplied.astype(e).tobytes(), extra=(1,), big_endian=e[0] == ">"
+        )
+    out["tiff-cp-RGBa16-be-zip.tif"] = _tiffcp(out["tiff-hand-RGBa16-be.tif"], "-c", "zip")
     # PIL refuses these ("unknown pixel mode"): fill order 2 with alpha, 32-bit unsigned
-    # big-endian, 16-bit MinIsWhite big-endian.
+    # big-endian, 16-bit MinIsWhite big-endian, big-endian 12-bit; and "La", which it opens
+    # but cannot convert to RGB.
+    out["tiff-pil-refuses-La.tif"] = tiff_file(
+        w, h, 1, 8, 2, np.stack([grey, grey // 2], -1).tobytes(), extra=(1,)
+    )
+    out["tiff-pil-refuses-I12-be.tif"] = tiff_file(
+        w, h, 1, 12, 1, _pack_bits(i12, 12), big_endian=True
+    )
     rgba = np.concatenate([rgb, grey[..., None]], -1)
     out["tiff-pil-refuses-RGBA-fill2.tif"] = tiff_file(
         w, h, 2, 8, 4, rgba.tobytes(), extra=(2,), fill_order=2

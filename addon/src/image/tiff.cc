@@ -78,7 +78,7 @@ struct OptionsFree {
 
 // How the samples of one pixel become RGB (Pillow's raw modes, then convert("RGB")).
 // Int and Float are PIL's modes "I" (I;16S, I;32S, I;32N) and "F" (F;32F): one sample.
-enum class Layout { Bilevel, Grey, Grey16, Palette, Rgb, RgbAssociated, Rgb16, Cmyk, Cmyk16, Int, Float };
+enum class Layout { Bilevel, Grey, Grey12, Grey16, Palette, Rgb, RgbAssociated, Rgb16, Cmyk, Cmyk16, Int, Float };
 
 struct Format {
   Layout layout;
@@ -131,6 +131,8 @@ bool pilLayout(uint16_t photometric, unsigned bits, unsigned samples, int extra,
       if (samples == 1 && (bits == 2 || bits == 4 || bits == 8)) return *out = {Layout::Grey, bits, 1, white}, true;
       // "I;16" either photometric little-endian; big-endian, MinIsBlack only ("I;16B").
       if (samples == 1 && bits == 16 && !(white && bigEndian)) return *out = {Layout::Grey16, 16, 1, false}, true;
+      // "I;12": packed 12-bit, little-endian MinIsBlack files only.
+      if (!white && !bigEndian && samples == 1 && bits == 12) return *out = {Layout::Grey12, 12, 1, false}, true;
       // "LX" / "LA": grey and one unassociated extra sample, black is zero only.
       if (!white && samples == 2 && bits == 8 && extraCount == 1 && (extra == 0 || extra == 2)) {
         return *out = {Layout::Grey, 8, 2, false}, true;
@@ -145,10 +147,11 @@ bool pilLayout(uint16_t photometric, unsigned bits, unsigned samples, int extra,
       if (samples >= 4 && samples <= (bits == 8 ? 6u : 4u) && extraCount == samples - 3 && unassociated) {
         return *out = {bits == 8 ? Layout::Rgb : Layout::Rgb16, bits, samples, false}, true;
       }
-      // "RGBa", "RGBaX", "RGBaXX": associated (premultiplied) alpha, 8-bit only.
+      // "RGBa", "RGBaX", "RGBaXX", "RGBa;16L"/"RGBa;16B": associated (premultiplied) alpha.
       if (bits == 8 && samples >= 4 && samples <= 6 && extraCount == samples - 3 && extra == 1) {
         return *out = {Layout::RgbAssociated, 8, samples, false}, true;
       }
+      if (bits == 16 && samples == 4 && extraCount == 1 && extra == 1) return *out = {Layout::RgbAssociated, 16, 4, false}, true;
       return false;
     case PHOTOMETRIC_PALETTE:
       if (samples == 1 && (bits == 1 || bits == 2 || bits == 4 || bits == 8)) return *out = {Layout::Palette, bits, 1, false}, true;
@@ -216,6 +219,12 @@ void unpackRow(const Format& f, const uint8_t* in, uint8_t* out, uint32_t width,
         out[0] = out[1] = out[2] = g;
         break;
       }
+      case Layout::Grey12: {  // Unpack.c "I;12": two pixels in three bytes, high nibble first
+        const uint8_t* p = in + static_cast<size_t>(x / 2) * 3;
+        const unsigned v = x % 2 == 0 ? (p[0] << 4 | p[1] >> 4) : ((p[1] & 0x0F) << 8 | p[2]);
+        out[0] = out[1] = out[2] = static_cast<uint8_t>(v > 255 ? 255 : v);  // I;16 → RGB clips
+        break;
+      }
       case Layout::Grey16: {  // I;16 → RGB clips to 255
         uint16_t v;
         std::memcpy(&v, in + 2 * static_cast<size_t>(x), 2);  // libtiff gives host order
@@ -243,10 +252,19 @@ void unpackRow(const Format& f, const uint8_t* in, uint8_t* out, uint32_t width,
       }
       case Layout::RgbAssociated: {
         // Pillow Unpack.c "RGBa": un-premultiplied on unpacking, c * 255 / a truncated and
-        // capped at 255, 0 where a is 0 (checked against Pillow 13 on all 65536 (c, a) pairs).
-        const uint8_t* p = in + static_cast<size_t>(x) * f.samples;
-        const unsigned a = p[3];
-        for (int c = 0; c < 3; ++c) out[c] = a == 0 ? 0 : static_cast<uint8_t>(std::min(255u, p[c] * 255u / a));
+        // capped at 255, 0 where a is 0 (checked against Pillow 13 on all 65536 (c, a) pairs);
+        // "RGBa;16": the same on the samples' high bytes.
+        unsigned v[4];
+        for (int c = 0; c < 4; ++c) {
+          if (f.bits == 8) {
+            v[c] = in[static_cast<size_t>(x) * f.samples + c];
+          } else {
+            uint16_t s16;
+            std::memcpy(&s16, in + 2 * (static_cast<size_t>(x) * 4 + c), 2);
+            v[c] = s16 >> 8;
+          }
+        }
+        for (int c = 0; c < 3; ++c) out[c] = v[3] == 0 ? 0 : static_cast<uint8_t>(std::min(255u, v[c] * 255u / v[3]));
         break;
       }
       case Layout::Rgb16: {  // RGB;16L / RGB;16B keep the high byte
