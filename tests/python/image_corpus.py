@@ -510,6 +510,13 @@ def avif_images() -> dict[str, bytes]:
     out["avif-enc-rgba-10bit.avif"] = _avifenc(_rgba(astronaut), "-d", "10")
     out["avif-enc-irot.avif"] = _avifenc(chelsea, "--irot", "1")
     out["avif-enc-imir.avif"] = _avifenc(chelsea, "--imir", "1")
+    # Every other rotation and mirror: Pillow reports them as EXIF orientations 2-8.
+    for irot, imir in [("2", ""), ("3", ""), ("", "0"), ("1", "0"), ("1", "1"), ("2", "0")]:
+        args = [*(["--irot", irot] if irot else []), *(["--imir", imir] if imir else [])]
+        out[f"avif-enc-irot{irot or '-'}-imir{imir or '-'}.avif"] = _avifenc(chelsea, *args)
+    out["avif-enc-irot3-imir1-444.avif"] = _avifenc(
+        chelsea, "--irot", "3", "--imir", "1", "-y", "444"
+    )
     return out
 
 

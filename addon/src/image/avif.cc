@@ -8,6 +8,7 @@
 #include <avif/avif.h>
 
 #include "chori/error.h"
+#include "image/orientation.h"
 
 namespace chori::image {
 
@@ -35,6 +36,22 @@ struct RgbaPixels {
   }
 }
 
+// Pillow 13's AvifImageFile: the irot/imir properties become the EXIF orientation it reports
+// (replacing the Exif item's own, even by 1), which exif_transpose then applies; libavif
+// leaves the pixels untransformed. The table is libavif's (checked against Pillow 13 on
+// avifenc's every irot/imir combination).
+int orientationFromTransforms(const avifImage* image) {
+  static constexpr int kRotation[4] = {1, 8, 3, 6}, kMirrorAxis0[4] = {4, 5, 2, 7}, kMirrorAxis1[4] = {2, 7, 4, 5};
+  const int angle = (image->transformFlags & AVIF_TRANSFORM_IROT) ? image->irot.angle & 3 : 0;
+  if (!(image->transformFlags & AVIF_TRANSFORM_IMIR)) return kRotation[angle];
+#if AVIF_VERSION_MAJOR >= 1
+  const int axis = image->imir.axis;
+#else
+  const int axis = image->imir.mode;
+#endif
+  return axis == 0 ? kMirrorAxis0[angle] : kMirrorAxis1[angle];
+}
+
 }  // namespace
 
 RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& options) {
@@ -58,10 +75,6 @@ RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& optio
     throw Error(code::kUnsupportedFormat, "AVIF with " + std::to_string(image->depth) +
                                               "-bit samples is not supported: libavif " + avifVersion() +
                                               " converts it to 8-bit RGB differently from Pillow's libavif 1.4");
-  }
-  if (options.applyExifOrientation && (image->transformFlags & (AVIF_TRANSFORM_IROT | AVIF_TRANSFORM_IMIR))) {
-    throw Error(code::kUnsupportedFormat,
-                "AVIF with irot/imir transforms cannot be turned upright as exif_transpose does (not supported)");
   }
   r = avifDecoderNextImage(decoder.get());
   if (r != AVIF_RESULT_OK) fail(r, "decoding");
@@ -99,6 +112,7 @@ RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& optio
       }
     }
   }
+  if (options.applyExifOrientation) applyOrientation(out, orientationFromTransforms(image));
   return out;
 }
 
