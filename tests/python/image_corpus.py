@@ -684,6 +684,60 @@ def _pack_bits(values: np.ndarray, bits: int) -> bytes:
     return b"".join(rows)
 
 
+def lossless_jpeg(
+    samples: np.ndarray, precision: int = 8, predictor: int = 1, ids: tuple[int, ...] = ()
+) -> bytes:
+    """A lossless JPEG (SOF3, ITU T.81 annex H), written here: neither PIL nor Debian's
+    libjpeg-turbo 2.1 tools write one. `samples` is (h, w) or (h, w, components); one Huffman
+    table codes the 17 difference categories in 5 bits each; no point transform."""
+    x = (samples if samples.ndim == 3 else samples[..., None]).astype(np.int64)
+    h, w, count = x.shape
+    ids = ids or tuple(range(1, count + 1))
+
+    def segment(marker: int, body: bytes) -> bytes:
+        return struct.pack(">BBH", 0xFF, marker, len(body) + 2) + body
+
+    head = b"\xff\xd8" + segment(0xC4, bytes([0, 0, 0, 0, 0, 17, *[0] * 11, *range(17)]))
+    components = b"".join(bytes([i, 0x11, 0]) for i in ids)
+    head += segment(0xC3, struct.pack(">BHHB", precision, h, w, count) + components)
+    scan = bytes([count, *[v for i in ids for v in (i, 0)], predictor, 0, 0])
+    head += segment(0xDA, scan)
+    bits: list[int] = []
+    for r in range(h):
+        for c in range(w):
+            for k in range(count):
+                ra = int(x[r, c - 1, k]) if c else 0
+                rb = int(x[r - 1, c, k]) if r else 0
+                rc = int(x[r - 1, c - 1, k]) if r and c else 0
+                if r == 0 and c == 0:
+                    guess = 1 << (precision - 1)
+                elif r == 0 or c == 0:
+                    guess = ra if r == 0 else rb
+                else:
+                    guess = [ra, rb, rc, ra + rb - rc, ra + ((rb - rc) >> 1)][predictor - 1]
+                diff = (int(x[r, c, k]) - guess + 0x8000) % 0x10000 - 0x8000
+                size = abs(diff).bit_length()
+                bits += [(size >> i) & 1 for i in range(4, -1, -1)]
+                value = diff if diff >= 0 else diff + (1 << size) - 1
+                bits += [(value >> i) & 1 for i in range(size - 1, -1, -1)]
+    bits += [1] * (-len(bits) % 8)
+    data = bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
+    return head + data.replace(b"\xff", b"\xff\x00") + b"\xff\xd9"
+
+
+def lossless_jpegs() -> dict[str, bytes]:
+    """Lossless JPEG, which Pillow 13's libjpeg-turbo 3.2 decodes and Debian 12's 2.1.5 cannot
+    (refused by name); 12-bit, which Pillow does not open at all."""
+    grey = np.asarray(_sized(_photo("camera.png"), (27, 20)), np.int64)
+    rgb = np.asarray(_sized(_photo("chelsea.png"), (23, 17)).convert("RGB"), np.int64)
+    return {
+        "jpeg-lossless-grey.jpg": lossless_jpeg(grey),
+        "jpeg-lossless-grey-predictor5.jpg": lossless_jpeg(grey, predictor=5),
+        "jpeg-lossless-rgb.jpg": lossless_jpeg(rgb, predictor=4, ids=(82, 71, 66)),
+        "jpeg-pil-refuses-lossless-12bit.jpg": lossless_jpeg(grey * 16 + 7, precision=12),
+    }
+
+
 def _ycbcr_blocks(ycc: np.ndarray, sx: int, sy: int) -> bytes:
     """Subsampled YCbCr as TIFF stores it: for each sx x sy block (the image padded by edge
     replication), its Y samples row by row, then the block's mean Cb and Cr."""
@@ -985,7 +1039,8 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
 
 
 def write_other_formats(folder: Path) -> list[Sample]:
-    """The PPM, ICO, AVIF and TIFF corpus (valid and malformed) in `folder`."""
+    """The PPM, ICO, AVIF and TIFF corpus (valid and malformed), and lossless JPEG, in
+    `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
     valid = {
         **ppm_images(),
@@ -994,6 +1049,7 @@ def write_other_formats(folder: Path) -> list[Sample]:
         **tiff_images(),
         **tiff_layouts(),
         **tiff_ycbcr_and_orientation(),
+        **lossless_jpegs(),
     }
     samples = []
     for name, data in valid.items():

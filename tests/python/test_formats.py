@@ -24,7 +24,8 @@ from conftest import DEMO_MODEL, ROOT, run_node
 from image_corpus import Sample, write_other_formats
 from test_corpus import pil_rgb, tensor_mismatch
 
-# PIL opens them; we refuse by name: 10/12-bit AVIF
+# PIL opens them; we refuse by name: lossless JPEG (Debian 12's libjpeg-turbo 2.1.5 has no
+# lossless decoder; Pillow 13 bundles 3.2), 10/12-bit AVIF
 # (Debian's libavif 0.11.1 converts those to 8-bit RGB differently from Pillow's 1.4.2), and
 # the TIFF layouts not reproduced: uncompressed 16-bit separate planes in tiles (PIL reads them
 # as 8-bit bands at two different strides), YCbCr through TIFFRGBAImage with an Orientation tag
@@ -35,6 +36,9 @@ REFUSED = {
     "avif-enc-rgba-10bit.avif",
     "tiff-refused-YCbCr-deflate-orientation.tif",
     "tiff-refused-RGB16-planar-tiles.tif",
+    "jpeg-lossless-grey.jpg",
+    "jpeg-lossless-grey-predictor5.jpg",
+    "jpeg-lossless-rgb.jpg",
 }
 
 EXPECTED_CODES = {
@@ -104,6 +108,16 @@ def test_every_file_pil_rejects_is_refused_with_its_code(
         and refused["avif"] >= 5
         and refused["tiff"] >= 8
     )
+
+
+def test_lossless_jpeg_is_refused_by_name(samples: list[Sample], node: dict[str, dict]) -> None:
+    lossless = [s.path for s in samples if s.path.name.startswith("jpeg-lossless-")]
+    assert len(lossless) == 3
+    for path in lossless:
+        message = node[str(path)]["error"]["message"]
+        assert message.startswith(
+            "lossless (or hierarchical) JPEG is not supported by libjpeg-turbo"
+        )
 
 
 def test_refusals_name_the_format_and_the_supported_list(tmp_path: Path) -> None:
