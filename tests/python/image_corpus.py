@@ -788,16 +788,25 @@ def tiff_ycbcr_and_orientation() -> dict[str, bytes]:
     out["tiff-YCbCr-orientation-8.tif"] = _encode(
         chelsea.convert("YCbCr"), "TIFF", tiffinfo={274: 8}
     )
-    out["tiff-refused-YCbCr-deflate-orientation.tif"] = tiff_file(
-        w,
-        h,
-        6,
-        8,
-        3,
-        _ycbcr_blocks(ycc, 2, 2),
-        tags=((subsampling, 3, [2, 2]), (274, 3, [3])),
-        deflate=True,
-    )
+    # Through TIFFRGBAImage, libtiff flips each block of rows by the orientation first.
+    for orientation in range(2, 9):
+        out[f"tiff-hand-YCbCr-deflate-orientation-{orientation}.tif"] = tiff_file(
+            w,
+            h,
+            6,
+            8,
+            3,
+            _ycbcr_blocks(ycc, 2, 2),
+            tags=((subsampling, 3, [2, 2]), (274, 3, [orientation])),
+            deflate=True,
+        )
+    for orientation in (4, 7):
+        oriented = tiff_file(
+            w, h, 6, 8, 3, ycc.tobytes(), tags=((subsampling, 3, [1, 1]), (274, 3, [orientation]))
+        )
+        out[f"tiff-cp-YCbCr-lzw-strips-orientation-{orientation}.tif"] = _tiffcp(
+            oriented, "-c", "lzw", "-r", "5"
+        )
     return out
 
 

@@ -28,13 +28,11 @@ from test_corpus import pil_rgb, tensor_mismatch
 # lossless decoder; Pillow 13 bundles 3.2), 10/12-bit AVIF
 # (Debian's libavif 0.11.1 converts those to 8-bit RGB differently from Pillow's 1.4.2), and
 # the TIFF layouts not reproduced: uncompressed 16-bit separate planes in tiles (PIL reads them
-# as 8-bit bands at two different strides), YCbCr through TIFFRGBAImage with an Orientation tag
-# (libtiff flips it before PIL transposes it).
+# as 8-bit bands at two different strides).
 REFUSED = {
     "avif-enc-10bit.avif",
     "avif-enc-12bit-444.avif",
     "avif-enc-rgba-10bit.avif",
-    "tiff-refused-YCbCr-deflate-orientation.tif",
     "tiff-refused-RGB16-planar-tiles.tif",
     "jpeg-lossless-grey.jpg",
     "jpeg-lossless-grey-predictor5.jpg",

@@ -380,7 +380,9 @@ RgbImage decodeThroughRgba(TIFF* t, const Source& src, uint32_t width, uint32_t 
     TIFFRGBAImage* img;
     ~End() { TIFFRGBAImageEnd(img); }
   } end{&img};
-  img.req_orientation = ORIENTATION_TOPLEFT;
+  // Rows as stored: libtiff flips nothing (Pillow 13 gives the file's orientation as the one
+  // asked for, then transposes on load as for every TIFF).
+  img.req_orientation = img.orientation;
   img.col_offset = 0;
   uint32_t rowsPerBlock = 0;
   const int found = TIFFIsTiled(t) ? TIFFGetFieldDefaulted(t, TIFFTAG_TILELENGTH, &rowsPerBlock)
@@ -511,9 +513,9 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
       TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
       format = {Layout::Rgb, 8, 3, false};
     } else if (viaLibtiff) {
-      // libtiff's RGBA reader would itself flip by the orientation before PIL's transpose.
-      if (orientation != 1) unsupported("YCbCr image read through TIFFRGBAImage with an Orientation tag");
-      return decodeThroughRgba(t, src, width, height);
+      RgbImage out = decodeThroughRgba(t, src, width, height);
+      applyOrientation(out, orientation);
+      return out;
     } else {
       if (separate || TIFFIsTiled(t)) unsupported("uncompressed YCbCr image in tiles or separate planes");
       RgbImage out = decodeRawYCbCr(t, data, size, width, height);
