@@ -881,7 +881,7 @@ def tiff_layouts() -> dict[str, bytes]:
         planar16, "-p", "separate", "-t", "-w", "16", "-l", "16", "-c", "zip"
     )
     out["tiff-cp-RGB16-planar-strips.tif"] = _tiffcp(planar16, "-p", "separate", "-r", "5")
-    out["tiff-refused-RGB16-planar-tiles.tif"] = _tiffcp(
+    out["tiff-cp-RGB16-planar-tiles.tif"] = _tiffcp(
         planar16, "-p", "separate", "-t", "-w", "16", "-l", "16"
     )
     out["tiff-hand-RGB16-be.tif"] = tiff_file(

@@ -25,15 +25,12 @@ from image_corpus import Sample, write_other_formats
 from test_corpus import pil_rgb, tensor_mismatch
 
 # PIL opens them; we refuse by name: lossless JPEG (Debian 12's libjpeg-turbo 2.1.5 has no
-# lossless decoder; Pillow 13 bundles 3.2), 10/12-bit AVIF
-# (Debian's libavif 0.11.1 converts those to 8-bit RGB differently from Pillow's 1.4.2), and
-# the TIFF layouts not reproduced: uncompressed 16-bit separate planes in tiles (PIL reads them
-# as 8-bit bands at two different strides).
+# lossless decoder; Pillow 13 bundles 3.2) and 10/12-bit AVIF (Debian's libavif 0.11.1 converts
+# those to 8-bit RGB differently from Pillow's 1.4.2).
 REFUSED = {
     "avif-enc-10bit.avif",
     "avif-enc-12bit-444.avif",
     "avif-enc-rgba-10bit.avif",
-    "tiff-refused-RGB16-planar-tiles.tif",
     "jpeg-lossless-grey.jpg",
     "jpeg-lossless-grey-predictor5.jpg",
     "jpeg-lossless-rgb.jpg",

@@ -490,13 +490,11 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
   const bool separate = planar == PLANARCONFIG_SEPARATE && samples > 1;
   // Separate planes: libtiff's (compressed) path copies each plane into its band, 16-bit as its
   // high byte (TiffDecode.c, "R;16N"...). PIL's own raw decoder reads an uncompressed 16-bit
-  // plane with the 8-bit band modes ("RGB;16L"[b]) over rows of `width` bytes: reproduced for
-  // strips; in tiles it mixes two strides (edge tiles are read at the 16-bit one), not copied.
+  // plane with the 8-bit band modes ("RGB;16L"[b]) over rows of `width` bytes (in tiles: see
+  // below), and so do we.
   const bool rawWidePlanes = separate && !viaLibtiff && bits == 16;
   if (separate && bits != 8 && bits != 16) unsupported("planar (separate) layout with " + std::to_string(bits) + "-bit samples");
-  if (rawWidePlanes && (TIFFIsTiled(t) || extra == 0)) {
-    unsupported("uncompressed 16-bit planar layout in tiles or with unspecified extra samples");
-  }
+  if (rawWidePlanes && extra == 0) unsupported("uncompressed 16-bit planar layout with unspecified extra samples");
   // Pillow 13 transposes a TIFF by its Orientation tag as it loads it (load_end's
   // exif_transpose), asked or not; a second exif_transpose finds the tag gone.
   uint16_t orientation = 1;
@@ -557,8 +555,8 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
     if (tileW == 0 || tileH == 0 || tileW % 16 || tileH % 16) corrupt(src, "bad tile size");
     checkChunksPresent(t, src, TIFFNumberOfTiles(t));
     const tmsize_t tileSize = TIFFTileSize(t);  // one plane's tile when separate
-    const uint64_t tileRowBytes = (static_cast<uint64_t>(tileW) * samples * bits + 7) / 8;
-    const uint64_t planeBytes = tileRowBytes * tileH / (separate ? samples : 1);
+    const uint64_t tileRowBytes = (static_cast<uint64_t>(tileW) * samples * format.bits + 7) / 8;  // unpacked
+    const uint64_t planeBytes = (static_cast<uint64_t>(tileW) * samples * bits + 7) / 8 * tileH / (separate ? samples : 1);
     if (tileSize <= 0 || static_cast<uint64_t>(tileSize) < planeBytes) corrupt(src, "bad tile size");
     // Each tile's rows unpack straight into the image (a tile's first pixel starts a byte: tile
     // widths are multiples of 16); the parts past the right and bottom edges are skipped.
@@ -566,7 +564,20 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
     std::vector<uint8_t> plane(separate ? static_cast<size_t>(tileSize) : 0);
     for (uint32_t y0 = 0; y0 < height; y0 += tileH) {
       for (uint32_t x0 = 0; x0 < width; x0 += tileW) {
-        for (uint32_t b = 0; b < (separate ? samples : 1u); ++b) {
+        for (uint32_t b = 0; rawWidePlanes && b < samples; ++b) {
+          // PIL's raw decoder on a plane's tile: rows of `tileW` bytes, but of 2 x tileW bytes
+          // (the 16-bit row) in a tile that crosses the right edge (TiffImagePlugin's stride).
+          const uint64_t offset = TIFFGetStrileOffset(t, TIFFComputeTile(t, x0, y0, 0, static_cast<uint16_t>(b)));
+          const uint64_t stride = uint64_t(tileW) * (x0 + tileW > width ? 2 : 1);
+          const uint32_t cols = std::min(tileW, width - x0), rows = std::min(tileH, height - y0);
+          if (offset > size || (rows - 1) * stride + cols > size - offset) {
+            throw Error(code::kTruncated, "TIFF data is truncated: a tile ends past the end of the file");
+          }
+          for (uint32_t r = 0; r < rows; ++r) {
+            for (uint32_t c = 0; c < cols; ++c) tile[(size_t(r) * tileW + c) * samples + b] = data[offset + r * stride + c];
+          }
+        }
+        for (uint32_t b = 0; !rawWidePlanes && b < (separate ? samples : 1u); ++b) {
           if (TIFFReadEncodedTile(t, TIFFComputeTile(t, x0, y0, 0, static_cast<uint16_t>(b)),
                                   separate ? plane.data() : tile.data(), tileSize) < 0) {
             corrupt(src, "cannot decode a tile");
