@@ -767,6 +767,7 @@ def tiff_ycbcr_and_orientation() -> dict[str, bytes]:
     out["tiff-cp-YCbCr-444-zip-tiles.tif"] = _tiffcp(
         full, "-c", "zip", "-t", "-w", "16", "-l", "16"
     )
+    out["tiff-cp-YCbCr-444-tiles.tif"] = _tiffcp(full, "-t", "-w", "16", "-l", "16")
     for sx, sy in [(2, 2), (2, 1), (4, 2)]:
         out[f"tiff-hand-YCbCr-{sx}x{sy}-deflate.tif"] = tiff_file(
             w,

@@ -343,9 +343,35 @@ void ycbcrToRgb(const uint8_t* in, uint8_t* out) {
   for (int c = 0; c < 3; ++c) out[c] = static_cast<uint8_t>(v[c] <= 0 ? 0 : (v[c] >= 255 ? 255 : v[c]));
 }
 
-// Uncompressed YCbCr: PIL's raw decoder, mode "YCbCr", reads width x 3 bytes a row from each
-// strip's offset whatever the YCbCrSubsampling tag says, then convert("RGB") (ycbcrToRgb).
+// Uncompressed YCbCr: PIL's raw decoder, mode "YCbCr", reads 3 bytes a pixel, rows of the
+// strip's (or tile's) width from its offset, whatever the YCbCrSubsampling tag says, then
+// convert("RGB") (ycbcrToRgb).
+RgbImage decodeRawYCbCrTiles(TIFF* t, const uint8_t* data, size_t size, uint32_t width, uint32_t height) {
+  uint32_t tileW = 0, tileH = 0;
+  TIFFGetField(t, TIFFTAG_TILEWIDTH, &tileW);
+  TIFFGetField(t, TIFFTAG_TILELENGTH, &tileH);
+  if (tileW == 0 || tileH == 0) unsupported("YCbCr tiles of no size");
+  RgbImage out(static_cast<int>(width), static_cast<int>(height));
+  for (uint32_t y0 = 0; y0 < height; y0 += tileH) {
+    for (uint32_t x0 = 0; x0 < width; x0 += tileW) {
+      const uint64_t offset = TIFFGetStrileOffset(t, TIFFComputeTile(t, x0, y0, 0, 0));
+      const uint32_t cols = std::min(tileW, width - x0), rows = std::min(tileH, height - y0);
+      const uint64_t stride = uint64_t(tileW) * 3;
+      if (offset > size || (rows - 1) * stride + cols * 3 > size - offset) {
+        throw Error(code::kTruncated, "TIFF data is truncated: a tile ends past the end of the file");
+      }
+      for (uint32_t r = 0; r < rows; ++r) {
+        const uint8_t* in = data + offset + r * stride;
+        uint8_t* o = out.row(static_cast<int>(y0 + r)) + size_t(x0) * 3;
+        for (uint32_t x = 0; x < cols; ++x) ycbcrToRgb(in + 3 * x, o + 3 * x);
+      }
+    }
+  }
+  return out;
+}
+
 RgbImage decodeRawYCbCr(TIFF* t, const uint8_t* data, size_t size, uint32_t width, uint32_t height) {
+  if (TIFFIsTiled(t)) return decodeRawYCbCrTiles(t, data, size, width, height);
   uint32_t rowsPerStrip = height;
   TIFFGetFieldDefaulted(t, TIFFTAG_ROWSPERSTRIP, &rowsPerStrip);
   rowsPerStrip = std::min(std::max<uint32_t>(rowsPerStrip, 1), height);
@@ -515,7 +541,7 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
       applyOrientation(out, orientation);
       return out;
     } else {
-      if (separate || TIFFIsTiled(t)) unsupported("uncompressed YCbCr image in tiles or separate planes");
+      if (separate) unsupported("uncompressed YCbCr image in separate planes");
       RgbImage out = decodeRawYCbCr(t, data, size, width, height);
       applyOrientation(out, orientation);
       return out;
