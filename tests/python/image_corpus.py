@@ -569,6 +569,11 @@ def tiff_images() -> dict[str, bytes]:
         out["tiff-1.tif"], "-c", "g4", "-t", "-w", "32", "-l", "32"
     )
     out["tiff-cp-CMYK-lzw.tif"] = _tiffcp(out["tiff-CMYK.tif"], "-c", "lzw:2")
+    # ZSTD and LZMA, which Pillow's libtiff and Debian's both have (not WebP: Pillow's lacks it).
+    out["tiff-cp-zstd.tif"] = _tiffcp(rgb, "-c", "zstd")
+    out["tiff-cp-zstd-predictor.tif"] = _tiffcp(rgb, "-c", "zstd:2", "-t", "-w", "32", "-l", "32")
+    out["tiff-cp-lzma.tif"] = _tiffcp(out["tiff-L.tif"], "-c", "lzma:2")
+    out["tiff-cp-pil-refuses-webp.tif"] = _tiffcp(rgb, "-c", "webp")
     out["tiff-cp-RGBA-tiles.tif"] = _tiffcp(
         out["tiff-RGBA.tif"], "-t", "-w", "16", "-l", "16", "-c", "zip"
     )

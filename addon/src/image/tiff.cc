@@ -498,7 +498,7 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
   switch (compression) {
     case COMPRESSION_NONE: case COMPRESSION_LZW: case COMPRESSION_ADOBE_DEFLATE: case COMPRESSION_DEFLATE:
     case COMPRESSION_PACKBITS: case COMPRESSION_CCITTRLE: case COMPRESSION_CCITTFAX3: case COMPRESSION_CCITTFAX4:
-    case COMPRESSION_JPEG:
+    case COMPRESSION_JPEG: case COMPRESSION_ZSTD: case COMPRESSION_LZMA:  // as Pillow's libtiff
       break;
     case COMPRESSION_OJPEG:
       unsupported("old-style JPEG compression");
