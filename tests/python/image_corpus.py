@@ -508,6 +508,11 @@ def avif_images() -> dict[str, bytes]:
         astronaut, "-r", "limited", "--min", "20", "--max", "40"
     )
     out["avif-enc-rgba-10bit.avif"] = _avifenc(_rgba(astronaut), "-d", "10")
+    out["avif-enc-10bit-422.avif"] = _avifenc(chelsea, "-d", "10", "-y", "422")
+    out["avif-enc-12bit-420.avif"] = _avifenc(astronaut, "-d", "12", "-y", "420")
+    out["avif-enc-10bit-400.avif"] = _avifenc(chelsea, "-d", "10", "-y", "400")
+    out["avif-enc-10bit-limited.avif"] = _avifenc(astronaut, "-d", "10", "-r", "limited")
+    out["avif-enc-12bit-rgba-444.avif"] = _avifenc(_rgba(chelsea), "-d", "12", "-y", "444")
     out["avif-enc-irot.avif"] = _avifenc(chelsea, "--irot", "1")
     out["avif-enc-imir.avif"] = _avifenc(chelsea, "--imir", "1")
     # Every other rotation and mirror: Pillow reports them as EXIF orientations 2-8.

@@ -2,6 +2,8 @@
 // relaxed, the first frame), then avifImageYUVToRGB to 8-bit RGB or RGBA.
 #include "image/avif.h"
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -16,6 +18,9 @@ namespace {
 
 struct DecoderDeleter {
   void operator()(avifDecoder* d) const { avifDecoderDestroy(d); }
+};
+struct ImageDeleter {
+  void operator()(avifImage* i) const { avifImageDestroy(i); }
 };
 // libavif's RGBA buffer, freed with the decode (avifRGBImageFreePixels ignores a null one).
 struct RgbaPixels {
@@ -52,6 +57,44 @@ int orientationFromTransforms(const avifImage* image) {
   return axis == 0 ? kMirrorAxis0[angle] : kMirrorAxis1[angle];
 }
 
+// Pillow 13's libavif 1.4 turns 10- and 12-bit colour (4:2:0, 4:2:2, 4:4:4, no alpha) into
+// 8-bit RGB by first dropping the low bits of every plane (truncated: libyuv's
+// Convert16To8Plane), then converting as 8-bit YUV; so do we, with Debian's libavif's 8-bit
+// conversion of the narrowed planes (bit-identical to Pillow's on 8-bit files). Debian's own
+// high-depth conversion differs by up to 3 levels.
+std::unique_ptr<avifImage, ImageDeleter> downshiftTo8(const avifImage* image) {
+  std::unique_ptr<avifImage, ImageDeleter> out(avifImageCreate(image->width, image->height, 8, image->yuvFormat));
+  if (!out) throw Error(code::kImageTooLarge, "not enough memory to narrow the AVIF image to 8 bits");
+  out->yuvRange = image->yuvRange;
+  out->yuvChromaSamplePosition = image->yuvChromaSamplePosition;
+  out->colorPrimaries = image->colorPrimaries;
+  out->transferCharacteristics = image->transferCharacteristics;
+  out->matrixCoefficients = image->matrixCoefficients;
+  const avifResult r = avifImageAllocatePlanes(out.get(), AVIF_PLANES_YUV);
+  if (r != AVIF_RESULT_OK) fail(r, "narrowing to 8 bits");
+  avifPixelFormatInfo info;
+  avifGetPixelFormatInfo(image->yuvFormat, &info);
+  const uint32_t shift = image->depth - 8;
+  auto narrow = [&](const uint8_t* src, uint32_t srcRowBytes, uint8_t* dst, uint32_t dstRowBytes, uint32_t w, uint32_t h) {
+    for (uint32_t y = 0; y < h; ++y) {
+      const uint8_t* in = src + static_cast<size_t>(y) * srcRowBytes;
+      uint8_t* o = dst + static_cast<size_t>(y) * dstRowBytes;
+      for (uint32_t x = 0; x < w; ++x) {
+        uint16_t v;
+        std::memcpy(&v, in + 2 * static_cast<size_t>(x), 2);
+        o[x] = static_cast<uint8_t>(std::min<uint32_t>(v >> shift, 255));
+      }
+    }
+  };
+  for (int p = 0; p < AVIF_PLANE_COUNT_YUV; ++p) {
+    if (!image->yuvPlanes[p] || !out->yuvPlanes[p]) continue;  // 4:0:0 has no chroma
+    const uint32_t w = p == 0 ? image->width : (image->width + info.chromaShiftX) >> info.chromaShiftX;
+    const uint32_t h = p == 0 ? image->height : (image->height + info.chromaShiftY) >> info.chromaShiftY;
+    narrow(image->yuvPlanes[p], image->yuvRowBytes[p], out->yuvPlanes[p], out->yuvRowBytes[p], w, h);
+  }
+  return out;
+}
+
 }  // namespace
 
 RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& options) {
@@ -68,18 +111,24 @@ RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& optio
   const avifImage* image = decoder->image;
   // PIL: Image.open's bomb check on the size the container declares.
   detail::checkImageSize(image->width, image->height, options, "AVIF");
-  // Pillow 13's libavif 1.4.2 turns 10- and 12-bit AVIF into 8-bit RGB by another path than
-  // Debian 12's 0.11.1 (up to 3 levels apart on half the samples of our corpus files, whatever
-  // RGB layout or libyuv setting we ask for): refused by name rather than decoded differently.
-  if (image->depth > 8) {
-    throw Error(code::kUnsupportedFormat, "AVIF with " + std::to_string(image->depth) +
-                                              "-bit samples is not supported: libavif " + avifVersion() +
-                                              " converts it to 8-bit RGB differently from Pillow's libavif 1.4");
-  }
   r = avifDecoderNextImage(decoder.get());
   if (r != AVIF_RESULT_OK) fail(r, "decoding");
   image = decoder->image;
   detail::checkImageSize(image->width, image->height, options, "AVIF");
+  std::unique_ptr<avifImage, ImageDeleter> narrowed;
+  if (image->depth > 8) {
+    // With alpha, libavif 1.4 converts 10-bit samples at 16-bit precision (libyuv's
+    // I410AlphaToARGB...) and 12-bit ones narrowed; 4:0:0 goes through its floating-point
+    // path: not reproduced, refused by name.
+    if (image->alphaPlane || image->yuvFormat == AVIF_PIXEL_FORMAT_YUV400) {
+      throw Error(code::kUnsupportedFormat,
+                  "AVIF with " + std::to_string(image->depth) + "-bit samples " +
+                      (image->alphaPlane ? "and alpha" : "in greyscale (4:0:0)") + " is not supported: libavif " +
+                      avifVersion() + " cannot convert it to 8-bit RGB as Pillow's libavif 1.4 does");
+    }
+    narrowed = downshiftTo8(image);
+    image = narrowed.get();
+  }
 
   // Pillow _avif.c _decoder_get_frame: 8-bit, RGBA when the image has alpha, else RGB. RGB is
   // written straight into our image; RGBA goes through libavif's buffer, alpha then dropped.
@@ -112,7 +161,7 @@ RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& optio
       }
     }
   }
-  if (options.applyExifOrientation) applyOrientation(out, orientationFromTransforms(image));
+  if (options.applyExifOrientation) applyOrientation(out, orientationFromTransforms(decoder->image));
   return out;
 }
 
