@@ -115,6 +115,7 @@ RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& optio
   if (r != AVIF_RESULT_OK) fail(r, "decoding");
   image = decoder->image;
   detail::checkImageSize(image->width, image->height, options, "AVIF");
+  const int orientation = orientationFromTransforms(image);
   std::unique_ptr<avifImage, ImageDeleter> narrowed;
   if (image->depth > 8) {
     // With alpha, libavif 1.4 converts 10-bit samples at 16-bit precision (libyuv's
@@ -128,6 +129,8 @@ RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& optio
     }
     narrowed = downshiftTo8(image);
     image = narrowed.get();
+    decoder.reset();  // dav1d's 16-bit frames go before the RGB image comes
+
   }
 
   // Pillow _avif.c _decoder_get_frame: 8-bit, RGBA when the image has alpha, else RGB. RGB is
@@ -161,7 +164,7 @@ RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& optio
       }
     }
   }
-  if (options.applyExifOrientation) applyOrientation(out, orientationFromTransforms(decoder->image));
+  if (options.applyExifOrientation) applyOrientation(out, orientation);
   return out;
 }
 
