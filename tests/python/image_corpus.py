@@ -511,6 +511,9 @@ def avif_images() -> dict[str, bytes]:
     out["avif-enc-10bit-422.avif"] = _avifenc(chelsea, "-d", "10", "-y", "422")
     out["avif-enc-12bit-420.avif"] = _avifenc(astronaut, "-d", "12", "-y", "420")
     out["avif-enc-10bit-400.avif"] = _avifenc(chelsea, "-d", "10", "-y", "400")
+    out["avif-enc-12bit-400-limited.avif"] = _avifenc(
+        astronaut, "-d", "12", "-y", "400", "-r", "limited"
+    )
     out["avif-enc-10bit-limited.avif"] = _avifenc(astronaut, "-d", "10", "-r", "limited")
     out["avif-enc-12bit-rgba-444.avif"] = _avifenc(_rgba(chelsea), "-d", "12", "-y", "444")
     out["avif-enc-irot.avif"] = _avifenc(chelsea, "--irot", "1")

@@ -25,12 +25,11 @@ from image_corpus import Sample, write_other_formats
 from test_corpus import pil_rgb, tensor_mismatch
 
 # PIL opens them; we refuse them by name: lossless JPEG (Debian 12's libjpeg-turbo 2.1.5 has no
-# lossless decoder; Pillow 13 bundles 3.2), and 10/12-bit AVIF with alpha or in greyscale
-# (Pillow's libavif 1.4 converts those by paths Debian's 0.11.1 cannot take).
+# lossless decoder; Pillow 13 bundles 3.2), and 10/12-bit AVIF with alpha (Pillow's libavif 1.4
+# converts it by a path Debian's 0.11.1 cannot take).
 REFUSED = {
     "avif-enc-rgba-10bit.avif",
     "avif-enc-12bit-rgba-444.avif",
-    "avif-enc-10bit-400.avif",
     "jpeg-lossless-grey.jpg",
     "jpeg-lossless-grey-predictor5.jpg",
     "jpeg-lossless-rgb.jpg",

@@ -3,6 +3,7 @@
 #include "image/avif.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -11,6 +12,7 @@
 
 #include "chori/error.h"
 #include "image/orientation.h"
+#include "image/strict_fp.h"
 
 namespace chori::image {
 
@@ -95,6 +97,28 @@ std::unique_ptr<avifImage, ImageDeleter> downshiftTo8(const avifImage* image) {
   return out;
 }
 
+// 10/12-bit 4:0:0 without alpha: libavif 1.4's floating-point path, as Pillow 13 takes it
+// (equal on 10- and 12-bit, full and limited range): Y's unorm value in float,
+// (Y - bias) / range, clamped to 0..1, times 255, rounded by floorf(v + 0.5f).
+RgbImage greyFromHighDepth(const avifImage* image) {
+  const uint32_t shift = image->depth - 8;
+  const bool limited = image->yuvRange == AVIF_RANGE_LIMITED;
+  const float bias = limited ? static_cast<float>(16u << shift) : 0.0f;
+  const float range = static_cast<float>(limited ? 219u << shift : (1u << image->depth) - 1);
+  RgbImage out(static_cast<int>(image->width), static_cast<int>(image->height));
+  for (uint32_t y = 0; y < image->height; ++y) {
+    const uint8_t* in = image->yuvPlanes[AVIF_CHAN_Y] + static_cast<size_t>(y) * image->yuvRowBytes[AVIF_CHAN_Y];
+    uint8_t* o = out.row(static_cast<int>(y));
+    for (uint32_t x = 0; x < image->width; ++x, o += 3) {
+      uint16_t v;
+      std::memcpy(&v, in + 2 * static_cast<size_t>(x), 2);
+      const float unorm = std::clamp((static_cast<float>(v) - bias) / range, 0.0f, 1.0f);
+      o[0] = o[1] = o[2] = static_cast<uint8_t>(std::floor(unorm * 255.0f + 0.5f));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& options) {
@@ -119,13 +143,16 @@ RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& optio
   std::unique_ptr<avifImage, ImageDeleter> narrowed;
   if (image->depth > 8) {
     // With alpha, libavif 1.4 converts 10-bit samples at 16-bit precision (libyuv's
-    // I410AlphaToARGB...) and 12-bit ones narrowed; 4:0:0 goes through its floating-point
-    // path: not reproduced, refused by name.
-    if (image->alphaPlane || image->yuvFormat == AVIF_PIXEL_FORMAT_YUV400) {
+    // I410AlphaToARGB...) and 12-bit ones narrowed: not reproduced, refused by name.
+    if (image->alphaPlane) {
       throw Error(code::kUnsupportedFormat,
-                  "AVIF with " + std::to_string(image->depth) + "-bit samples " +
-                      (image->alphaPlane ? "and alpha" : "in greyscale (4:0:0)") + " is not supported: libavif " +
+                  "AVIF with " + std::to_string(image->depth) + "-bit samples and alpha is not supported: libavif " +
                       avifVersion() + " cannot convert it to 8-bit RGB as Pillow's libavif 1.4 does");
+    }
+    if (image->yuvFormat == AVIF_PIXEL_FORMAT_YUV400) {
+      RgbImage out = greyFromHighDepth(image);
+      if (options.applyExifOrientation) applyOrientation(out, orientation);
+      return out;
     }
     narrowed = downshiftTo8(image);
     image = narrowed.get();
