@@ -945,6 +945,11 @@ def tiff_layouts() -> dict[str, bytes]:
             w, h, 2, 16, 4, premultiplied.astype(e).tobytes(), extra=(1,), big_endian=e[0] == ">"
         )
     out["tiff-cp-RGBa16-be-zip.tif"] = _tiffcp(out["tiff-hand-RGBa16-be.tif"], "-c", "zip")
+    # The version number's bytes swapped: PIL reads an uncompressed file all the same.
+    for name in ("tiff-hand-RGB16-be.tif", "tiff-hand-L-white.tif"):
+        swapped = bytearray(out[name])
+        swapped[2:4] = swapped[3:1:-1]
+        out[name.replace("-hand-", "-swapped-version-")] = bytes(swapped)
     # PIL refuses these ("unknown pixel mode"): fill order 2 with alpha, 32-bit unsigned
     # big-endian, 16-bit MinIsWhite big-endian, big-endian 12-bit; and "La", which it opens
     # but cannot convert to RGB.
@@ -1028,6 +1033,10 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
     out["bad-ppm-P2-negative"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 -1\n")
     out["bad-ppm-P2-long"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 00000000001\n")
     out["huge-ppm"] = ("huge", "ppm", b"P6\n70000 70000\n255\n" + body)
+    # A swapped version number in a compressed file: PIL hands it to libtiff, which refuses it.
+    lzw = bytearray(valid["tiff-RGB-lzw.tif"])
+    lzw[2:4] = lzw[3:1:-1]
+    out["bad-tiff-swapped-version-lzw"] = ("flipped", "tiff", bytes(lzw))
     out["huge-ppm-Pf"] = ("huge", "ppm", b"Pf\n70000 70000\n-1\n" + body)
     scales = {"zero": b"-0.0", "inf": b"inf", "overflow": b"1e999", "text": b"1.0x"}
     for label, scale in scales.items():

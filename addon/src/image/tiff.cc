@@ -244,7 +244,9 @@ bool firstDirectoryPastEnd(const uint8_t* d, size_t size) {
 
 }  // namespace
 
-RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& options) {
+namespace {
+
+RgbImage decodeTiffFile(const uint8_t* data, size_t size, const DecodeOptions& options, bool swappedVersion) {
   installGlobalHandlers();
   Source src{data, size};
   std::unique_ptr<TIFFOpenOptions, OptionsFree> opts(TIFFOpenOptionsAlloc());
@@ -294,6 +296,10 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
   const bool bigEndian = data[0] == 'M';
   // PIL decodes every compressed file through libtiff, an uncompressed one itself.
   const bool viaLibtiff = compression != COMPRESSION_NONE;
+  if (swappedVersion && viaLibtiff) {
+    throw Error(code::kDecode, "TIFF header has its version number byte-swapped: libtiff refuses it, and "
+                               "PIL reads such a file only uncompressed (PIL: decoder error)");
+  }
   if (fillOrder != FILLORDER_MSB2LSB && (sampleFormat != SAMPLEFORMAT_UINT ||
                                          !pilReadsFillOrder2(photometric, bits, samples, extraCount, bigEndian))) {
     unsupported("fill order 2 with this layout (PIL: unknown pixel mode)");
@@ -445,6 +451,20 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
   }
   applyOrientation(out, orientation);
   return out;
+}
+
+}  // namespace
+
+RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  // PIL also accepts "MM*\0" and "II\0*" (the version number's bytes swapped), taking the byte
+  // order from the first two bytes; libtiff refuses them. It reads a copy with the version put
+  // right, and only what PIL itself reads (uncompressed): PIL hands libtiff the original bytes.
+  const bool swapped = size >= 4 && ((data[0] == 'M' && data[1] == 'M' && data[2] == '*' && data[3] == 0) ||
+                                     (data[0] == 'I' && data[1] == 'I' && data[2] == 0 && data[3] == '*'));
+  if (!swapped) return decodeTiffFile(data, size, options, false);
+  std::vector<uint8_t> fixed(data, data + size);
+  std::swap(fixed[2], fixed[3]);
+  return decodeTiffFile(fixed.data(), fixed.size(), options, true);
 }
 
 }  // namespace chori::image
