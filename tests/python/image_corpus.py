@@ -516,6 +516,10 @@ def avif_images() -> dict[str, bytes]:
     )
     out["avif-enc-10bit-limited.avif"] = _avifenc(astronaut, "-d", "10", "-r", "limited")
     out["avif-enc-12bit-rgba-444.avif"] = _avifenc(_rgba(chelsea), "-d", "12", "-y", "444")
+    odd = _sized(astronaut, (41, 27))
+    out["avif-enc-rgba-10bit-420-odd.avif"] = _avifenc(_rgba(odd), "-d", "10", "-y", "420")
+    out["avif-enc-rgba-10bit-422-odd.avif"] = _avifenc(_rgba(odd), "-d", "10", "-y", "422")
+    out["avif-enc-rgba-10bit-limited.avif"] = _avifenc(_rgba(odd), "-d", "10", "-r", "limited")
     out["avif-enc-irot.avif"] = _avifenc(chelsea, "--irot", "1")
     out["avif-enc-imir.avif"] = _avifenc(chelsea, "--imir", "1")
     # Every other rotation and mirror: Pillow reports them as EXIF orientations 2-8.

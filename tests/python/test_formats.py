@@ -25,11 +25,12 @@ from image_corpus import Sample, write_other_formats
 from test_corpus import pil_rgb, tensor_mismatch
 
 # PIL opens them; we refuse them by name: lossless JPEG (Debian 12's libjpeg-turbo 2.1.5 has no
-# lossless decoder; Pillow 13 bundles 3.2), and 10/12-bit AVIF with alpha (Pillow's libavif 1.4
-# converts it by a path Debian's 0.11.1 cannot take).
+# lossless decoder; Pillow 13 bundles 3.2), and AVIF with alpha at 12 bits, or at 10 bits in
+# other than BT.601 full range (Pillow's libavif 1.4 converts those by libyuv paths Debian's
+# 0.11.1 cannot take, which we reproduce only for 10-bit BT.601 full range).
 REFUSED = {
-    "avif-enc-rgba-10bit.avif",
     "avif-enc-12bit-rgba-444.avif",
+    "avif-enc-rgba-10bit-limited.avif",
     "jpeg-lossless-grey.jpg",
     "jpeg-lossless-grey-predictor5.jpg",
     "jpeg-lossless-rgb.jpg",

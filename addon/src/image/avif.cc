@@ -119,6 +119,58 @@ RgbImage greyFromHighDepth(const avifImage* image) {
   return out;
 }
 
+// 10-bit colour with alpha: libavif 1.4 hands it to libyuv's I410/I210/I010AlphaToARGBMatrix
+// (the "Filter" forms for subsampled chroma), which Debian's 0.11.1 has no path to. For BT.601
+// full range (libyuv's JPEG constants) we compute what they do: chroma upsampled 2x at 10 bits
+// by libyuv's bilinear filter (3:1 a side, 9:3:3:1 in both directions, rounded; the first and
+// last sample of a row or column copied), then YuvPixel10: Y widened to 16 bits, U and V narrowed to 8, 6-bit fixed
+// point (equal to Pillow 13 on 4:2:0, 4:2:2 and 4:4:4 files). Alpha plays no part in R, G, B.
+bool tenBitAlphaReproduced(const avifImage* image) {
+  return image->depth == 10 && image->alphaPlane && image->yuvRange == AVIF_RANGE_FULL &&
+         (image->matrixCoefficients == AVIF_MATRIX_COEFFICIENTS_BT601 ||
+          image->matrixCoefficients == AVIF_MATRIX_COEFFICIENTS_BT470BG) &&
+         image->yuvFormat != AVIF_PIXEL_FORMAT_YUV400;
+}
+
+RgbImage tenBitWithAlpha(const avifImage* image) {
+  avifPixelFormatInfo info;
+  avifGetPixelFormatInfo(image->yuvFormat, &info);
+  const uint32_t w = image->width, h = image->height;
+  const uint32_t cw = (w + info.chromaShiftX) >> info.chromaShiftX, ch = (h + info.chromaShiftY) >> info.chromaShiftY;
+  auto sample = [](const avifImage* im, int plane, uint32_t x, uint32_t y) {
+    uint16_t v;
+    std::memcpy(&v, im->yuvPlanes[plane] + static_cast<size_t>(y) * im->yuvRowBytes[plane] + 2 * static_cast<size_t>(x), 2);
+    return static_cast<int>(v);
+  };
+  // The chroma sample under output (x, y), libyuv's ScaleRowUp2 bilinear where subsampled.
+  auto chroma = [&](int plane, uint32_t x, uint32_t y) {
+    const uint32_t cx = x >> info.chromaShiftX, cy = y >> info.chromaShiftY;
+    // libyuv copies the first and last output samples of a row (and rows) unfiltered.
+    const uint32_t nx = x == w - 1 ? cx : (x & 1 ? std::min(cx + 1, cw - 1) : (cx ? cx - 1 : 0));
+    const uint32_t ny = y & 1 ? std::min(cy + 1, ch - 1) : (cy ? cy - 1 : 0);
+    if (!info.chromaShiftX) return sample(image, plane, cx, cy);
+    if (!info.chromaShiftY) return (3 * sample(image, plane, cx, cy) + sample(image, plane, nx, cy) + 2) >> 2;
+    return (9 * sample(image, plane, cx, cy) + 3 * sample(image, plane, nx, cy) + 3 * sample(image, plane, cx, ny) +
+            sample(image, plane, nx, ny) + 8) >> 4;
+  };
+  // libyuv kYuvJPEGConstants: UB 113, UG 22, VG 46, VR 90, YG 16320, YB 32.
+  auto clamp255 = [](int v) { return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v)); };
+  RgbImage out(static_cast<int>(w), static_cast<int>(h));
+  for (uint32_t y = 0; y < h; ++y) {
+    uint8_t* o = out.row(static_cast<int>(y));
+    for (uint32_t x = 0; x < w; ++x, o += 3) {
+      const uint32_t luma = static_cast<uint32_t>(sample(image, AVIF_CHAN_Y, x, y));
+      const int y1 = static_cast<int>((((luma << 6) | (luma >> 4)) * 16320u) >> 16);
+      const int u = std::min(chroma(AVIF_CHAN_U, x, y) >> 2, 255) - 128;
+      const int v = std::min(chroma(AVIF_CHAN_V, x, y) >> 2, 255) - 128;
+      o[0] = clamp255((y1 + v * 90 + 32) >> 6);
+      o[1] = clamp255((y1 - u * 22 - v * 46 + 32) >> 6);
+      o[2] = clamp255((y1 + u * 113 + 32) >> 6);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& options) {
@@ -142,8 +194,13 @@ RgbImage decodeAvif(const uint8_t* data, size_t size, const DecodeOptions& optio
   const int orientation = orientationFromTransforms(image);
   std::unique_ptr<avifImage, ImageDeleter> narrowed;
   if (image->depth > 8) {
-    // With alpha, libavif 1.4 converts 10-bit samples at 16-bit precision (libyuv's
-    // I410AlphaToARGB...) and 12-bit ones narrowed: not reproduced, refused by name.
+    if (tenBitAlphaReproduced(image)) {
+      RgbImage out = tenBitWithAlpha(image);
+      if (options.applyExifOrientation) applyOrientation(out, orientation);
+      return out;
+    }
+    // Other 10-bit colour with alpha (another matrix or range: libyuv's other constants) and
+    // 12-bit with alpha (narrowed with it, as far as one file shows): not reproduced.
     if (image->alphaPlane) {
       throw Error(code::kUnsupportedFormat,
                   "AVIF with " + std::to_string(image->depth) + "-bit samples and alpha is not supported: libavif " +
