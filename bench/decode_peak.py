@@ -31,7 +31,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
-from image_corpus import _tiffcp, interlaced_png  # noqa: E402
+from image_corpus import _avifenc, _tiffcp, interlaced_png  # noqa: E402
 
 MODEL = ROOT / "export" / "model.pt"
 CHILD = r"""
@@ -101,9 +101,17 @@ def cases(megapixels: float, frames: int) -> dict[str, tuple[bytes, int, int]]:
         "PNG RGB 16-bit": (png16(rgb.astype(np.uint16) * 257), w, h),
         "BMP 24-bit": (encoded(im, "BMP"), w, h),
         "AVIF 4:2:0": (encoded(im, "AVIF", quality=80, speed=10), w, h),
+        # Narrowed to 8 bits before the colour conversion, as Pillow's libavif does.
+        "AVIF 10-bit 4:2:0": (_avifenc(im, "-d", "10", "--min", "30", "--max", "40"), w, h),
         "TIFF RGB strips (LZW)": (encoded(im, "TIFF", compression="tiff_lzw"), w, h),
         "TIFF RGB tiles (Deflate)": (
             _tiffcp(encoded(im, "TIFF"), "-t", "-w", "256", "-l", "256", "-c", "zip"),
+            w,
+            h,
+        ),
+        # Through libtiff's TIFFRGBAImage, a block of 64 rows of 32-bit pixels at a time.
+        "TIFF YCbCr (LZW, TIFFRGBAImage)": (
+            _tiffcp(encoded(im.convert("YCbCr"), "TIFF"), "-c", "lzw", "-r", "64"),
             w,
             h,
         ),

@@ -115,7 +115,11 @@ function build({ install }) {
   log(`libtorch${libtorch.version ? ` ${libtorch.version}` : ''} from ${libtorch.dir} (${libtorch.source})`);
   log(`node-gyp ${nodeGyp}`);
   const stamp = readStamp();
-  const same = stamp && stamp.libtorch === libtorch.dir && stamp.nodedir === nodedir && stamp.node === process.version;
+  // binding.gyp reads its source list from addon/sources.json when it is configured: a changed
+  // list (a file added or removed) needs a fresh configuration, which `build` alone skips.
+  const sources = fs.readFileSync(path.join(root, 'addon', 'sources.json'), 'utf8');
+  const same =
+    stamp && stamp.libtorch === libtorch.dir && stamp.nodedir === nodedir && stamp.node === process.version && stamp.sources === sources;
   const configured = same && fs.existsSync(path.join(buildDir, 'Makefile'));
   if (!configured) fs.rmSync(STAMP, { force: true });
   log(configured ? 'compiling what changed…' : 'compiling (about a minute on 2 cores)…');
@@ -137,7 +141,7 @@ function build({ install }) {
         `Check that the C++ compiler supports C++20 (g++ 10 or later) and that libtorch is complete; ${REBUILD_HINT}.`,
     );
   }
-  const stampData = { libtorch: libtorch.dir, libtorchVersion: libtorch.version, source: libtorch.source, nodedir, node: process.version };
+  const stampData = { libtorch: libtorch.dir, libtorchVersion: libtorch.version, source: libtorch.source, nodedir, node: process.version, sources };
   fs.writeFileSync(STAMP, `${JSON.stringify(stampData, null, 2)}\n`);
   log(`built addon/build/Release/chori_torch.node in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }

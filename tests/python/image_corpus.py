@@ -43,7 +43,8 @@ EXTREME_SIZES = [(1, 5000), (5000, 1)]
 @dataclass(frozen=True)
 class Sample:
     path: Path
-    category: str  # "valid", or the malformation: truncated, flipped, empty, text, random, huge
+    category: str  # "valid", "layout" (well-formed, PIL refuses), or the malformation: truncated,
+    # flipped, empty, text, random, huge
     format: str  # the format the bytes were written as ("" for empty/text/random)
     extreme: bool = False  # an EXTREME_SIZES image (demo model only)
 
@@ -369,8 +370,20 @@ def ppm_images() -> dict[str, bytes]:
     out["ppm-P0CMYK.ppm"] = _netpbm("P0CMYK", size, cmyk.tobytes(), 255)
     out["ppm-PyCMYK-max200.ppm"] = _netpbm("PyCMYK", size, (cmyk // 2).tobytes(), 200)
     out["ppm-PyRGBA.ppm"] = _netpbm("PyRGBA", size, np.asarray(_rgba(chelsea)).tobytes(), 255)
-    # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT): float and palette.
-    out["ppm-Pf.pfm"] = _encode(Image.fromarray(grey.astype(np.float32) / 255), "PPM")
+    # Float (PFM, PIL mode "F"): PIL's writer (little-endian, scale -1.0, bottom-up) and
+    # big-endian by hand; values below 0, above 255, fractions, NaN and infinities.
+    floats = grey.astype(np.float32) * 1.25 - 20.5
+    floats[0, :4] = [np.nan, np.inf, -np.inf, 254.999]
+    out["ppm-Pf.pfm"] = _encode(Image.fromarray(floats), "PPM")
+    out["ppm-Pf-be.pfm"] = (
+        _netpbm("Pf", camera.size, b"", None)
+        + b"2_5.e-1\n"
+        + (floats[::-1].astype(">f4").tobytes())
+    )
+    out["ppm-Pf-tiny-scale.pfm"] = b"Pf 3 2 -5e-324 " + np.arange(6, dtype="<f4").tobytes()
+    # Pillow's "PyP": a palette image without a palette, black after convert("RGB").
+    out["ppm-PyP.ppm"] = _netpbm("PyP", camera.size, grey.tobytes(), 255)
+    out["ppm-PyP-max100.ppm"] = _netpbm("PyP", camera.size, (grey // 3).tobytes(), 100)
     return out
 
 
@@ -495,8 +508,27 @@ def avif_images() -> dict[str, bytes]:
         astronaut, "-r", "limited", "--min", "20", "--max", "40"
     )
     out["avif-enc-rgba-10bit.avif"] = _avifenc(_rgba(astronaut), "-d", "10")
+    out["avif-enc-10bit-422.avif"] = _avifenc(chelsea, "-d", "10", "-y", "422")
+    out["avif-enc-12bit-420.avif"] = _avifenc(astronaut, "-d", "12", "-y", "420")
+    out["avif-enc-10bit-400.avif"] = _avifenc(chelsea, "-d", "10", "-y", "400")
+    out["avif-enc-12bit-400-limited.avif"] = _avifenc(
+        astronaut, "-d", "12", "-y", "400", "-r", "limited"
+    )
+    out["avif-enc-10bit-limited.avif"] = _avifenc(astronaut, "-d", "10", "-r", "limited")
+    out["avif-enc-12bit-rgba-444.avif"] = _avifenc(_rgba(chelsea), "-d", "12", "-y", "444")
+    odd = _sized(astronaut, (41, 27))
+    out["avif-enc-rgba-10bit-420-odd.avif"] = _avifenc(_rgba(odd), "-d", "10", "-y", "420")
+    out["avif-enc-rgba-10bit-422-odd.avif"] = _avifenc(_rgba(odd), "-d", "10", "-y", "422")
+    out["avif-enc-rgba-10bit-limited.avif"] = _avifenc(_rgba(odd), "-d", "10", "-r", "limited")
     out["avif-enc-irot.avif"] = _avifenc(chelsea, "--irot", "1")
     out["avif-enc-imir.avif"] = _avifenc(chelsea, "--imir", "1")
+    # Every other rotation and mirror: Pillow reports them as EXIF orientations 2-8.
+    for irot, imir in [("2", ""), ("3", ""), ("", "0"), ("1", "0"), ("1", "1"), ("2", "0")]:
+        args = [*(["--irot", irot] if irot else []), *(["--imir", imir] if imir else [])]
+        out[f"avif-enc-irot{irot or '-'}-imir{imir or '-'}.avif"] = _avifenc(chelsea, *args)
+    out["avif-enc-irot3-imir1-444.avif"] = _avifenc(
+        chelsea, "--irot", "3", "--imir", "1", "-y", "444"
+    )
     return out
 
 
@@ -549,6 +581,11 @@ def tiff_images() -> dict[str, bytes]:
         out["tiff-1.tif"], "-c", "g4", "-t", "-w", "32", "-l", "32"
     )
     out["tiff-cp-CMYK-lzw.tif"] = _tiffcp(out["tiff-CMYK.tif"], "-c", "lzw:2")
+    # ZSTD and LZMA, which Pillow's libtiff and Debian's both have (not WebP: Pillow's lacks it).
+    out["tiff-cp-zstd.tif"] = _tiffcp(rgb, "-c", "zstd")
+    out["tiff-cp-zstd-predictor.tif"] = _tiffcp(rgb, "-c", "zstd:2", "-t", "-w", "32", "-l", "32")
+    out["tiff-cp-lzma.tif"] = _tiffcp(out["tiff-L.tif"], "-c", "lzma:2")
+    out["tiff-cp-pil-refuses-webp.tif"] = _tiffcp(rgb, "-c", "webp")
     out["tiff-cp-RGBA-tiles.tif"] = _tiffcp(
         out["tiff-RGBA.tif"], "-t", "-w", "16", "-l", "16", "-c", "zip"
     )
@@ -559,11 +596,22 @@ def tiff_images() -> dict[str, bytes]:
     out["tiff-cp-jpeg-rgb.tif"] = _tiffcp(rgb, "-c", "jpeg:r")
     out["tiff-cp-jpeg-tiles.tif"] = _tiffcp(rgb, "-c", "jpeg", "-t", "-w", "32", "-l", "32")
     out["tiff-cp-jpeg-L.tif"] = _tiffcp(out["tiff-L.tif"], "-c", "jpeg")
-    # PIL opens these, we refuse them by name (CHORI_UNSUPPORTED_FORMAT).
-    out["tiff-refused-YCbCr.tif"] = _encode(chelsea.convert("YCbCr"), "TIFF")
-    out["tiff-refused-F.tif"] = _encode(Image.fromarray(np.asarray(camera, np.float32)), "TIFF")
-    out["tiff-refused-planar-tiles.tif"] = _tiffcp(
-        rgb, "-p", "separate", "-t", "-w", "16", "-l", "16"
+    # Float and 32-bit integer grey (PIL's modes F and I), clipped by convert("RGB"); through
+    # libtiff, PIL reads a big-endian file's samples byte-swapped (tiffcp -B with compression).
+    floats = np.asarray(camera, np.float32) * 1.3 - 30.7
+    floats[0, :4] = [np.nan, np.inf, -np.inf, 254.99]
+    out["tiff-F.tif"] = _encode(Image.fromarray(floats), "TIFF")
+    out["tiff-F-lzw.tif"] = _encode(Image.fromarray(floats), "TIFF", compression="tiff_lzw")
+    out["tiff-cp-F-be.tif"] = _tiffcp(out["tiff-F.tif"], "-B")
+    out["tiff-cp-F-be-zip.tif"] = _tiffcp(out["tiff-F.tif"], "-B", "-c", "zip:3")
+    ints = (np.asarray(camera, np.int32) - 60) * 3
+    ints[0, :3] = [2**31 - 1, -(2**31), 256]
+    out["tiff-I32.tif"] = _encode(Image.fromarray(ints), "TIFF")
+    out["tiff-cp-I32-be.tif"] = _tiffcp(out["tiff-I32.tif"], "-B")
+    out["tiff-cp-I32-be-lzw.tif"] = _tiffcp(out["tiff-I32.tif"], "-B", "-c", "lzw")
+    out["tiff-cp-planar-tiles.tif"] = _tiffcp(rgb, "-p", "separate", "-t", "-w", "16", "-l", "16")
+    out["tiff-cp-planar-tiles-zip.tif"] = _tiffcp(
+        out["tiff-RGBA.tif"], "-p", "separate", "-t", "-w", "32", "-l", "16", "-c", "zip"
     )
     # Separate planes, as scientific and GIS tools write them.
     out["tiff-cp-planar.tif"] = _tiffcp(rgb, "-p", "separate")
@@ -585,17 +633,25 @@ def tiff_file(
     colormap: list[int] | None = None,
     big_endian: bool = False,
     planar: bool = False,
+    sample_format: int = 1,
+    fill_order: int = 1,
+    tags: tuple[tuple[int, int, list[int]], ...] = (),
+    deflate: bool = False,
 ) -> bytes:
-    """An uncompressed TIFF, one strip (one per sample when `planar`: `pixels` then holds the
-    planes one after the other), for the layouts PIL's writer does not produce."""
+    """An uncompressed (or, one strip, Deflate) TIFF, one strip (one per sample when `planar`:
+    `pixels` then holds the planes one after the other), with any further `tags`, for the
+    layouts PIL's writer does not produce."""
     e = ">" if big_endian else "<"
     strips = samples if planar else 1
+    if deflate:  # one strip, zlib-compressed (Compression 8)
+        assert strips == 1
+        pixels = zlib.compress(pixels)
     strip_bytes = len(pixels) // strips
     entries: list[tuple[int, int, list[int]]] = [  # (tag, type, values): 3 SHORT, 4 LONG
         (256, 4, [width]),
         (257, 4, [height]),
         (258, 3, [bits] * samples),
-        (259, 3, [1]),
+        (259, 3, [8 if deflate else 1]),
         (262, 3, [photometric]),
         (273, 4, [0] * strips),  # StripOffsets, patched below
         (277, 3, [samples]),
@@ -605,6 +661,11 @@ def tiff_file(
     ]
     if colormap is not None:
         entries.append((320, 3, colormap))
+    if sample_format != 1:
+        entries.append((339, 3, [sample_format] * samples))
+    if fill_order != 1:
+        entries.append((266, 3, [fill_order]))
+    entries += tags
     if extra:
         entries.append((338, 3, list(extra)))
     entries.sort()
@@ -640,6 +701,133 @@ def _pack_bits(values: np.ndarray, bits: int) -> bytes:
     return b"".join(rows)
 
 
+def lossless_jpeg(
+    samples: np.ndarray, precision: int = 8, predictor: int = 1, ids: tuple[int, ...] = ()
+) -> bytes:
+    """A lossless JPEG (SOF3, ITU T.81 annex H), written here: neither PIL nor Debian's
+    libjpeg-turbo 2.1 tools write one. `samples` is (h, w) or (h, w, components); one Huffman
+    table codes the 17 difference categories in 5 bits each; no point transform."""
+    x = (samples if samples.ndim == 3 else samples[..., None]).astype(np.int64)
+    h, w, count = x.shape
+    ids = ids or tuple(range(1, count + 1))
+
+    def segment(marker: int, body: bytes) -> bytes:
+        return struct.pack(">BBH", 0xFF, marker, len(body) + 2) + body
+
+    head = b"\xff\xd8" + segment(0xC4, bytes([0, 0, 0, 0, 0, 17, *[0] * 11, *range(17)]))
+    components = b"".join(bytes([i, 0x11, 0]) for i in ids)
+    head += segment(0xC3, struct.pack(">BHHB", precision, h, w, count) + components)
+    scan = bytes([count, *[v for i in ids for v in (i, 0)], predictor, 0, 0])
+    head += segment(0xDA, scan)
+    bits: list[int] = []
+    for r in range(h):
+        for c in range(w):
+            for k in range(count):
+                ra = int(x[r, c - 1, k]) if c else 0
+                rb = int(x[r - 1, c, k]) if r else 0
+                rc = int(x[r - 1, c - 1, k]) if r and c else 0
+                if r == 0 and c == 0:
+                    guess = 1 << (precision - 1)
+                elif r == 0 or c == 0:
+                    guess = ra if r == 0 else rb
+                else:
+                    guess = [ra, rb, rc, ra + rb - rc, ra + ((rb - rc) >> 1)][predictor - 1]
+                diff = (int(x[r, c, k]) - guess + 0x8000) % 0x10000 - 0x8000
+                size = abs(diff).bit_length()
+                bits += [(size >> i) & 1 for i in range(4, -1, -1)]
+                value = diff if diff >= 0 else diff + (1 << size) - 1
+                bits += [(value >> i) & 1 for i in range(size - 1, -1, -1)]
+    bits += [1] * (-len(bits) % 8)
+    data = bytes(int("".join(map(str, bits[i : i + 8])), 2) for i in range(0, len(bits), 8))
+    return head + data.replace(b"\xff", b"\xff\x00") + b"\xff\xd9"
+
+
+def lossless_jpegs() -> dict[str, bytes]:
+    """Lossless JPEG, which Pillow 13's libjpeg-turbo 3.2 decodes and Debian 12's 2.1.5 cannot
+    (refused by name); 12-bit, which Pillow does not open at all."""
+    grey = np.asarray(_sized(_photo("camera.png"), (27, 20)), np.int64)
+    rgb = np.asarray(_sized(_photo("chelsea.png"), (23, 17)).convert("RGB"), np.int64)
+    return {
+        "jpeg-lossless-grey.jpg": lossless_jpeg(grey),
+        "jpeg-lossless-grey-predictor5.jpg": lossless_jpeg(grey, predictor=5),
+        "jpeg-lossless-rgb.jpg": lossless_jpeg(rgb, predictor=4, ids=(82, 71, 66)),
+        "jpeg-pil-refuses-lossless-12bit.jpg": lossless_jpeg(grey * 16 + 7, precision=12),
+    }
+
+
+def _ycbcr_blocks(ycc: np.ndarray, sx: int, sy: int) -> bytes:
+    """Subsampled YCbCr as TIFF stores it: for each sx x sy block (the image padded by edge
+    replication), its Y samples row by row, then the block's mean Cb and Cr."""
+    h, w, _ = ycc.shape
+    padded = np.pad(ycc, ((0, -h % sy), (0, -w % sx), (0, 0)), mode="edge").astype(np.int32)
+    out = bytearray()
+    for by in range(0, padded.shape[0], sy):
+        for bx in range(0, padded.shape[1], sx):
+            block = padded[by : by + sy, bx : bx + sx]
+            out += bytes(block[..., 0].reshape(-1).astype(np.uint8))
+            out += bytes([int(block[..., 1].mean()), int(block[..., 2].mean())])
+    return bytes(out)
+
+
+def tiff_ycbcr_and_orientation() -> dict[str, bytes]:
+    """YCbCr without JPEG (PIL's own reading of an uncompressed one, TIFFRGBAImage for the
+    rest: 4:4:4, 4:2:2, 4:2:0, odd sizes) and the Orientation tag, which Pillow 13 applies as
+    it loads a TIFF."""
+    chelsea = _sized(_photo("chelsea.png"), (31, 17)).convert("RGB")
+    ycc = np.asarray(chelsea.convert("YCbCr"))
+    h, w, _ = ycc.shape
+    subsampling = 530
+    out = {"tiff-YCbCr.tif": _encode(chelsea.convert("YCbCr"), "TIFF")}
+    full = tiff_file(w, h, 6, 8, 3, ycc.tobytes(), tags=((subsampling, 3, [1, 1]),))
+    out["tiff-hand-YCbCr-444.tif"] = full
+    out["tiff-cp-YCbCr-444-lzw.tif"] = _tiffcp(full, "-c", "lzw")
+    out["tiff-cp-YCbCr-444-zip-tiles.tif"] = _tiffcp(
+        full, "-c", "zip", "-t", "-w", "16", "-l", "16"
+    )
+    out["tiff-cp-YCbCr-444-tiles.tif"] = _tiffcp(full, "-t", "-w", "16", "-l", "16")
+    for sx, sy in [(2, 2), (2, 1), (4, 2)]:
+        out[f"tiff-hand-YCbCr-{sx}x{sy}-deflate.tif"] = tiff_file(
+            w,
+            h,
+            6,
+            8,
+            3,
+            _ycbcr_blocks(ycc, sx, sy),
+            tags=((subsampling, 3, [sx, sy]),),
+            deflate=True,
+        )
+    for orientation in range(2, 9):
+        out[f"tiff-orientation-{orientation}.tif"] = _encode(
+            chelsea, "TIFF", tiffinfo={274: orientation}
+        )
+    out["tiff-orientation-6-lzw.tif"] = _encode(
+        chelsea, "TIFF", tiffinfo={274: 6}, compression="tiff_lzw"
+    )
+    out["tiff-YCbCr-orientation-8.tif"] = _encode(
+        chelsea.convert("YCbCr"), "TIFF", tiffinfo={274: 8}
+    )
+    # Through TIFFRGBAImage, libtiff flips each block of rows by the orientation first.
+    for orientation in range(2, 9):
+        out[f"tiff-hand-YCbCr-deflate-orientation-{orientation}.tif"] = tiff_file(
+            w,
+            h,
+            6,
+            8,
+            3,
+            _ycbcr_blocks(ycc, 2, 2),
+            tags=((subsampling, 3, [2, 2]), (274, 3, [orientation])),
+            deflate=True,
+        )
+    for orientation in (4, 7):
+        oriented = tiff_file(
+            w, h, 6, 8, 3, ycc.tobytes(), tags=((subsampling, 3, [1, 1]), (274, 3, [orientation]))
+        )
+        out[f"tiff-cp-YCbCr-lzw-strips-orientation-{orientation}.tif"] = _tiffcp(
+            oriented, "-c", "lzw", "-r", "5"
+        )
+    return out
+
+
 def tiff_layouts() -> dict[str, bytes]:
     """Hand-built TIFFs: 2/4-bit and MinIsWhite grey, 16-bit RGB and CMYK in both byte orders,
     1/2/4-bit palettes, extra samples."""
@@ -657,6 +845,38 @@ def tiff_layouts() -> dict[str, bytes]:
     out["tiff-hand-L-white.tif"] = tiff_file(w, h, 0, 8, 1, grey.tobytes())
     out["tiff-hand-1-black.tif"] = tiff_file(w, h, 1, 1, 1, _pack_bits(grey >> 7, 1))
     out["tiff-hand-I16-white.tif"] = tiff_file(w, h, 0, 16, 1, (grey.astype("<u2") * 2).tobytes())
+    # Signed and 32-bit samples: PIL's "L" (signed bytes as they are), I;16S, I;32N.
+    signed = (grey.astype(np.int32) - 100) * 2
+    out["tiff-hand-L-signed.tif"] = tiff_file(
+        w, h, 1, 8, 1, signed.astype(np.int8).tobytes(), sample_format=2
+    )
+    for e, suffix in [("<", ""), (">", "-be")]:
+        out[f"tiff-hand-I16S{suffix}.tif"] = tiff_file(
+            w, h, 1, 16, 1, signed.astype(f"{e}i2").tobytes(), sample_format=2, big_endian=e == ">"
+        )
+    out["tiff-cp-I16S-be-lzw.tif"] = _tiffcp(out["tiff-hand-I16S-be.tif"], "-c", "lzw")
+    out["tiff-hand-I32N.tif"] = tiff_file(
+        w, h, 1, 32, 1, (grey.astype("<u4") * 3 + (grey > 200) * 2**31).astype("<u4").tobytes()
+    )
+    # Fill order 2 (bits least significant first): libtiff reverses them, as PIL's ";R" modes.
+    flip = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], np.uint8)
+
+    def flipped(packed: bytes) -> bytes:
+        return flip[np.frombuffer(packed, np.uint8)].tobytes()
+
+    out["tiff-hand-1-fill2.tif"] = tiff_file(
+        w, h, 1, 1, 1, flipped(_pack_bits(grey >> 7, 1)), fill_order=2
+    )
+    out["tiff-hand-L4-fill2.tif"] = tiff_file(
+        w, h, 0, 4, 1, flipped(_pack_bits(grey >> 4, 4)), fill_order=2
+    )
+    out["tiff-hand-L-fill2.tif"] = tiff_file(w, h, 1, 8, 1, flip[grey].tobytes(), fill_order=2)
+    out["tiff-hand-RGB-fill2.tif"] = tiff_file(w, h, 2, 8, 3, flip[rgb].tobytes(), fill_order=2)
+    out["tiff-hand-I16-fill2.tif"] = tiff_file(
+        w, h, 1, 16, 1, flipped((grey.astype("<u2") * 2).tobytes()), fill_order=2
+    )
+    out["tiff-cp-RGB-fill2-lzw.tif"] = _tiffcp(out["tiff-hand-RGB-fill2.tif"], "-c", "lzw")
+    out["tiff-cp-1-fill2-g4.tif"] = _tiffcp(out["tiff-hand-1-fill2.tif"], "-c", "g4")
     rgb16 = rgb.astype(np.uint16) * 257 + np.arange(w, dtype=np.uint16)[None, :, None]
     out["tiff-hand-RGB16.tif"] = tiff_file(w, h, 2, 16, 3, rgb16.astype("<u2").tobytes())
     out["tiff-hand-RGB16-planar.tif"] = tiff_file(
@@ -672,6 +892,16 @@ def tiff_layouts() -> dict[str, bytes]:
         planar=True,
         big_endian=True,
     )
+    # Compressed, PIL has libtiff copy each 16-bit plane's high byte into its band.
+    planar16 = out["tiff-hand-RGB16-planar.tif"]
+    out["tiff-cp-RGB16-planar-lzw.tif"] = _tiffcp(planar16, "-p", "separate", "-c", "lzw:2")
+    out["tiff-cp-RGB16-planar-tiles-zip.tif"] = _tiffcp(
+        planar16, "-p", "separate", "-t", "-w", "16", "-l", "16", "-c", "zip"
+    )
+    out["tiff-cp-RGB16-planar-strips.tif"] = _tiffcp(planar16, "-p", "separate", "-r", "5")
+    out["tiff-cp-RGB16-planar-tiles.tif"] = _tiffcp(
+        planar16, "-p", "separate", "-t", "-w", "16", "-l", "16"
+    )
     out["tiff-hand-RGB16-be.tif"] = tiff_file(
         w, h, 2, 16, 3, rgb16.astype(">u2").tobytes(), big_endian=True
     )
@@ -681,6 +911,9 @@ def tiff_layouts() -> dict[str, bytes]:
     )
     cmyk16 = np.concatenate([rgb16, rgb16[..., :1] // 3], axis=-1)
     out["tiff-hand-CMYK16.tif"] = tiff_file(w, h, 5, 16, 4, cmyk16.astype("<u2").tobytes())
+    out["tiff-hand-CMYK16-planar.tif"] = tiff_file(
+        w, h, 5, 16, 4, np.moveaxis(cmyk16, -1, 0).astype("<u2").tobytes(), planar=True
+    )
     rgbx = np.concatenate([rgb, rgb[..., :2]], axis=-1)
     # Associated alpha: every (colour, alpha) pair, which PIL un-premultiplies.
     c, a = np.meshgrid(np.arange(256), np.arange(256))
@@ -702,6 +935,44 @@ def tiff_layouts() -> dict[str, bytes]:
     )
     cmykx = np.concatenate([rgb, rgb[..., :2]], axis=-1)
     out["tiff-hand-CMYKX.tif"] = tiff_file(w, h, 5, 8, 5, cmykx.tobytes(), extra=(0,))
+    # 12-bit grey ("I;12", clipped like I;16), 16-bit associated alpha (un-premultiplied on
+    # the high bytes).
+    i12 = grey.astype(np.int32) * 16 + np.arange(w)[None, :] * 7 % 16
+    i12[0, :4] = [0, 255, 256, 4095]
+    out["tiff-hand-I12.tif"] = tiff_file(w, h, 1, 12, 1, _pack_bits(i12, 12))
+    out["tiff-cp-I12-lzw.tif"] = _tiffcp(out["tiff-hand-I12.tif"], "-c", "lzw")
+    premultiplied = rgba16.copy()
+    premultiplied[..., :3] = rgba16[..., :3].astype(np.uint32) * rgba16[..., 3:] // 65535
+    premultiplied[:2, :5, 3] = 0
+    for e, suffix in [("<u2", ""), (">u2", "-be")]:
+        out[f"tiff-hand-RGBa16{suffix}.tif"] = tiff_file(
+            w, h, 2, 16, 4, premultiplied.astype(e).tobytes(), extra=(1,), big_endian=e[0] == ">"
+        )
+    out["tiff-cp-RGBa16-be-zip.tif"] = _tiffcp(out["tiff-hand-RGBa16-be.tif"], "-c", "zip")
+    # The version number's bytes swapped: PIL reads an uncompressed file all the same.
+    for name in ("tiff-hand-RGB16-be.tif", "tiff-hand-L-white.tif"):
+        swapped = bytearray(out[name])
+        swapped[2:4] = swapped[3:1:-1]
+        out[name.replace("-hand-", "-swapped-version-")] = bytes(swapped)
+    # PIL refuses these ("unknown pixel mode"): fill order 2 with alpha, 32-bit unsigned
+    # big-endian, 16-bit MinIsWhite big-endian, big-endian 12-bit; and "La", which it opens
+    # but cannot convert to RGB.
+    out["tiff-pil-refuses-La.tif"] = tiff_file(
+        w, h, 1, 8, 2, np.stack([grey, grey // 2], -1).tobytes(), extra=(1,)
+    )
+    out["tiff-pil-refuses-I12-be.tif"] = tiff_file(
+        w, h, 1, 12, 1, _pack_bits(i12, 12), big_endian=True
+    )
+    rgba = np.concatenate([rgb, grey[..., None]], -1)
+    out["tiff-pil-refuses-RGBA-fill2.tif"] = tiff_file(
+        w, h, 2, 8, 4, rgba.tobytes(), extra=(2,), fill_order=2
+    )
+    out["tiff-pil-refuses-I32-be.tif"] = tiff_file(
+        w, h, 1, 32, 1, grey.astype(">u4").tobytes(), big_endian=True
+    )
+    out["tiff-pil-refuses-I16-white-be.tif"] = tiff_file(
+        w, h, 0, 16, 1, grey.astype(">u2").tobytes(), big_endian=True
+    )
     for bits in (1, 2, 4):
         n = 1 << bits
         colormap = [(i * 40503 + c * 9001) % 65536 for c in range(3) for i in range(n)]
@@ -732,6 +1003,8 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
         "ppm-P3.ppm",
         "ppm-P4.pbm",
         "ppm-P6-max1023.ppm",
+        "ppm-Pf.pfm",
+        "ppm-PyP-max100.ppm",
         "ico-png.ico",
         "ico-dib8.ico",
         "ico-bmp-rgba.ico",
@@ -764,6 +1037,15 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
     out["bad-ppm-P2-negative"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 -1\n")
     out["bad-ppm-P2-long"] = ("flipped", "ppm", b"P2\n2 1\n100\n50 00000000001\n")
     out["huge-ppm"] = ("huge", "ppm", b"P6\n70000 70000\n255\n" + body)
+    # A swapped version number in a compressed file: PIL hands it to libtiff, which refuses it.
+    lzw = bytearray(valid["tiff-RGB-lzw.tif"])
+    lzw[2:4] = lzw[3:1:-1]
+    out["bad-tiff-swapped-version-lzw"] = ("flipped", "tiff", bytes(lzw))
+    out["huge-ppm-Pf"] = ("huge", "ppm", b"Pf\n70000 70000\n-1\n" + body)
+    scales = {"zero": b"-0.0", "inf": b"inf", "overflow": b"1e999", "text": b"1.0x"}
+    for label, scale in scales.items():
+        pfm = b"Pf\n2 1\n" + scale + b"\n" + bytes(8)
+        out[f"bad-ppm-Pf-scale-{label}"] = ("flipped", "ppm", pfm)
     avif = bytearray(valid["avif-q50-420.avif"])
     ispe = avif.index(b"ispe") + 8  # version and flags, then width and height
     struct.pack_into(">II", avif, ispe, 14_000, 14_000)  # over PIL's limit, under libavif's
@@ -793,13 +1075,24 @@ def other_format_malformed(valid: dict[str, bytes]) -> dict[str, tuple[str, str,
 
 
 def write_other_formats(folder: Path) -> list[Sample]:
-    """The PPM, ICO, AVIF and TIFF corpus (valid and malformed) in `folder`."""
+    """The PPM, ICO, AVIF and TIFF corpus (valid and malformed), and lossless JPEG, in
+    `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
-    valid = {**ppm_images(), **ico_images(), **avif_images(), **tiff_images(), **tiff_layouts()}
+    valid = {
+        **ppm_images(),
+        **ico_images(),
+        **avif_images(),
+        **tiff_images(),
+        **tiff_layouts(),
+        **tiff_ycbcr_and_orientation(),
+        **lossless_jpegs(),
+    }
     samples = []
     for name, data in valid.items():
         (folder / name).write_bytes(data)
-        samples.append(Sample(folder / name, "valid", name.split("-")[0]))
+        # Well-formed layouts that PIL's tables do not list ("unknown pixel mode").
+        category = "layout" if "-pil-refuses-" in name else "valid"
+        samples.append(Sample(folder / name, category, name.split("-")[0]))
     for name, (category, fmt, data) in other_format_malformed(valid).items():
         (folder / name).write_bytes(data)
         samples.append(Sample(folder / name, category, fmt))

@@ -26,8 +26,10 @@ BOUNDS = {
     "PNG RGB 16-bit": 1.3,  # stripped to 8 bits row by row
     "BMP 24-bit": 1.3,
     "AVIF 4:2:0": 2.1,  # dav1d's frame (1.5 bytes a pixel) beside our RGB, which libavif fills
+    "AVIF 10-bit 4:2:0": 3.6,  # dav1d's 16-bit frames, then our 8-bit copy of them and the RGB
     "TIFF RGB strips (LZW)": 1.3,  # one strip's samples at a time beside the RGB image
     "TIFF RGB tiles (Deflate)": 1.3,  # one tile at a time
+    "TIFF YCbCr (LZW, TIFFRGBAImage)": 1.3,  # a block of rows as 32-bit RGBA, then the RGB image
     "WebP lossy": 4.2,  # libwebp's RGBA canvas and its previous-frame copy, then our RGB
 }
 

@@ -15,29 +15,25 @@ from pathlib import Path
 
 import pytest
 import torch
-from PIL import Image
+from PIL import ExifTags, Image
 
 from chori_torch.artifact import load_artifact
 from chori_torch.metadata import EXTRA_FILE
-from chori_torch.preprocessing import build_transform
+from chori_torch.preprocessing import build_transform, open_image
 from conftest import DEMO_MODEL, ROOT, run_node
 from image_corpus import Sample, write_other_formats
 from test_corpus import pil_rgb, tensor_mismatch
 
-# PIL opens them; we refuse by name: Netpbm's float form (PIL mode "F"), 10/12-bit AVIF
-# (Debian's libavif 0.11.1 converts those to 8-bit RGB differently from Pillow's 1.4.2), and
-# the TIFF layouts not reproduced yet (uncompressed YCbCr, float, tiled or 16-bit separate
-# planes: PIL reads uncompressed 16-bit planes as 8-bit bands).
+# PIL opens them; we refuse them by name: lossless JPEG (Debian 12's libjpeg-turbo 2.1.5 has no
+# lossless decoder; Pillow 13 bundles 3.2), and AVIF with alpha at 12 bits, or at 10 bits in
+# other than BT.601 full range (Pillow's libavif 1.4 converts those by libyuv paths Debian's
+# 0.11.1 cannot take, which we reproduce only for 10-bit BT.601 full range).
 REFUSED = {
-    "ppm-Pf.pfm",
-    "avif-enc-10bit.avif",
-    "avif-enc-12bit-444.avif",
-    "avif-enc-rgba-10bit.avif",
-    "tiff-refused-YCbCr.tif",
-    "tiff-refused-F.tif",
-    "tiff-refused-planar-tiles.tif",
-    "tiff-hand-RGB16-planar.tif",
-    "tiff-hand-RGB16-planar-be.tif",
+    "avif-enc-12bit-rgba-444.avif",
+    "avif-enc-rgba-10bit-limited.avif",
+    "jpeg-lossless-grey.jpg",
+    "jpeg-lossless-grey-predictor5.jpg",
+    "jpeg-lossless-rgb.jpg",
 }
 
 EXPECTED_CODES = {
@@ -45,6 +41,7 @@ EXPECTED_CODES = {
     "flipped": {"CHORI_DECODE", "CHORI_TRUNCATED"},
     "huge": {"CHORI_IMAGE_TOO_LARGE"},
     "text": {"CHORI_UNSUPPORTED_FORMAT"},
+    "layout": {"CHORI_UNSUPPORTED_FORMAT"},
 }
 
 
@@ -108,6 +105,16 @@ def test_every_file_pil_rejects_is_refused_with_its_code(
     )
 
 
+def test_lossless_jpeg_is_refused_by_name(samples: list[Sample], node: dict[str, dict]) -> None:
+    lossless = [s.path for s in samples if s.path.name.startswith("jpeg-lossless-")]
+    assert len(lossless) == 3
+    for path in lossless:
+        message = node[str(path)]["error"]["message"]
+        assert message.startswith(
+            "lossless (or hierarchical) JPEG is not supported by libjpeg-turbo"
+        )
+
+
 def test_refusals_name_the_format_and_the_supported_list(tmp_path: Path) -> None:
     psd = tmp_path / "x.psd"
     psd.write_bytes(b"8BPS" + bytes(60))
@@ -121,23 +128,58 @@ def test_refusals_name_the_format_and_the_supported_list(tmp_path: Path) -> None
         assert "(supported: BMP, GIF, JPEG, PPM, PNG, AVIF, ICO, TIFF, WebP)" in err["message"]
 
 
-@pytest.fixture(scope="module")
-def fastai_pad_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo model with a fastai Resize(56, method="pad") spec in its chori.json."""
+def _demo_model_with(folder: Path, **spec: object) -> Path:
+    """The demo model with `spec` merged into its chori.json's input (schema 2)."""
     files = {EXTRA_FILE: ""}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notice
         module = torch.jit.load(str(DEMO_MODEL), _extra_files=files)
         document = json.loads(files[EXTRA_FILE])
         document["schema_version"] = 2
-        document["input"].update(
-            resize=None,
-            crop=None,
-            fastai_resize={"size": [56, 56], "method": "pad", "pad_mode": "reflection"},
-        )
-        path = tmp_path_factory.mktemp("fastai-pad") / "model.pt"
+        document["input"].update(spec)
+        path = folder / "model.pt"
         torch.jit.save(module, str(path), _extra_files={EXTRA_FILE: json.dumps(document)})
     return path
+
+
+@pytest.fixture(scope="module")
+def fastai_pad_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo model with a fastai Resize(56, method="pad") spec in its chori.json."""
+    return _demo_model_with(
+        tmp_path_factory.mktemp("fastai-pad"),
+        resize=None,
+        crop=None,
+        fastai_resize={"size": [56, 56], "method": "pad", "pad_mode": "reflection"},
+    )
+
+
+def test_exif_orientation_of_avif_and_tiff(samples: list[Sample], tmp_path: Path) -> None:
+    """With exif_orientation, AVIF's irot/imir (which Pillow 13 reports as the EXIF
+    orientation) and TIFF's Orientation tag (which Pillow applies on load, asked or not) give
+    exif_transpose's pixels."""
+    model = _demo_model_with(tmp_path, exif_orientation=True)
+    transform = build_transform(load_artifact(model).metadata.input)
+    files = [
+        s.path
+        for s in samples
+        if s.category == "valid"
+        and s.format in ("avif", "tiff")
+        and s.path.name not in REFUSED
+        and pil_rgb(s.path) is not None
+    ]
+    node = run_node(model, files, tensors=True)
+    wrong, turned = [], 0
+    for path in files:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as im:
+                turned += im.getexif().get(ExifTags.Base.Orientation, 1) != 1
+            upright = open_image(path, exif_orientation=True)
+        if problem := tensor_mismatch(path.name, upright, node[str(path)], transform):
+            wrong.append(problem)
+    print(f"\nexif_orientation: {len(files) - len(wrong)}/{len(files)} identical, {turned} turned")
+    assert turned >= 18
+    assert wrong == []
 
 
 def test_fastai_padding_has_a_pixel_budget(fastai_pad_model: Path, tmp_path: Path) -> None:

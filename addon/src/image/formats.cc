@@ -48,9 +48,10 @@ bool isJpeg2000(const uint8_t* d, size_t n) {
 bool isPsd(const uint8_t* d, size_t n) { return startsWith(d, n, "8BPS", 4); }
 bool isQoi(const uint8_t* d, size_t n) { return startsWith(d, n, "qoif", 4); }
 bool isTiff(const uint8_t* d, size_t n) {
-  // PIL TiffImagePlugin PREFIXES: classic and BigTIFF, both byte orders.
+  // PIL TiffImagePlugin PREFIXES: classic and BigTIFF, both byte orders, and the classic
+  // header with its version's bytes swapped ("assume" the byte order of the first two).
   return startsWith(d, n, "II*\0", 4) || startsWith(d, n, "MM\0*", 4) || startsWith(d, n, "II+\0", 4) ||
-         startsWith(d, n, "MM\0+", 4);
+         startsWith(d, n, "MM\0+", 4) || startsWith(d, n, "MM*\0", 4) || startsWith(d, n, "II\0*", 4);
 }
 // PIL WebPImagePlugin._accept: RIFF, WEBP and a VP8 / VP8L / VP8X first chunk.
 bool isWebp(const uint8_t* d, size_t n) {

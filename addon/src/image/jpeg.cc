@@ -179,11 +179,11 @@ std::vector<uint8_t> exifFromMarkers(const jpeg_decompress_struct& cinfo) {
   const std::string detail = ctx.err.message;
   switch (ctx.err.msgCode) {
     case JERR_BAD_PRECISION:
-      // libjpeg-turbo 3 (Pillow 13's) decodes 12-bit and lossless JPEG; Debian 12's 2.1 cannot,
-      // so these are refused by name rather than decoded differently.
+      // Pillow 13's JpegImagePlugin refuses other than 8-bit samples itself ("cannot identify").
       throw Error(code::kUnsupportedFormat,
-                  "JPEG with other than 8-bit samples (12-bit) is not supported by libjpeg-turbo " +
-                      libjpegTurboVersion() + " (Pillow 13 bundles 3.x, which decodes it): " + detail);
+                  "JPEG with other than 8-bit samples (12-bit) is not supported (nor opened by Pillow): " + detail);
+    // libjpeg-turbo 3 (Pillow 13's) decodes lossless JPEG; Debian 12's 2.1 cannot, so it is
+    // refused by name rather than decoded differently.
     case JERR_SOF_UNSUPPORTED:
       throw Error(code::kUnsupportedFormat,
                   "lossless (or hierarchical) JPEG is not supported by libjpeg-turbo " + libjpegTurboVersion() +

@@ -2,6 +2,7 @@
 // "ppm_plain" decoders and their rounding), then convert("RGB") of the mode it yields.
 #include "image/ppm.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -15,7 +16,7 @@ namespace chori::image {
 
 namespace {
 
-enum class Mode { Bilevel, Grey, Rgb, Rgba, Cmyk };
+enum class Mode { Bilevel, Grey, Rgb, Rgba, Cmyk, Palette, Float };
 
 [[noreturn]] void corrupt(const std::string& what) { throw Error(code::kDecode, "PPM data is corrupt: " + what); }
 [[noreturn]] void truncated(const char* where) {
@@ -83,6 +84,57 @@ struct HeaderReader {
     return v;
   }
 };
+
+// Python's float(bytes) for a decimal token: [sign] digits ["." digits] [e [sign] digits], with
+// single underscores between digits. "inf" and "nan" are Python floats too, but PIL refuses
+// them as scales, as it does zero, so they need not parse.
+bool parseFloat(std::string_view t, double* out) {
+  std::string clean;
+  size_t i = 0;
+  if (i < t.size() && (t[i] == '+' || t[i] == '-')) clean += t[i++];
+  auto digits = [&](bool required) {
+    size_t n = 0;
+    while (i < t.size()) {
+      if (t[i] >= '0' && t[i] <= '9') {
+        clean += t[i++];
+        ++n;
+      } else if (t[i] == '_' && n > 0 && i + 1 < t.size() && t[i + 1] >= '0' && t[i + 1] <= '9') {
+        ++i;
+      } else {
+        break;
+      }
+    }
+    return n > 0 || !required;
+  };
+  const size_t before = clean.size();
+  digits(false);
+  const bool intPart = clean.size() > before;
+  if (i < t.size() && t[i] == '.') {
+    clean += t[i++];
+    const size_t at = clean.size();
+    digits(false);
+    if (!intPart && clean.size() == at) return false;
+  } else if (!intPart) {
+    return false;
+  }
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    clean += t[i++];
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) clean += t[i++];
+    if (!digits(true)) return false;
+  }
+  if (i != t.size()) return false;
+  const char* first = clean.data() + (clean[0] == '+' ? 1 : 0);
+  const auto [end, ec] = std::from_chars(first, clean.data() + clean.size(), *out);
+  // Out of range is an overflow (Python: inf) or an underflow to zero: neither is a scale.
+  return ec == std::errc() && end == clean.data() + clean.size();
+}
+
+// Pillow Convert.c f2l (F → L, then replicated): truncation, 0 and below (and NaN) black.
+inline uint8_t floatToGrey(float v) {
+  if (v >= 255.0f) return 255;
+  if (v > 0.0f) return static_cast<uint8_t>(v);
+  return 0;
+}
 
 // Python's round(value / maxval * outMax): the division and product in double, then
 // round-half-even (std::nearbyint in the default rounding mode).
@@ -161,6 +213,26 @@ std::vector<uint8_t> plainBits(const uint8_t* p, size_t n, size_t count) {
   return out;
 }
 
+// "Pf" (PFM): 32-bit floats, rows bottom to top (PIL's raw "F;32F" little-endian when the
+// scale is negative, "F;32BF" otherwise, row order -1); the scale is kept, not applied.
+RgbImage decodeFloat(const uint8_t* p, size_t n, int width, int height, bool littleEndian) {
+  const size_t pixels = size_t(width) * size_t(height);
+  if (n / 4 < pixels) truncated("the pixels end before the image does");
+  RgbImage out(width, height);
+  for (int y = 0; y < height; ++y) {
+    const uint8_t* s = p + size_t(height - 1 - y) * size_t(width) * 4;
+    uint8_t* o = out.row(y);
+    for (int x = 0; x < width; ++x, s += 4, o += 3) {
+      const uint32_t bits = littleEndian ? uint32_t(s[0]) | uint32_t(s[1]) << 8 | uint32_t(s[2]) << 16 | uint32_t(s[3]) << 24
+                                         : uint32_t(s[3]) | uint32_t(s[2]) << 8 | uint32_t(s[1]) << 16 | uint32_t(s[0]) << 24;
+      float v;
+      std::memcpy(&v, &bits, 4);
+      o[0] = o[1] = o[2] = floatToGrey(v);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 RgbImage decodePpm(const uint8_t* data, size_t size, const DecodeOptions& options) {
@@ -178,24 +250,29 @@ RgbImage decodePpm(const uint8_t* data, size_t size, const DecodeOptions& option
   else if (magic == "P3" || magic == "P6") mode = Mode::Rgb;
   else if (magic == "PyRGBA") mode = Mode::Rgba;
   else if (magic == "P0CMYK" || magic == "PyCMYK") mode = Mode::Cmyk;
-  else if (magic == "Pf" || magic == "PyP") {
-    throw Error(code::kUnsupportedFormat, "PPM '" + magic + "' (" + (magic == "Pf" ? "floating-point" : "palette") +
-                                              ") images are not supported");
-  } else {
+  else if (magic == "PyP") mode = Mode::Palette;
+  else if (magic == "Pf") mode = Mode::Float;
+  else {
     corrupt("unknown magic number");
   }
   const bool plain = magic == "P1" || magic == "P2" || magic == "P3";
   const int64_t width = in.integer("width");
   const int64_t height = in.integer("height");
   int64_t maxval = 1;
-  if (mode != Mode::Bilevel) {
+  double scale = 0;
+  if (mode == Mode::Float) {
+    if (!parseFloat(in.token(), &scale) || scale == 0.0 || !std::isfinite(scale)) {
+      corrupt("the scale must be a finite, non-zero number");
+    }
+  } else if (mode != Mode::Bilevel) {
     maxval = in.integer("maximum value");
     if (maxval <= 0 || maxval >= 65536) corrupt("the maximum value must be between 1 and 65535");
   }
   if (width < 0 || height < 0) corrupt("negative image size");
   detail::checkImageSize(uint64_t(width), uint64_t(height), options, "PPM");
+  if (mode == Mode::Float) return decodeFloat(data + in.pos, size - in.pos, int(width), int(height), scale < 0);
 
-  const int bands = mode == Mode::Bilevel || mode == Mode::Grey ? 1 : (mode == Mode::Rgb ? 3 : 4);
+  const int bands = mode == Mode::Bilevel || mode == Mode::Grey || mode == Mode::Palette ? 1 : (mode == Mode::Rgb ? 3 : 4);
   // PIL's mode is "I" for grey above 255; convert("RGB") then clips each value to 0..255.
   const bool wide = mode == Mode::Grey && maxval > 255;
   const size_t pixels = size_t(width) * size_t(height);
@@ -254,6 +331,13 @@ RgbImage decodePpm(const uint8_t* data, size_t size, const DecodeOptions& option
       case Mode::Cmyk:
         cmykToRgb(uint8_t(s[0]), uint8_t(s[1]), uint8_t(s[2]), uint8_t(s[3]), o);
         break;
+      case Mode::Palette:
+        // PIL gives a "PyP" image no palette: convert("RGB") looks every index up in an
+        // all-zero one, so the image is black whatever its indices (which are still read).
+        o[0] = o[1] = o[2] = 0;
+        break;
+      case Mode::Float:
+        break;  // decodeFloat
     }
   }
   return out;

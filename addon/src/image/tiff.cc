@@ -1,9 +1,10 @@
 // TIFF → RgbImage: libtiff reads the first directory and decompresses each strip or tile;
 // each row is then unpacked as Pillow's unpacker for the raw mode TiffImagePlugin.OPEN_INFO
-// gives (photometric, bits, samples, extra samples), and converted as convert("RGB") does.
+// gives (tiff_unpack.h); YCbCr and the layouts PIL reads itself are read as PIL reads them.
 #include "image/tiff.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -15,10 +16,18 @@
 #include <tiffio.h>
 
 #include "chori/error.h"
-#include "image/cmyk.h"
+#include "image/tiff_unpack.h"
 #include "image/orientation.h"
 
 namespace chori::image {
+
+using tiff::Format;
+using tiff::Layout;
+using tiff::Palette;
+using tiff::pilLayout;
+using tiff::pilReadsFillOrder2;
+using tiff::pilWideLayout;
+using tiff::unpackRow;
 
 namespace {
 
@@ -75,149 +84,6 @@ struct OptionsFree {
   throw Error(code::kDecode, "TIFF data is corrupt: " + what + (src.error.empty() ? "" : " (" + src.error + ")"));
 }
 
-// How the samples of one pixel become RGB (Pillow's raw modes, then convert("RGB")).
-enum class Layout { Bilevel, Grey, Grey16, Palette, Rgb, RgbAssociated, Rgb16, Cmyk, Cmyk16 };
-
-struct Format {
-  Layout layout;
-  unsigned bits;
-  unsigned samples;
-  bool invert;  // MinIsWhite: PIL's "1;I", "L;2I", "L;4I", "L;I" (not I;16)
-};
-
-// TiffImagePlugin.OPEN_INFO for sample format 1 (unsigned) and fill order 1, contiguous
-// planes: what we reproduce. `extra` is the first ExtraSamples value, or -1 without one.
-bool pilLayout(uint16_t photometric, unsigned bits, unsigned samples, int extra, unsigned extraCount, Format* out) {
-  const bool unassociated = extra == 0 || extra == 2 || extra == 999;
-  switch (photometric) {
-    case PHOTOMETRIC_MINISWHITE:
-    case PHOTOMETRIC_MINISBLACK: {
-      const bool white = photometric == PHOTOMETRIC_MINISWHITE;
-      if (samples == 1 && bits == 1) return *out = {Layout::Bilevel, 1, 1, white}, true;
-      if (samples == 1 && (bits == 2 || bits == 4 || bits == 8)) return *out = {Layout::Grey, bits, 1, white}, true;
-      if (samples == 1 && bits == 16) return *out = {Layout::Grey16, 16, 1, false}, true;
-      // "LX" / "LA": grey and one unassociated extra sample, black is zero only.
-      if (!white && samples == 2 && bits == 8 && extraCount == 1 && (extra == 0 || extra == 2)) {
-        return *out = {Layout::Grey, 8, 2, false}, true;
-      }
-      return false;
-    }
-    case PHOTOMETRIC_RGB:
-      if (bits != 8 && bits != 16) return false;
-      if (samples == 3 && extraCount == 0) return *out = {bits == 8 ? Layout::Rgb : Layout::Rgb16, bits, 3, false}, true;
-      // RGBA without ExtraSamples, RGBX, RGBA, RGBAX...: the colour is the first three.
-      if (samples == 4 && extraCount == 0) return *out = {bits == 8 ? Layout::Rgb : Layout::Rgb16, bits, 4, false}, true;
-      if (samples >= 4 && samples <= (bits == 8 ? 6u : 4u) && extraCount == samples - 3 && unassociated) {
-        return *out = {bits == 8 ? Layout::Rgb : Layout::Rgb16, bits, samples, false}, true;
-      }
-      // "RGBa", "RGBaX", "RGBaXX": associated (premultiplied) alpha, 8-bit only.
-      if (bits == 8 && samples >= 4 && samples <= 6 && extraCount == samples - 3 && extra == 1) {
-        return *out = {Layout::RgbAssociated, 8, samples, false}, true;
-      }
-      return false;
-    case PHOTOMETRIC_PALETTE:
-      if (samples == 1 && (bits == 1 || bits == 2 || bits == 4 || bits == 8)) return *out = {Layout::Palette, bits, 1, false}, true;
-      if (samples == 2 && bits == 8 && extraCount == 1 && (extra == 0 || extra == 2)) {
-        return *out = {Layout::Palette, 8, 2, false}, true;
-      }
-      return false;
-    case PHOTOMETRIC_SEPARATED:
-      if (bits == 8 && samples >= 4 && samples <= 6 && extraCount == samples - 4 && (extraCount == 0 || extra == 0)) {
-        return *out = {Layout::Cmyk, 8, samples, false}, true;
-      }
-      if (bits == 16 && samples == 4 && extraCount == 0) return *out = {Layout::Cmyk16, 16, 4, false}, true;
-      return false;
-    default:
-      return false;
-  }
-}
-
-struct Palette {
-  uint8_t rgb[256][3] = {};
-};
-
-// One row of packed samples → RGB.
-void unpackRow(const Format& f, const uint8_t* in, uint8_t* out, uint32_t width, const Palette& palette) {
-  for (uint32_t x = 0; x < width; ++x, out += 3) {
-    switch (f.layout) {
-      case Layout::Bilevel: {
-        const bool bit = (in[x >> 3] >> (7 - (x & 7))) & 1;
-        out[0] = out[1] = out[2] = (bit != f.invert) ? 255 : 0;
-        break;
-      }
-      case Layout::Grey: {
-        unsigned v;
-        if (f.bits == 8) {
-          v = in[static_cast<size_t>(x) * f.samples];
-        } else {  // Pillow Unpack.c unpackL2 / unpackL4: v * 85, v * 17
-          const unsigned perByte = 8 / f.bits;
-          const unsigned shift = 8 - f.bits * (1 + x % perByte);
-          v = ((in[x / perByte] >> shift) & ((1u << f.bits) - 1)) * (255u / ((1u << f.bits) - 1));
-        }
-        const uint8_t g = static_cast<uint8_t>(f.invert ? 255 - v : v);
-        out[0] = out[1] = out[2] = g;
-        break;
-      }
-      case Layout::Grey16: {  // I;16 → RGB clips to 255
-        uint16_t v;
-        std::memcpy(&v, in + 2 * static_cast<size_t>(x), 2);  // libtiff gives host order
-        out[0] = out[1] = out[2] = static_cast<uint8_t>(v > 255 ? 255 : v);
-        break;
-      }
-      case Layout::Palette: {
-        unsigned i;
-        if (f.bits == 8) {
-          i = in[static_cast<size_t>(x) * f.samples];
-        } else {
-          const unsigned perByte = 8 / f.bits;
-          const unsigned shift = 8 - f.bits * (1 + x % perByte);
-          i = (in[x / perByte] >> shift) & ((1u << f.bits) - 1);
-        }
-        std::memcpy(out, palette.rgb[i], 3);
-        break;
-      }
-      case Layout::Rgb: {
-        const uint8_t* p = in + static_cast<size_t>(x) * f.samples;
-        out[0] = p[0];
-        out[1] = p[1];
-        out[2] = p[2];
-        break;
-      }
-      case Layout::RgbAssociated: {
-        // Pillow Unpack.c "RGBa": un-premultiplied on unpacking, c * 255 / a truncated and
-        // capped at 255, 0 where a is 0 (checked against Pillow 13 on all 65536 (c, a) pairs).
-        const uint8_t* p = in + static_cast<size_t>(x) * f.samples;
-        const unsigned a = p[3];
-        for (int c = 0; c < 3; ++c) out[c] = a == 0 ? 0 : static_cast<uint8_t>(std::min(255u, p[c] * 255u / a));
-        break;
-      }
-      case Layout::Rgb16: {  // RGB;16L / RGB;16B keep the high byte
-        for (int c = 0; c < 3; ++c) {
-          uint16_t v;
-          std::memcpy(&v, in + 2 * (static_cast<size_t>(x) * f.samples + c), 2);
-          out[c] = static_cast<uint8_t>(v >> 8);
-        }
-        break;
-      }
-      case Layout::Cmyk: {
-        const uint8_t* p = in + static_cast<size_t>(x) * f.samples;
-        cmykToRgb(p[0], p[1], p[2], p[3], out);
-        break;
-      }
-      case Layout::Cmyk16: {
-        uint8_t hi[4];
-        for (int c = 0; c < 4; ++c) {
-          uint16_t v;
-          std::memcpy(&v, in + 2 * (static_cast<size_t>(x) * 4 + c), 2);
-          hi[c] = static_cast<uint8_t>(v >> 8);
-        }
-        cmykToRgb(hi[0], hi[1], hi[2], hi[3], out);
-        break;
-      }
-    }
-  }
-}
-
 void installGlobalHandlers() {
   // Errors of a TIFF without its own handler (there are none of ours) would print to stderr.
   static std::once_flag once;
@@ -240,6 +106,129 @@ void checkChunksPresent(TIFF* tif, const Source& src, uint32_t count) {
   }
 }
 
+// Pillow ConvertYCbCr.c ImagingConvertYCbCr2RGB: JFIF coefficients in 6-bit fixed point, each
+// table entry (int)(c * (i - 128) * 64 + 0.5) (C truncation), the sum shifted right, clipped
+// (equal to Pillow 13 on all 2^24 inputs).
+struct YCbCrTables {
+  int rCr[256], gCb[256], gCr[256], bCb[256];
+  YCbCrTables() {
+    for (int i = 0; i < 256; ++i) {
+      auto entry = [i](double c) { return static_cast<int>(c * (i - 128) * 64.0 + 0.5); };
+      rCr[i] = entry(1.402);
+      gCb[i] = entry(-0.34414);
+      gCr[i] = entry(-0.71414);
+      bCb[i] = entry(1.772);
+    }
+  }
+};
+
+void ycbcrToRgb(const uint8_t* in, uint8_t* out) {
+  static const YCbCrTables tables;
+  const int y = in[0], cb = in[1], cr = in[2];
+  const int v[3] = {y + (tables.rCr[cr] >> 6), y + ((tables.gCb[cb] + tables.gCr[cr]) >> 6), y + (tables.bCb[cb] >> 6)};
+  for (int c = 0; c < 3; ++c) out[c] = static_cast<uint8_t>(v[c] <= 0 ? 0 : (v[c] >= 255 ? 255 : v[c]));
+}
+
+// Uncompressed YCbCr: PIL's raw decoder, mode "YCbCr", reads 3 bytes a pixel, rows of the
+// strip's (or tile's) width from its offset, whatever the YCbCrSubsampling tag says, then
+// convert("RGB") (ycbcrToRgb).
+RgbImage decodeRawYCbCrTiles(TIFF* t, const uint8_t* data, size_t size, uint32_t width, uint32_t height) {
+  uint32_t tileW = 0, tileH = 0;
+  TIFFGetField(t, TIFFTAG_TILEWIDTH, &tileW);
+  TIFFGetField(t, TIFFTAG_TILELENGTH, &tileH);
+  if (tileW == 0 || tileH == 0) unsupported("YCbCr tiles of no size");
+  RgbImage out(static_cast<int>(width), static_cast<int>(height));
+  for (uint32_t y0 = 0; y0 < height; y0 += tileH) {
+    for (uint32_t x0 = 0; x0 < width; x0 += tileW) {
+      const uint64_t offset = TIFFGetStrileOffset(t, TIFFComputeTile(t, x0, y0, 0, 0));
+      const uint32_t cols = std::min(tileW, width - x0), rows = std::min(tileH, height - y0);
+      const uint64_t stride = uint64_t(tileW) * 3;
+      if (offset > size || (rows - 1) * stride + cols * 3 > size - offset) {
+        throw Error(code::kTruncated, "TIFF data is truncated: a tile ends past the end of the file");
+      }
+      for (uint32_t r = 0; r < rows; ++r) {
+        const uint8_t* in = data + offset + r * stride;
+        uint8_t* o = out.row(static_cast<int>(y0 + r)) + size_t(x0) * 3;
+        for (uint32_t x = 0; x < cols; ++x) ycbcrToRgb(in + 3 * x, o + 3 * x);
+      }
+    }
+  }
+  return out;
+}
+
+RgbImage decodeRawYCbCr(TIFF* t, const uint8_t* data, size_t size, uint32_t width, uint32_t height) {
+  if (TIFFIsTiled(t)) return decodeRawYCbCrTiles(t, data, size, width, height);
+  uint32_t rowsPerStrip = height;
+  TIFFGetFieldDefaulted(t, TIFFTAG_ROWSPERSTRIP, &rowsPerStrip);
+  rowsPerStrip = std::min(std::max<uint32_t>(rowsPerStrip, 1), height);
+  const uint32_t strips = (height + rowsPerStrip - 1) / rowsPerStrip;
+  if (TIFFNumberOfStrips(t) != strips) unsupported("uncompressed YCbCr with " + std::to_string(TIFFNumberOfStrips(t)) + " strips");
+  RgbImage out(static_cast<int>(width), static_cast<int>(height));
+  const size_t rowBytes = size_t(width) * 3;
+  for (uint32_t s = 0, y = 0; y < height; ++s, y += rowsPerStrip) {
+    const uint32_t rows = std::min(rowsPerStrip, height - y);
+    const uint64_t offset = TIFFGetStrileOffset(t, s);
+    if (offset > size || rowBytes * rows > size - offset) {
+      throw Error(code::kTruncated, "TIFF data is truncated: strip " + std::to_string(s) +
+                                        " ends past the end of the file (PIL: image file is truncated)");
+    }
+    for (uint32_t r = 0; r < rows; ++r) {
+      const uint8_t* in = data + offset + r * rowBytes;
+      uint8_t* o = out.row(static_cast<int>(y + r));
+      for (uint32_t x = 0; x < width; ++x) ycbcrToRgb(in + 3 * x, o + 3 * x);
+    }
+  }
+  return out;
+}
+
+// Any other YCbCr (compressed but not JPEG in one plane): TiffDecode.c _decodeAsRGBA, libtiff's
+// TIFFRGBAImage in blocks of a strip's (or tile's) rows, its errors not stopping it (stoponerr
+// 0), kept as R, G, B ("RGBX").
+RgbImage decodeThroughRgba(TIFF* t, const Source& src, uint32_t width, uint32_t height) {
+  char message[1024] = "";
+  TIFFRGBAImage img;
+  if (!TIFFRGBAImageOK(t, message) || !TIFFRGBAImageBegin(&img, t, 0, message)) corrupt(src, message);
+  struct End {
+    TIFFRGBAImage* img;
+    ~End() { TIFFRGBAImageEnd(img); }
+  } end{&img};
+  // Rows as stored: libtiff flips nothing (Pillow 13 gives the file's orientation as the one
+  // asked for, then transposes on load as for every TIFF).
+  img.req_orientation = img.orientation;
+  img.col_offset = 0;
+  uint32_t rowsPerBlock = 0;
+  const int found = TIFFIsTiled(t) ? TIFFGetFieldDefaulted(t, TIFFTAG_TILELENGTH, &rowsPerBlock)
+                                   : TIFFGetFieldDefaulted(t, TIFFTAG_ROWSPERSTRIP, &rowsPerBlock);
+  if (found != 1 || rowsPerBlock == UINT32_MAX) rowsPerBlock = height;
+  rowsPerBlock = std::min(std::max<uint32_t>(rowsPerBlock, 1), height);
+  if (img.width != width || img.height != height) corrupt(src, "the RGBA reader's size differs from the image's");
+  RgbImage out(static_cast<int>(width), static_cast<int>(height));
+  std::vector<uint32_t> block(size_t(width) * rowsPerBlock);
+  for (uint32_t y = 0; y < height; y += rowsPerBlock) {
+    img.row_offset = static_cast<int>(y);
+    const uint32_t rows = std::min(rowsPerBlock, height - y);
+    if (!TIFFRGBAImageGet(&img, block.data(), width, rows)) corrupt(src, "cannot decode a block of YCbCr rows");
+    for (uint32_t r = 0; r < rows; ++r) {
+      uint8_t* o = out.row(static_cast<int>(y + r));
+      for (uint32_t x = 0; x < width; ++x, o += 3) {
+        const uint32_t px = block[size_t(r) * width + x];
+        o[0] = static_cast<uint8_t>(TIFFGetR(px));
+        o[1] = static_cast<uint8_t>(TIFFGetG(px));
+        o[2] = static_cast<uint8_t>(TIFFGetB(px));
+      }
+    }
+  }
+  return out;
+}
+
+// One plane's samples into their place among `samples` interleaved ones.
+void interleavePlane(const uint8_t* plane, uint8_t* out, size_t pixels, uint32_t band, uint32_t samples,
+                     size_t sampleBytes) {
+  for (size_t i = 0; i < pixels; ++i) {
+    std::memcpy(out + (i * samples + band) * sampleBytes, plane + i * sampleBytes, sampleBytes);
+  }
+}
+
 // Writers that put the directory after the pixels (libtiff's do) leave a cut file without one.
 bool firstDirectoryPastEnd(const uint8_t* d, size_t size) {
   const bool little = d[0] == 'I';
@@ -255,7 +244,9 @@ bool firstDirectoryPastEnd(const uint8_t* d, size_t size) {
 
 }  // namespace
 
-RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& options) {
+namespace {
+
+RgbImage decodeTiffFile(const uint8_t* data, size_t size, const DecodeOptions& options, bool swappedVersion) {
   installGlobalHandlers();
   Source src{data, size};
   std::unique_ptr<TIFFOpenOptions, OptionsFree> opts(TIFFOpenOptionsAlloc());
@@ -295,31 +286,68 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
   switch (compression) {
     case COMPRESSION_NONE: case COMPRESSION_LZW: case COMPRESSION_ADOBE_DEFLATE: case COMPRESSION_DEFLATE:
     case COMPRESSION_PACKBITS: case COMPRESSION_CCITTRLE: case COMPRESSION_CCITTFAX3: case COMPRESSION_CCITTFAX4:
-    case COMPRESSION_JPEG:
+    case COMPRESSION_JPEG: case COMPRESSION_ZSTD: case COMPRESSION_LZMA:  // as Pillow's libtiff
       break;
     case COMPRESSION_OJPEG:
       unsupported("old-style JPEG compression");
     default:
       unsupported("compression " + std::to_string(compression));
   }
-  if (sampleFormat != SAMPLEFORMAT_UINT) unsupported("sample format " + std::to_string(sampleFormat) + " (signed or float)");
-  if (fillOrder != FILLORDER_MSB2LSB) unsupported("fill order 2 (bits stored least significant first)");
+  const bool bigEndian = data[0] == 'M';
+  // PIL decodes every compressed file through libtiff, an uncompressed one itself.
+  const bool viaLibtiff = compression != COMPRESSION_NONE;
+  if (swappedVersion && viaLibtiff) {
+    throw Error(code::kDecode, "TIFF header has its version number byte-swapped: libtiff refuses it, and "
+                               "PIL reads such a file only uncompressed (PIL: decoder error)");
+  }
+  if (fillOrder != FILLORDER_MSB2LSB && (sampleFormat != SAMPLEFORMAT_UINT ||
+                                         !pilReadsFillOrder2(photometric, bits, samples, extraCount, bigEndian))) {
+    unsupported("fill order 2 with this layout (PIL: unknown pixel mode)");
+  }
+  const bool wide = sampleFormat != SAMPLEFORMAT_UINT || bits == 32;
   const bool separate = planar == PLANARCONFIG_SEPARATE && samples > 1;
-  // PIL reads uncompressed 16-bit planes as 8-bit bands ('R', 'G', 'B' raw modes): a quirk we
-  // do not reproduce; tiled planes are not reproduced yet.
-  if (separate && (TIFFIsTiled(t) || bits != 8)) unsupported("tiled or 16-bit planar (separate) sample layout");
+  // Separate planes: libtiff's (compressed) path copies each plane into its band, 16-bit as its
+  // high byte (TiffDecode.c, "R;16N"...). PIL's own raw decoder reads an uncompressed 16-bit
+  // plane with the 8-bit band modes ("RGB;16L"[b]) over rows of `width` bytes (in tiles: see
+  // below), and so do we.
+  const bool rawWidePlanes = separate && !viaLibtiff && bits == 16;
+  if (separate && bits != 8 && bits != 16) unsupported("planar (separate) layout with " + std::to_string(bits) + "-bit samples");
+  if (rawWidePlanes && extra == 0) unsupported("uncompressed 16-bit planar layout with unspecified extra samples");
+  // Pillow 13 transposes a TIFF by its Orientation tag as it loads it (load_end's
+  // exif_transpose), asked or not; a second exif_transpose finds the tag gone.
+  uint16_t orientation = 1;
+  TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation);
   Format format;
   if (photometric == PHOTOMETRIC_YCBCR) {
-    // Pillow's TiffDecode.c: a contiguous JPEG-compressed YCbCr image is decoded with
-    // JPEGCOLORMODE_RGB (libjpeg converts to RGB); any other YCbCr goes through
-    // TIFFReadRGBA*, which we do not reproduce.
-    if (compression != COMPRESSION_JPEG || bits != 8 || samples != 3) unsupported("YCbCr image without JPEG compression");
-    TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
-    format = {Layout::Rgb, 8, 3, false};
-  } else if (!pilLayout(photometric, bits, samples, extra, extraCount, &format)) {
+    // OPEN_INFO: 8-bit YCbCr (its one-sample "L" key libtiff refuses to open). TiffDecode.c
+    // decodes a contiguous JPEG-compressed one with JPEGCOLORMODE_RGB (libjpeg converts to
+    // RGB), any other compressed one through TIFFRGBAImage; PIL reads an uncompressed one itself.
+    if (bits != 8 || sampleFormat != SAMPLEFORMAT_UINT || extraCount != 0 || samples != 3) {
+      unsupported("YCbCr image of " + std::to_string(samples) + " x " + std::to_string(bits) + "-bit samples");
+    }
+    if (compression == COMPRESSION_JPEG && !separate) {
+      TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+      format = {Layout::Rgb, 8, 3, false};
+    } else if (viaLibtiff) {
+      RgbImage out = decodeThroughRgba(t, src, width, height);
+      applyOrientation(out, orientation);
+      return out;
+    } else {
+      if (separate) unsupported("uncompressed YCbCr image in separate planes");
+      RgbImage out = decodeRawYCbCr(t, data, size, width, height);
+      applyOrientation(out, orientation);
+      return out;
+    }
+  } else if (wide ? !pilWideLayout(photometric, sampleFormat, bits, samples, extraCount, bigEndian, &format)
+                  : !pilLayout(photometric, bits, samples, extra, extraCount, bigEndian, &format)) {
     unsupported("image of photometric " + std::to_string(photometric) + ", " + std::to_string(samples) + " x " +
-                std::to_string(bits) + "-bit samples" + (extra >= 0 ? ", extra sample " + std::to_string(extra) : ""));
+                std::to_string(bits) + "-bit samples of format " + std::to_string(sampleFormat) +
+                (extra >= 0 ? ", extra sample " + std::to_string(extra) : ""));
   }
+  // Through libtiff, PIL unpacks host-order samples with the file's raw mode ("F;32BF",
+  // "I;16BS", "I;32BS" are not remapped to native as "I;16B" is): swapped in a big-endian file.
+  format.swap = viaLibtiff && (format.layout == Layout::Int || format.layout == Layout::Float) &&
+                bigEndian != (std::endian::native == std::endian::big);
 
   Palette palette;
   if (format.layout == Layout::Palette) {
@@ -332,24 +360,47 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
     }
   }
 
+  if (rawWidePlanes) {  // the bands PIL fills are bytes, unpacked as the 8-bit layout
+    if (format.layout != Layout::Rgb16 && format.layout != Layout::Cmyk16) unsupported("this 16-bit planar layout");
+    format = {format.layout == Layout::Rgb16 ? Layout::Rgb : Layout::Cmyk, 8, samples, false};
+  }
   RgbImage out(static_cast<int>(width), static_cast<int>(height));
-  const uint64_t rowBytes = (static_cast<uint64_t>(width) * samples * bits + 7) / 8;
+  const uint64_t rowBytes = (static_cast<uint64_t>(width) * samples * format.bits + 7) / 8;
   if (TIFFIsTiled(t)) {
     uint32_t tileW = 0, tileH = 0;
     TIFFGetField(t, TIFFTAG_TILEWIDTH, &tileW);
     TIFFGetField(t, TIFFTAG_TILELENGTH, &tileH);
     if (tileW == 0 || tileH == 0 || tileW % 16 || tileH % 16) corrupt(src, "bad tile size");
     checkChunksPresent(t, src, TIFFNumberOfTiles(t));
-    const tmsize_t tileSize = TIFFTileSize(t);
-    const uint64_t tileRowBytes = (static_cast<uint64_t>(tileW) * samples * bits + 7) / 8;
-    if (tileSize <= 0 || static_cast<uint64_t>(tileSize) < tileRowBytes * tileH) corrupt(src, "bad tile size");
+    const tmsize_t tileSize = TIFFTileSize(t);  // one plane's tile when separate
+    const uint64_t tileRowBytes = (static_cast<uint64_t>(tileW) * samples * format.bits + 7) / 8;  // unpacked
+    const uint64_t planeBytes = (static_cast<uint64_t>(tileW) * samples * bits + 7) / 8 * tileH / (separate ? samples : 1);
+    if (tileSize <= 0 || static_cast<uint64_t>(tileSize) < planeBytes) corrupt(src, "bad tile size");
     // Each tile's rows unpack straight into the image (a tile's first pixel starts a byte: tile
     // widths are multiples of 16); the parts past the right and bottom edges are skipped.
-    std::vector<uint8_t> tile(static_cast<size_t>(tileSize));
+    std::vector<uint8_t> tile(separate ? static_cast<size_t>(tileRowBytes * tileH) : static_cast<size_t>(tileSize));
+    std::vector<uint8_t> plane(separate ? static_cast<size_t>(tileSize) : 0);
     for (uint32_t y0 = 0; y0 < height; y0 += tileH) {
       for (uint32_t x0 = 0; x0 < width; x0 += tileW) {
-        if (TIFFReadEncodedTile(t, TIFFComputeTile(t, x0, y0, 0, 0), tile.data(), tileSize) < 0) {
-          corrupt(src, "cannot decode a tile");
+        for (uint32_t b = 0; rawWidePlanes && b < samples; ++b) {
+          // PIL's raw decoder on a plane's tile: rows of `tileW` bytes, but of 2 x tileW bytes
+          // (the 16-bit row) in a tile that crosses the right edge (TiffImagePlugin's stride).
+          const uint64_t offset = TIFFGetStrileOffset(t, TIFFComputeTile(t, x0, y0, 0, static_cast<uint16_t>(b)));
+          const uint64_t stride = uint64_t(tileW) * (x0 + tileW > width ? 2 : 1);
+          const uint32_t cols = std::min(tileW, width - x0), rows = std::min(tileH, height - y0);
+          if (offset > size || (rows - 1) * stride + cols > size - offset) {
+            throw Error(code::kTruncated, "TIFF data is truncated: a tile ends past the end of the file");
+          }
+          for (uint32_t r = 0; r < rows; ++r) {
+            for (uint32_t c = 0; c < cols; ++c) tile[(size_t(r) * tileW + c) * samples + b] = data[offset + r * stride + c];
+          }
+        }
+        for (uint32_t b = 0; !rawWidePlanes && b < (separate ? samples : 1u); ++b) {
+          if (TIFFReadEncodedTile(t, TIFFComputeTile(t, x0, y0, 0, static_cast<uint16_t>(b)),
+                                  separate ? plane.data() : tile.data(), tileSize) < 0) {
+            corrupt(src, "cannot decode a tile");
+          }
+          if (separate) interleavePlane(plane.data(), tile.data(), size_t(tileW) * tileH, b, samples, bits / 8);
         }
         const uint32_t columns = std::min(tileW, width - x0);
         for (uint32_t r = 0; r < tileH && y0 + r < height; ++r) {
@@ -380,24 +431,40 @@ RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& optio
       }
       for (uint32_t b = 0; separate && b < samples; ++b) {
         const size_t pixels = static_cast<size_t>(width) * rows;
+        if (rawWidePlanes) {  // the plane's first width x rows bytes, from the file
+          const uint64_t offset = TIFFGetStrileOffset(t, b * perPlane + s);
+          if (offset > size || pixels > size - offset) {
+            throw Error(code::kTruncated, "TIFF data is truncated: a plane ends past the end of the file");
+          }
+          interleavePlane(data + offset, strip.data(), pixels, b, samples, 1);
+          continue;
+        }
         if (TIFFReadEncodedStrip(t, b * perPlane + s, plane.data(), static_cast<tmsize_t>(pixels * sampleBytes)) < 0) {
           corrupt(src, "cannot decode a strip");
         }
-        for (size_t i = 0; i < pixels; ++i) {
-          std::memcpy(strip.data() + (i * samples + b) * sampleBytes, plane.data() + i * sampleBytes, sampleBytes);
-        }
+        interleavePlane(plane.data(), strip.data(), pixels, b, samples, sampleBytes);
       }
       for (uint32_t r = 0; r < rows; ++r) {
         unpackRow(format, strip.data() + r * rowBytes, out.row(static_cast<int>(y + r)), width, palette);
       }
     }
   }
-  if (options.applyExifOrientation) {  // exif_transpose reads the TIFF's own Orientation tag
-    uint16_t orientation = 1;
-    TIFFGetField(t, TIFFTAG_ORIENTATION, &orientation);
-    applyOrientation(out, orientation);
-  }
+  applyOrientation(out, orientation);
   return out;
+}
+
+}  // namespace
+
+RgbImage decodeTiff(const uint8_t* data, size_t size, const DecodeOptions& options) {
+  // PIL also accepts "MM*\0" and "II\0*" (the version number's bytes swapped), taking the byte
+  // order from the first two bytes; libtiff refuses them. It reads a copy with the version put
+  // right, and only what PIL itself reads (uncompressed): PIL hands libtiff the original bytes.
+  const bool swapped = size >= 4 && ((data[0] == 'M' && data[1] == 'M' && data[2] == '*' && data[3] == 0) ||
+                                     (data[0] == 'I' && data[1] == 'I' && data[2] == 0 && data[3] == '*'));
+  if (!swapped) return decodeTiffFile(data, size, options, false);
+  std::vector<uint8_t> fixed(data, data + size);
+  std::swap(fixed[2], fixed[3]);
+  return decodeTiffFile(fixed.data(), fixed.size(), options, true);
 }
 
 }  // namespace chori::image
