@@ -115,11 +115,7 @@ function build({ install }) {
   log(`libtorch${libtorch.version ? ` ${libtorch.version}` : ''} from ${libtorch.dir} (${libtorch.source})`);
   log(`node-gyp ${nodeGyp}`);
   const stamp = readStamp();
-  // binding.gyp reads its source list from addon/sources.json when it is configured: a changed
-  // list (a file added or removed) needs a fresh configuration, which `build` alone skips.
-  const sources = fs.readFileSync(path.join(root, 'addon', 'sources.json'), 'utf8');
-  const same =
-    stamp && stamp.libtorch === libtorch.dir && stamp.nodedir === nodedir && stamp.node === process.version && stamp.sources === sources;
+  const same = stamp && stamp.libtorch === libtorch.dir && stamp.nodedir === nodedir && stamp.node === process.version;
   const configured = same && fs.existsSync(path.join(buildDir, 'Makefile'));
   if (!configured) fs.rmSync(STAMP, { force: true });
   log(configured ? 'compiling what changed…' : 'compiling (about a minute on 2 cores)…');
@@ -130,7 +126,9 @@ function build({ install }) {
       stdio: install ? ['ignore', 'ignore', 'inherit'] : 'inherit',
       env: { ...process.env, LIBTORCH: libtorch.dir },
     });
-  // The Makefile lists the sources: regenerated (keeping the objects) when the list changed.
+  // binding.gyp reads its source list from addon/sources.json when it is configured, and the
+  // Makefile it generates lists the sources: a file added or removed needs a fresh configuration,
+  // which `build` alone skips (the objects already built are kept).
   let result = configured && sourcesChanged() ? gyp('configure') : { status: 0 };
   if (result.status === 0) result = gyp(configured ? 'build' : 'rebuild');
   if (result.status !== 0) {
@@ -141,7 +139,7 @@ function build({ install }) {
         `Check that the C++ compiler supports C++20 (g++ 10 or later) and that libtorch is complete; ${REBUILD_HINT}.`,
     );
   }
-  const stampData = { libtorch: libtorch.dir, libtorchVersion: libtorch.version, source: libtorch.source, nodedir, node: process.version, sources };
+  const stampData = { libtorch: libtorch.dir, libtorchVersion: libtorch.version, source: libtorch.source, nodedir, node: process.version };
   fs.writeFileSync(STAMP, `${JSON.stringify(stampData, null, 2)}\n`);
   log(`built addon/build/Release/chori_torch.node in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 }
