@@ -8,8 +8,8 @@ Timing: every form of each model is built in one process and timed round-robin (
 shared and noisy; timing one form after another misleads), batch 1 and batch 8, through
 :func:`chori_torch.optimize.optimize`, the very code ``chori golden`` uses. ``--determinism``
 runs each form in fresh processes at 1, 2, 4 and 16 threads (the counts the adaptive scheduler
-may pick on machines up to 16 cores, js/adaptive.js) and compares the output bits of a fixed
-input, and of a repeat within the process; ``--precision bf16`` checks the bf16 forms.
+of addon/src/model/loader.cc may pick on machines up to 16 cores) and compares the output bits
+of a fixed input, and of a repeat within the process; ``--precision bf16`` checks the bf16 forms.
 ``--study`` times the candidates the depthwise study weighed against the shipped ``onednn`` form
 (``CANDIDATES``; onnxruntime's figure when the ``onnxruntime`` package is importable): each
 round takes the best of 5 calls per candidate after a pause (so one runtime's spinning threads

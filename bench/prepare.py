@@ -1,8 +1,8 @@
 """Benchmark inputs, made once under bench/.work/ (idempotent: existing outputs are kept).
 
 - ``resnet18.pt``, ``resnet50.pt``, ``mobilenet_v3_large.pt``, ``regnet_y_400mf.pt``: seeded
-  torchvision models (1000 classes) saved as a ``state_dict`` and exported with the project's own ``chori export``, as a
-  user would;
+  torchvision models (1000 classes) saved as a ``state_dict`` and exported with the project's own
+  ``chori export``, as a user would;
 - ``resnet18.pt2``: the same resnet18 weights as an AOTInductor package (``chori export --format
   pt2``), listed in ``pt2.json``;
 - ``<model>.onnx``: the same weights as each TorchScript artifact, for onnxruntime-node

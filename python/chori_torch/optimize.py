@@ -4,8 +4,8 @@ The artifact stays the plain traced module (``optimize_for_inference`` output ca
 saved); the passes run after loading, in Python for ``chori golden`` and in C++ for the addon
 (``addon/src/model/torchscript.cc``), with the same names, in the same order, with the same
 warm-up. Both sides run the same libtorch, so the golden logits come from the very graph the
-addon runs. The rule for ``auto`` mirrors ``js/optimize.js``; the parity tests check that Node
-reports the form recorded in the golden file.
+addon runs. The rule for ``auto`` mirrors ``addon/src/model/loader.cc``; the parity tests check
+that Node reports the form recorded in the golden file.
 
 Forms:
 

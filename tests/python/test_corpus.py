@@ -36,8 +36,8 @@ from chori_torch.preprocessing import build_transform, open_image
 from conftest import DEMO_MODEL, run_node
 from image_corpus import Sample, write_corpus
 
-# Every format of this corpus is decoded; the refusals by design (layouts of TIFF, AVIF and
-# PPM PIL opens that we do not reproduce) are asserted in test_formats.py.
+# Every format of this corpus is decoded; the refusals by design (the few AVIF, TIFF and JPEG
+# layouts PIL opens that we do not reproduce) are asserted in test_formats.py.
 UNSUPPORTED_BY_DESIGN: set[str] = set()
 
 # The code Node must give for each kind of malformed input PIL rejects.

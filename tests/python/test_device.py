@@ -1,4 +1,4 @@
-"""``chori golden --device``: the device rules the addon applies (``js/optimize.js``,
+"""``chori golden --device``: the device rules the addon applies (``addon/src/model/loader.cc``,
 ``addon/src/model/device.cc``), and on a machine without a usable GPU (CI's) a clear refusal
 before anything loads. ``test_gpu.py`` holds what needs a GPU."""
 
