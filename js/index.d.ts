@@ -293,7 +293,9 @@ export type ServeErrorCode =
   | 'CHORI_URL_FORBIDDEN'
   | 'CHORI_URL_FETCH'
   | 'CHORI_URL_TIMEOUT'
-  | 'CHORI_URL_TOO_LARGE';
+  | 'CHORI_URL_TOO_LARGE'
+  /** POST /models/:name/reload (and Server.reload()): the new version failed the golden-set self-check the serving one passed; the old version keeps serving. */
+  | 'CHORI_SELF_CHECK_FAILED';
 
 /** A resolved address, as `dns.promises.lookup(host, { all: true })` gives them. */
 export interface ResolvedAddress {
@@ -452,7 +454,10 @@ export interface Server {
   models(): ServedModel[];
   /** The models that failed to load at start (only with allowPartial); they answer 503 until a reload succeeds. */
   failed(): FailedModel[];
-  /** Loads the model's file again and swaps it in atomically (POST /models/:name/reload). Default: the first model. */
+  /**
+   * Loads the model's file again and swaps it in atomically (POST /models/:name/reload). Default: the first model.
+   * Rejects with CHORI_SELF_CHECK_FAILED, the old version still serving, when the new version fails the golden set the serving one passed (verify exact or top1).
+   */
   reload(name?: string): Promise<ServedModel>;
   /** Stops accepting, finishes in-flight requests (shutdownTimeoutMs at most), unloads the models. */
   close(): Promise<{ forced: boolean }>;

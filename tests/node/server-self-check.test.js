@@ -10,6 +10,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { startServer, startCli, call, assertConforms, metricValue } = require('./server-harness');
+const chori = require('chori-torch');
 const { root, modelPath } = require('./helpers');
 
 const reference = JSON.parse(fs.readFileSync(path.join(root, 'export', 'golden.json'), 'utf8'));
@@ -23,17 +24,28 @@ function nextFloat32(x) {
   return f[0];
 }
 
+/**
+ * Writes model.golden.json beside `model` (atomically); edit(document) may change the set first.
+ * logits: the recorded logits per image (default: the reference pipeline's, from Python).
+ */
+function writeGolden(model, edit = (doc) => doc, logits = undefined) {
+  const images = reference.images.slice(0, EMBEDDED).map((record, i) => ({
+    ...record,
+    ...(logits && { logits: logits[i] }),
+    data: fs.readFileSync(path.join(root, 'export', record.file)).toString('base64'),
+  }));
+  const doc = edit({ ...reference, embedded: true, images: structuredClone(images) });
+  const golden = model.replace(/\.pt$/, '.golden.json');
+  fs.writeFileSync(`${golden}.tmp`, JSON.stringify(doc));
+  fs.renameSync(`${golden}.tmp`, golden);
+}
+
 /** A directory with model.pt and a model.golden.json; edit(document) may change the set first. */
 function modelWithGolden(edit = (doc) => doc) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chori-golden-'));
   const model = path.join(dir, 'model.pt');
   fs.copyFileSync(modelPath, model);
-  const images = reference.images.slice(0, EMBEDDED).map((record) => ({
-    ...record,
-    data: fs.readFileSync(path.join(root, 'export', record.file)).toString('base64'),
-  }));
-  const doc = edit({ ...reference, embedded: true, images: structuredClone(images) });
-  fs.writeFileSync(path.join(dir, 'model.golden.json'), JSON.stringify(doc));
+  writeGolden(model, edit);
   return model;
 }
 
@@ -176,4 +188,181 @@ test('a plain `chori golden` file named NAME.golden.json works too: its images a
     assert.equal(ready.status, 200, ready.text);
     assert.deepEqual([check.status, check.images, check.max_abs_diff], ['exact', reference.images.length, 0]);
   });
+});
+
+// Reloads (POST /models/NAME/reload, --watch): a new version is checked before its swap, and one
+// that fails the golden set which the serving version passed never serves. These sets are
+// recorded on this machine by the addon itself (the checks above are about parity with Python;
+// these are about what a reload does with a check's verdict).
+
+let localLogits;
+/** The golden images' logits as this machine's addon computes them, as the server loads the model. */
+async function recordedHere() {
+  if (!localLogits) {
+    const model = await chori.load(modelPath);
+    try {
+      localLogits = [];
+      for (const record of reference.images.slice(0, EMBEDDED)) {
+        const bytes = fs.readFileSync(path.join(root, 'export', record.file));
+        localLogits.push(Array.from((await model.predict(bytes, { topk: 1, logits: true })).logits));
+      }
+    } finally {
+      await model.dispose();
+    }
+  }
+  return localLogits;
+}
+
+/** modelWithGolden, with the logits recorded here; the returned write(edit) rewrites the set. */
+async function localModel(edit) {
+  const logits = await recordedHere();
+  const model = modelWithGolden();
+  const write = (change) => writeGolden(model, change, logits);
+  write(edit);
+  return { model, write };
+}
+
+const face = () => fs.readFileSync(path.join(root, 'export', reference.images[0].file));
+
+/** What the server says about `faces`: the version GET /models lists and a prediction answers, its check, readiness, metrics. */
+async function observe(server) {
+  const listed = (await call(server.url, 'GET', '/models')).json.models[0];
+  const predicted = await call(server.url, 'POST', '/models/faces/predict', { body: face() });
+  assert.equal(predicted.status, 200, predicted.text);
+  const metrics = (await call(server.url, 'GET', '/metrics')).text;
+  return {
+    version: listed.version,
+    answered: predicted.json.model.version,
+    check: listed.self_check,
+    ready: (await call(server.url, 'GET', '/readyz')).status,
+    passed: metricValue(metrics, 'chori_golden_passed', { model: 'faces' }),
+    maxDiff: metricValue(metrics, 'chori_golden_max_abs_diff', { model: 'faces' }),
+    refused: metricValue(metrics, 'chori_golden_reloads_refused_total', { model: 'faces' }),
+  };
+}
+
+async function waitFor(predicate, what, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+const reverseFirst = (doc) => {
+  doc.images[0].logits.reverse(); // a changed top-1 class
+  return doc;
+};
+
+const reload = (server) => call(server.managementUrl, 'POST', '/models/faces/reload');
+
+test('a reload whose new version fails the golden set is refused: the passing version keeps serving', async () => {
+  const { model, write } = await localModel();
+  const server = await startServer({ models: { faces: model } });
+  try {
+    const before = await observe(server);
+    assert.deepEqual([before.version, before.answered, before.ready, before.check.status, before.passed, before.maxDiff], [1, 1, 200, 'exact', 1, 0]);
+
+    write(bump); // what the new version gives no longer matches bit for bit
+    const refused = await reload(server);
+    assertConforms('POST', '/models/{name}/reload', refused);
+    assert.equal(refused.status, 422);
+    assert.equal(refused.json.error.code, 'CHORI_SELF_CHECK_FAILED');
+    const { message } = refused.json.error;
+    assert.match(message, /^model "faces": the new file \(sha256 [0-9a-f]{12}\) failed its self-check \(--verify exact\)/);
+    assert.match(message, /1 of 4 golden images differ from Python's logits \(max \|Δlogit\| [0-9.e-]+\)/);
+    assert.ok(message.includes(`differing: ${reference.images[1].file}`), message);
+    assert.match(message, /version 1 keeps serving$/);
+
+    const after = await observe(server);
+    assert.deepEqual({ ...after, refused: undefined }, { ...before, refused: undefined }, 'the same version, check, readiness and golden metrics');
+    assert.equal(after.refused, 1);
+    const line = server.logs.find((l) => l.msg === 'golden set check failed: reload refused');
+    assert.ok(line, 'the refusal is logged');
+    assert.deepEqual([line.level, line.model, line.serving, line.status, line.differing], ['error', 'faces', 1, 'top1', [reference.images[1].file]]);
+    assert.ok(line.max_abs_diff > 0, JSON.stringify(line));
+    assert.ok(!server.logs.some((l) => l.msg === 'model reloaded'), 'nothing was swapped in');
+
+    write(); // fixed: the next reload passes and swaps, taking the next version number
+    const swapped = await reload(server);
+    assert.equal(swapped.status, 200, swapped.text);
+    assert.deepEqual([swapped.json.model.version, swapped.json.previous_version], [2, 1]);
+    const now = await observe(server);
+    assert.deepEqual([now.version, now.answered, now.ready, now.check.status, now.passed, now.maxDiff, now.refused], [2, 2, 200, 'exact', 1, 0, 1]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a version that failed its own check is replaced by a reload, checked after the swap as at start', async () => {
+  const { model, write } = await localModel(bump);
+  const server = await startServer({ models: { faces: model } });
+  try {
+    assert.equal((await observe(server)).ready, 503);
+    const again = await reload(server); // still failing: nothing better to keep, so it swaps as before
+    assert.deepEqual([again.status, again.json.model?.version], [200, 2], again.text);
+    write();
+    assert.equal((await reload(server)).status, 200);
+    await waitFor(async () => (await observe(server)).check.status !== 'checking', 'the check of version 3');
+    const now = await observe(server);
+    assert.deepEqual([now.version, now.ready, now.check.status, now.passed, now.refused], [3, 200, 'exact', 1, undefined]);
+  } finally {
+    await server.close();
+  }
+});
+
+test('under --watch a replaced file that fails the check is refused once (reload failed), one that passes swaps in', async () => {
+  const { model, write } = await localModel();
+  const server = await startServer({ models: { faces: model }, watch: true, watchIntervalMs: 25 });
+  try {
+    const replaceModel = () => {
+      fs.copyFileSync(modelPath, `${model}.new`);
+      fs.renameSync(`${model}.new`, model);
+    };
+    write(reverseFirst);
+    replaceModel();
+    await waitFor(() => server.logs.some((l) => l.msg === 'reload failed' && l.code === 'CHORI_SELF_CHECK_FAILED'), 'the refused reload');
+    const kept = await observe(server);
+    assert.deepEqual([kept.version, kept.answered, kept.ready, kept.check.status, kept.passed, kept.refused], [1, 1, 200, 'exact', 1, 1]);
+    assert.match(server.logs.find((l) => l.msg === 'reload failed').error, /a top-1 class changed.*version 1 keeps serving/);
+
+    write();
+    replaceModel();
+    await waitFor(async () => (await observe(server)).version === 2, 'version 2');
+    assert.equal(server.logs.filter((l) => l.msg === 'reload failed').length, 1, 'a refused file is tried once');
+  } finally {
+    await server.close();
+  }
+});
+
+test('reloads under top1 and off, and a new file with no golden set', async () => {
+  const { model, write } = await localModel();
+  let server = await startServer({ models: { faces: model }, verify: 'top1' });
+  try {
+    write(bump); // bits differ, top-1 agrees: passes under top1
+    assert.equal((await reload(server)).status, 200);
+    const top1 = await observe(server);
+    assert.deepEqual([top1.version, top1.ready, top1.check.status, top1.passed], [2, 200, 'top1', 1]);
+    assert.ok(top1.maxDiff > 0, 'the metric describes the version now serving');
+    write(reverseFirst);
+    const refused = await reload(server);
+    assert.equal(refused.json.error.code, 'CHORI_SELF_CHECK_FAILED');
+    assert.match(refused.json.error.message, /--verify top1/);
+    assert.deepEqual([(await observe(server)).version, (await observe(server)).refused], [2, 1]);
+    // No golden set beside the new file: nothing to check it against, it swaps in as before.
+    fs.unlinkSync(model.replace(/\.pt$/, '.golden.json'));
+    assert.equal((await reload(server)).status, 200);
+    const absent = await observe(server);
+    assert.deepEqual([absent.version, absent.ready, absent.check.status, absent.check.passed, absent.passed, absent.maxDiff], [3, 200, 'absent', true, 1, undefined]);
+  } finally {
+    await server.close();
+  }
+  write(reverseFirst);
+  server = await startServer({ models: { faces: model }, verify: 'off' });
+  try {
+    assert.equal((await reload(server)).status, 200, '--verify off checks nothing');
+    assert.equal((await observe(server)).version, 2);
+  } finally {
+    await server.close();
+  }
 });

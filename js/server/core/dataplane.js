@@ -52,6 +52,8 @@ class DataPlane {
         deterministic: options.deterministic,
       },
       maxQueue: options.maxQueue,
+      // A reload whose new version fails the golden set that the serving one passed is refused.
+      vet: (entry, previous) => this.#selfChecks.vet(entry, previous),
     });
     this.#metrics = createMetrics(this.#registry);
     // Before the 'loaded' listener below: the check has started when the model is logged as loaded.

@@ -24,6 +24,7 @@ const serverCodes = Object.freeze({
   MODEL_VERSION_NOT_FOUND: 'CHORI_MODEL_VERSION_NOT_FOUND',
   UNAUTHENTICATED: 'CHORI_UNAUTHENTICATED',
   FORBIDDEN: 'CHORI_FORBIDDEN',
+  SELF_CHECK_FAILED: 'CHORI_SELF_CHECK_FAILED',
 });
 
 /** Every code a client may see: anything else thrown is a bug, answered as CHORI_INTERNAL. */

@@ -5,6 +5,8 @@
 // images in flight: past it, acquire() fails with CHORI_OVERLOADED.
 // A new version is warmed up before it serves. A model whose file fails to load at start
 // (tolerated with allowPartial) is known but not served until a reload succeeds.
+// A reload may be refused before its swap by the `vet` hook (the golden-set self-check): the new
+// version is then disposed and the old one keeps serving, as when the file fails to load.
 // Events: 'loaded' (entry, previous | undefined), 'load-failed' (name, error) at start,
 // 'reload-failed' (name, error) under --watch.
 
@@ -50,13 +52,19 @@ class ModelRegistry extends EventEmitter {
   #load;
   #loadOptions;
   #maxQueue;
+  #vet;
   #closed = false;
   #watchTimer;
 
-  /** models: [{ name, path }] (the first is the default); load: chori.load. */
-  constructor({ models, load, loadOptions, maxQueue }) {
+  /**
+   * models: [{ name, path }] (the first is the default); load: chori.load; vet: optional
+   * async (entry, previous) called before a reload replaces a serving version: a rejection
+   * refuses the swap with its error.
+   */
+  constructor({ models, load, loadOptions, maxQueue, vet }) {
     super();
     this.#load = load;
+    this.#vet = vet;
     this.#loadOptions = loadOptions;
     this.#maxQueue = maxQueue;
     for (const { name, path } of models) {
@@ -253,6 +261,14 @@ class ModelRegistry extends EventEmitter {
       leases: 0,
       retired: false,
     };
+    if (slot.current && this.#vet) {
+      try {
+        await this.#vet(entry, slot.current);
+      } catch (err) {
+        this.#dispose(entry);
+        throw err;
+      }
+    }
     if (this.#closed) {
       this.#dispose(entry);
       throw new ServerError(serverCodes.NOT_READY, 'the server is shutting down');

@@ -9,6 +9,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const client = require('prom-client');
+const { ServerError, serverCodes } = require('./errors');
 
 const POLICIES = Object.freeze(['exact', 'top1', 'off']);
 
@@ -124,20 +125,30 @@ function passes(report, policy) {
   return policy === 'top1' && report.status === 'top1';
 }
 
+/** The golden images a refusal names: the first few, then how many more. */
+function listImages(files, shown = 3) {
+  const more = files.length > shown ? ` and ${files.length - shown} more` : '';
+  return files.slice(0, shown).join(', ') + more;
+}
+
 /**
  * The self-checks of a server's models: each version a registry loads is checked once (under
  * --verify off, never), its report kept for GET /models, the log and the metrics
- * chori_golden_max_abs_diff{model} and chori_golden_passed{model}, and blocker() says why a
- * model may not take traffic yet (checking, or failed under the policy).
+ * chori_golden_max_abs_diff{model} and chori_golden_passed{model} (both of the version
+ * serving), and blocker() says why a model may not take traffic yet (checking, or failed under
+ * the policy). vet() checks a reload's new version before its swap, so that one that fails
+ * never replaces one that passed (chori_golden_reloads_refused_total{model} counts them).
  */
 class SelfChecks {
   #policy;
   #paths;
   #log;
-  #states = new Map(); // name → { version, report (null while checking) }
+  #states = new Map(); // name → { version, report (null while checking), done }
   #pending = new Set();
+  #vetted = new WeakMap(); // a reload's entry → the report vet() made before its swap
   #maxDiff;
   #passed;
+  #refused;
 
   /** models: [{ name, path }]; registry: core/registry.js's; register: the prom-client registry. */
   constructor({ policy, models, registry, register, log }) {
@@ -157,7 +168,42 @@ class SelfChecks {
       labelNames: ['model'],
       registers: [register],
     });
+    this.#refused = new client.Counter({
+      name: 'chori_golden_reloads_refused_total',
+      help: 'Reloads refused because the new version failed the golden-set self-check that the serving version passed (the serving version kept serving)',
+      labelNames: ['model'],
+      registers: [register],
+    });
     registry.on('loaded', (entry) => this.#check(entry));
+  }
+
+  /**
+   * Called by the registry before a reload swaps `entry` in for `previous` (the version
+   * serving). When `previous` passed its check under the policy, `entry` is checked now and a
+   * failure rejects with CHORI_SELF_CHECK_FAILED (the registry disposes `entry`; `previous`, its
+   * report, the metrics and readiness stay as they were). A previous version that failed its own
+   * check, and --verify off, let the swap through: `entry` is checked after it, as at start.
+   */
+  async vet(entry, previous) {
+    const state = this.#states.get(entry.name);
+    if (this.#policy === 'off' || state?.version !== previous.version) return;
+    await state.done;
+    if (!passes(state.report, this.#policy)) return;
+    const modelPath = this.#paths.get(entry.name);
+    const report = await selfCheck(entry.model, { modelPath, sha256: entry.sha256 });
+    if (passes(report, this.#policy)) {
+      this.#vetted.set(entry, report);
+      return;
+    }
+    this.#refused.inc({ model: entry.name });
+    const sha = entry.sha256?.slice(0, 12) ?? 'unknown';
+    this.#log.event('error', 'golden set check failed: reload refused', {
+      model: entry.name, serving: previous.version, sha256: sha, policy: this.#policy, status: report.status,
+      max_abs_diff: report.max_abs_diff, differing: report.differing, reason: report.reason,
+    });
+    const images = report.differing.length > 0 ? `; differing: ${listImages(report.differing)}` : '';
+    throw new ServerError(serverCodes.SELF_CHECK_FAILED,
+      `model "${entry.name}": the new file (sha256 ${sha}) failed its self-check (--verify ${this.#policy}): ${report.reason}${images}; version ${previous.version} keeps serving`);
   }
 
   /** Resolves once every check started so far is done. */
@@ -184,19 +230,24 @@ class SelfChecks {
   }
 
   #check(entry) {
-    const state = { version: entry.version, report: null };
+    const state = { version: entry.version, report: null, done: null };
     this.#states.set(entry.name, state);
-    const done = selfCheck(entry.model, { modelPath: this.#paths.get(entry.name), sha256: entry.sha256 }).then((report) => {
+    const vetted = this.#vetted.get(entry);
+    const checked = vetted ? Promise.resolve(vetted) : selfCheck(entry.model, { modelPath: this.#paths.get(entry.name), sha256: entry.sha256 });
+    const done = checked.then((report) => {
       if (this.#states.get(entry.name) !== state) return; // a newer version replaced this one meanwhile
       state.report = report;
       const ok = passes(report, this.#policy);
+      // Of the version serving: a set with no logits compared (absent, failed) leaves no value.
       if (report.max_abs_diff !== null) this.#maxDiff.set({ model: entry.name }, report.max_abs_diff);
+      else this.#maxDiff.remove({ model: entry.name });
       this.#passed.set({ model: entry.name }, ok ? 1 : 0);
       const fields = { model: entry.name, version: entry.version, status: report.status, images: report.images, max_abs_diff: report.max_abs_diff, top1_agrees: report.top1_agrees, ms: report.ms };
       if (report.status === 'absent') this.#log.event('info', 'no golden set to check', { model: entry.name, expected: goldenPathFor(this.#paths.get(entry.name)) });
       else if (!ok) this.#log.event('error', 'golden set check failed: not ready', { ...fields, policy: this.#policy, reason: report.reason });
       else this.#log.event(report.status === 'exact' ? 'info' : 'warn', 'golden set checked', { ...fields, ...(report.reason && { reason: report.reason }) });
     });
+    state.done = done;
     this.#pending.add(done);
     done.finally(() => this.#pending.delete(done));
   }

@@ -37,6 +37,7 @@ const STATUS = {
   [serverCodes.MODEL_VERSION_NOT_FOUND]: 404,
   [serverCodes.METHOD_NOT_ALLOWED]: 405,
   [serverCodes.BODY_TOO_LARGE]: 413,
+  [serverCodes.SELF_CHECK_FAILED]: 422,
   [serverCodes.URL_TOO_LARGE]: 413,
   [serverCodes.URL_FETCH]: 502,
   [serverCodes.NOT_READY]: 503,
