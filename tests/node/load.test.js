@@ -8,7 +8,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const os = require('node:os');
 const chori = require('chori-torch');
-const { modelPath } = require('./helpers');
+const fs = require('node:fs');
+const { modelPath, exampleImages } = require('./helpers');
 const { native } = require('../../js/native');
 
 test('the native load() checks every option type itself, naming the option (CHORI_INVALID_ARGUMENT)', () => {
@@ -80,6 +81,25 @@ test('with neither workers nor threads, the native side picks the parallelism fr
     // The demo model's 'auto' form is onednn: adaptive when there is more than one core.
     assert.equal(model.info.adaptive, cores > 1);
     assert.equal(model.info.threads, cores > 1 ? cores : 1);
+  } finally {
+    await model.dispose();
+  }
+});
+
+test('under the adaptive scheduler lone forwards all run on one inference thread: one OpenMP team', { skip: (os.availableParallelism() < 2 || process.platform !== 'linux') && 'needs 2 cores and /proc' }, async () => {
+  // libgomp gives each thread that opens a parallel region its own team, and once it manages more
+  // threads than there are cores it throttles every team's spinning, which made lone forwards
+  // about 1.8x slower (docs/ARCHITECTURE.md, "Adaptive parallelism"). A second team shows as
+  // threads started after the model was ready: loading already ran the warm-up on all cores.
+  const threads = () => fs.readdirSync('/proc/self/task').length;
+  const model = await chori.load(modelPath);
+  try {
+    assert.equal(model.info.adaptive, true);
+    const images = exampleImages().map((f) => fs.readFileSync(f));
+    await model.predict(images[0]);
+    const ready = threads();
+    for (let i = 0; i < 40; i++) await model.predict(images[i % images.length]);
+    assert.equal(threads(), ready, 'lone forwards started new threads: another inference thread opened its own OpenMP team');
   } finally {
     await model.dispose();
   }

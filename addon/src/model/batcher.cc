@@ -33,7 +33,7 @@ Batcher::Batcher(const Backend& backend, BatchOptions options, bool outputsArePr
     : backend_(backend),
       options_(options),
       outputsAreProbabilities_(outputsAreProbabilities) {
-  for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this] { run(); });
+  for (int i = 0; i < std::max(1, options_.workers); ++i) threads_.emplace_back([this, i] { run(i == 0); });
   static std::once_flag registered;
   std::call_once(registered, [] { std::atexit(closeAll); });
   std::lock_guard lock(liveMutex);
@@ -144,12 +144,16 @@ std::vector<Batcher::Job> Batcher::nextBatch(std::unique_lock<std::mutex>& lock)
   return batch;
 }
 
-void Batcher::run() {
+void Batcher::run(bool lead) {
   if (options_.background) backgroundThisThread();
+  const bool adaptive = options_.adaptiveCores > 0;
+  // Not the lead, under the scheduler: a batch taken while nothing runs would get every core.
+  const auto mayTake = [&] { return lead || !adaptive || coresInUse_ > 0; };
+  const auto hasTask = [&] { return lead && !tasks_.empty(); };
   std::unique_lock lock(mutex_);
   while (true) {
-    wake_.wait(lock, [&] { return closed_ || !queue_.empty() || !tasks_.empty(); });
-    if (!tasks_.empty()) {
+    wake_.wait(lock, [&] { return closed_ || hasTask() || (!queue_.empty() && mayTake()); });
+    if (hasTask()) {
       auto task = std::move(tasks_.front());
       tasks_.pop_front();
       lock.unlock();
@@ -157,9 +161,9 @@ void Batcher::run() {
       lock.lock();
       continue;
     }
-    if (options_.adaptiveCores > 0 && !closed_ && coresInUse_ >= options_.adaptiveCores) {
+    if (adaptive && !closed_ && coresInUse_ >= options_.adaptiveCores) {
       // Every core is taken by the forwards running now; one of them finishing wakes us.
-      wake_.wait(lock, [&] { return closed_ || !tasks_.empty() || coresInUse_ < options_.adaptiveCores; });
+      wake_.wait(lock, [&] { return closed_ || hasTask() || coresInUse_ < options_.adaptiveCores; });
       continue;
     }
     std::vector<Job> jobs = nextBatch(lock);
@@ -167,12 +171,13 @@ void Batcher::run() {
       if (closed_) return;  // closed and drained
       continue;             // another worker took them while this one waited for companions
     }
-    const int threads = options_.adaptiveCores > 0 ? threadsForForward() : options_.forwardThreads;
-    if (options_.adaptiveCores > 0) coresInUse_ += threads;
+    const int threads = adaptive ? threadsForForward() : options_.forwardThreads;
+    if (adaptive) coresInUse_ += threads;
     lock.unlock();
+    if (adaptive) wake_.notify_all();  // the other threads may take work now that one runs
     execute(jobs, threads);
     lock.lock();
-    if (options_.adaptiveCores > 0) {
+    if (adaptive) {
       coresInUse_ -= threads;
       wake_.notify_all();
     }
