@@ -41,27 +41,4 @@ function torchRelease(version) {
   return String(version).split('+')[0];
 }
 
-const warned = new Set();
-
-/**
- * Bit-exact parity with the golden set holds for the torch release the artifact was exported
- * with; another libtorch still loads it, with a warning (on stderr once per pair of releases, as
- * a Node process warning, so NODE_NO_WARNINGS=1 or --no-warnings silences it).
- */
-function torchMismatch(metadata, resolved) {
-  const exported = metadata.provenance.torch_version;
-  const linked = versions().libtorch;
-  if (typeof exported !== 'string' || torchRelease(exported) === torchRelease(linked)) return [];
-  const message =
-    `${resolved} was exported with torch ${exported} but chori-torch's addon runs libtorch ${linked}: ` +
-    'it loads and runs, but bit-exact parity with the golden set is only promised for the same torch release ' +
-    `(export it again with torch ${torchRelease(linked)}, or rebuild the addon against torch ${torchRelease(exported)})`;
-  const key = `${exported}|${linked}`;
-  if (!warned.has(key)) {
-    warned.add(key);
-    process.emitWarning(message, { code: 'CHORI_TORCH_VERSION_MISMATCH' });
-  }
-  return [message];
-}
-
-module.exports = { versions, torchRelease, torchMismatch, CHECKED, VERSION };
+module.exports = { versions, torchRelease, CHECKED, VERSION };
