@@ -1,6 +1,8 @@
 #include "binding/load_options.h"
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <string>
 
 #include "chori/error.h"
@@ -91,13 +93,10 @@ model::LoadRequest readLoadRequest(const Napi::Value& options) {
   const Napi::Array names = object.GetPropertyNames();
   for (uint32_t i = 0; i < names.Length(); ++i) {
     const std::string name = names.Get(i).ToString().Utf8Value();
+    if (std::find(std::begin(kKeys), std::end(kKeys), name) != std::end(kKeys)) continue;
     std::string keys;
-    bool known = false;
-    for (const char* key : kKeys) {
-      known = known || name == key;
-      keys += (keys.empty() ? "" : ", ") + std::string(key);
-    }
-    if (!known) throw Error(code::kInvalidArgument, "options." + name + " is not a load option (" + keys + ")");
+    for (const char* key : kKeys) keys += (keys.empty() ? "" : ", ") + std::string(key);
+    throw Error(code::kInvalidArgument, "options." + name + " is not a load option (" + keys + ")");
   }
   const Reader r(object);
   if (r.has("threads")) request.threads = r.smallInteger("threads");

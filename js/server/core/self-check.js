@@ -189,8 +189,7 @@ class SelfChecks {
     if (this.#policy === 'off' || state?.version !== previous.version) return;
     await state.done;
     if (!passes(state.report, this.#policy)) return;
-    const modelPath = this.#paths.get(entry.name);
-    const report = await selfCheck(entry.model, { modelPath, sha256: entry.sha256 });
+    const report = await this.#selfCheck(entry);
     if (passes(report, this.#policy)) {
       this.#vetted.set(entry, report);
       return;
@@ -229,11 +228,15 @@ class SelfChecks {
     return { status, policy: this.#policy, passed: passes(state.report, this.#policy), golden, images, max_abs_diff, top1_agrees, differing, reason, ms };
   }
 
+  #selfCheck(entry) {
+    return selfCheck(entry.model, { modelPath: this.#paths.get(entry.name), sha256: entry.sha256 });
+  }
+
   #check(entry) {
     const state = { version: entry.version, report: null, done: null };
     this.#states.set(entry.name, state);
     const vetted = this.#vetted.get(entry);
-    const checked = vetted ? Promise.resolve(vetted) : selfCheck(entry.model, { modelPath: this.#paths.get(entry.name), sha256: entry.sha256 });
+    const checked = vetted ? Promise.resolve(vetted) : this.#selfCheck(entry);
     const done = checked.then((report) => {
       if (this.#states.get(entry.name) !== state) return; // a newer version replaced this one meanwhile
       state.report = report;
